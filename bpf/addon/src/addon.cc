@@ -1,0 +1,12 @@
+#include <napi.h>
+
+#include "bpf_object.h"
+#include "elf_symbols.h"
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("BpfObject", BpfObject::Define(env));
+  exports.Set("findElfSymbols", Napi::Function::New(env, FindElfSymbols));
+  return exports;
+}
+
+NODE_API_MODULE(sightline_bpf, Init)

@@ -1,0 +1,275 @@
+#include "bpf_object.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace {
+// libbpf reports verifier and attach problems through its print callback; keep the tail to put into errors.
+std::mutex logMutex;
+std::string libbpfLog;
+
+int CaptureLibbpfLog(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char line[1024];
+  vsnprintf(line, sizeof(line), format, args);
+  std::lock_guard<std::mutex> lock(logMutex);
+  libbpfLog += line;
+  if (libbpfLog.size() > 16384) libbpfLog.erase(0, libbpfLog.size() - 16384);
+  return 0;
+}
+
+std::string TakeLibbpfLog() {
+  std::lock_guard<std::mutex> lock(logMutex);
+  std::string out;
+  out.swap(libbpfLog);
+  return out;
+}
+
+Napi::Error SystemError(Napi::Env env, const std::string& what, int err) {
+  std::string message = what + ": " + strerror(err < 0 ? -err : err);
+  std::string log = TakeLibbpfLog();
+  if (!log.empty()) message += "\n" + log;
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("errno", Napi::Number::New(env, err < 0 ? -err : err));
+  return error;
+}
+}  // namespace
+
+Napi::Function BpfObject::Define(Napi::Env env) {
+  libbpf_set_print(CaptureLibbpfLog);
+  return DefineClass(env, "BpfObject",
+                     {
+                         InstanceMethod("attachTracepoints", &BpfObject::AttachTracepoints),
+                         InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),
+                         InstanceMethod("detach", &BpfObject::Detach),
+                         InstanceMethod("writeArrayMap", &BpfObject::WriteArrayMap),
+                         InstanceMethod("readPerCpuCounters", &BpfObject::ReadPerCpuCounters),
+                         InstanceMethod("consumeRingBuffer", &BpfObject::ConsumeRingBuffer),
+                         InstanceMethod("linkCount", &BpfObject::LinkCount),
+                         InstanceMethod("close", &BpfObject::Close),
+                     });
+}
+
+// new BpfObject(path): opens and loads the object (maps created, programs verified).
+BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObject>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "BpfObject(path): path to a .bpf.o file is required").ThrowAsJavaScriptException();
+    return;
+  }
+  std::string path = info[0].As<Napi::String>();
+  TakeLibbpfLog();
+  object_ = bpf_object__open_file(path.c_str(), nullptr);
+  long openErr = libbpf_get_error(object_);
+  if (openErr) {
+    object_ = nullptr;
+    SystemError(env, "open BPF object " + path, static_cast<int>(openErr)).ThrowAsJavaScriptException();
+    return;
+  }
+  // Optional { mapMaxEntries: { name: entries } }: resize maps (ring buffers) before the kernel creates them.
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Value sizes = info[1].As<Napi::Object>().Get("mapMaxEntries");
+    if (sizes.IsObject()) {
+      Napi::Object sizeByMap = sizes.As<Napi::Object>();
+      Napi::Array names = sizeByMap.GetPropertyNames();
+      for (uint32_t i = 0; i < names.Length(); i++) {
+        std::string mapName = names.Get(i).As<Napi::String>();
+        bpf_map* map = bpf_object__find_map_by_name(object_, mapName.c_str());
+        Napi::Value requested = sizeByMap.Get(mapName);
+        if (!requested.IsNumber()) {
+          bpf_object__close(object_);
+          object_ = nullptr;
+          Napi::TypeError::New(env, "mapMaxEntries." + mapName + " must be a number").ThrowAsJavaScriptException();
+          return;
+        }
+        uint32_t entries = requested.As<Napi::Number>().Uint32Value();
+        int resizeErr = map ? bpf_map__set_max_entries(map, entries) : -ENOENT;
+        if (resizeErr) {
+          bpf_object__close(object_);
+          object_ = nullptr;
+          SystemError(env, "resize BPF map " + mapName, resizeErr).ThrowAsJavaScriptException();
+          return;
+        }
+      }
+    }
+  }
+  int err = bpf_object__load(object_);
+  if (err) {
+    bpf_object__close(object_);
+    object_ = nullptr;
+    SystemError(env, "load BPF object " + path, err).ThrowAsJavaScriptException();
+  }
+}
+
+BpfObject::~BpfObject() { CloseAll(); }
+
+// attachTracepoints(): attaches every program whose section names a (BTF or raw) tracepoint. Returns how many.
+Napi::Value BpfObject::AttachTracepoints(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!object_) {
+    Napi::Error::New(env, "BPF object is closed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint32_t attached = 0;
+  bpf_program* program;
+  bpf_object__for_each_program(program, object_) {
+    const char* section = bpf_program__section_name(program);
+    bool isTracepoint = strncmp(section, "tracepoint/", 11) == 0 || strncmp(section, "tp/", 3) == 0 ||
+                        strncmp(section, "tp_btf/", 7) == 0 || strncmp(section, "raw_tp/", 7) == 0;
+    if (!isTracepoint) continue;
+    bpf_link* link = bpf_program__attach(program);
+    long err = libbpf_get_error(link);
+    if (err) {
+      SystemError(env, std::string("attach ") + section, static_cast<int>(err)).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    links_[nextLinkId_++] = link;
+    attached++;
+  }
+  return Napi::Number::New(env, attached);
+}
+
+// attachUprobe(program, binaryPath, fileOffset, isReturnProbe): probes the file for every process that maps it.
+Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!object_) {
+    Napi::Error::New(env, "BPF object is closed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsBoolean()) {
+    Napi::TypeError::New(env, "attachUprobe(program: string, binaryPath: string, fileOffset: number, isReturnProbe: boolean)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string programName = info[0].As<Napi::String>();
+  std::string binaryPath = info[1].As<Napi::String>();
+  size_t offset = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+  bool isReturn = info[3].As<Napi::Boolean>();
+
+  bpf_program* program = bpf_object__find_program_by_name(object_, programName.c_str());
+  if (!program) {
+    Napi::Error::New(env, "no BPF program named " + programName).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  LIBBPF_OPTS(bpf_uprobe_opts, options, .retprobe = isReturn);
+  bpf_link* link = bpf_program__attach_uprobe_opts(program, -1, binaryPath.c_str(), offset, &options);
+  long err = libbpf_get_error(link);
+  if (err) {
+    SystemError(env, "attach " + programName + " to " + binaryPath, static_cast<int>(err)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint32_t id = nextLinkId_++;
+  links_[id] = link;
+  return Napi::Number::New(env, id);
+}
+
+Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  auto found = links_.find(id);
+  if (found == links_.end()) return Napi::Boolean::New(env, false);
+  bpf_link__destroy(found->second);
+  links_.erase(found);
+  return Napi::Boolean::New(env, true);
+}
+
+int BpfObject::MapFd(Napi::Env env, const std::string& name) {
+  if (!object_) {
+    Napi::Error::New(env, "BPF object is closed").ThrowAsJavaScriptException();
+    return -1;
+  }
+  bpf_map* map = bpf_object__find_map_by_name(object_, name.c_str());
+  if (!map) {
+    Napi::Error::New(env, "no BPF map named " + name).ThrowAsJavaScriptException();
+    return -1;
+  }
+  return bpf_map__fd(map);
+}
+
+// writeArrayMap(map, index, value: Buffer)
+Napi::Value BpfObject::WriteArrayMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  uint32_t index = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Buffer<uint8_t> value = info[2].As<Napi::Buffer<uint8_t>>();
+  int fd = MapFd(env, name);
+  if (fd < 0) return env.Undefined();
+  bpf_map* map = bpf_object__find_map_by_name(object_, name.c_str());
+  if (value.Length() != bpf_map__value_size(map)) {
+    Napi::Error::New(env, "value for map " + name + " must be " + std::to_string(bpf_map__value_size(map)) + " bytes")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int err = bpf_map_update_elem(fd, &index, value.Data(), BPF_ANY);
+  if (err) SystemError(env, "update map " + name, errno).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// readPerCpuCounters(map, count): sums each u64 slot of a per-CPU array over all CPUs. Returns BigInt[].
+Napi::Value BpfObject::ReadPerCpuCounters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  uint32_t count = info[1].As<Napi::Number>().Uint32Value();
+  int fd = MapFd(env, name);
+  if (fd < 0) return env.Undefined();
+  int cpus = libbpf_num_possible_cpus();
+  std::vector<uint64_t> perCpu(cpus > 0 ? cpus : 1);
+  Napi::Array totals = Napi::Array::New(env, count);
+  for (uint32_t key = 0; key < count; key++) {
+    uint64_t sum = 0;
+    if (bpf_map_lookup_elem(fd, &key, perCpu.data()) == 0) {
+      for (uint64_t value : perCpu) sum += value;
+    }
+    totals[key] = Napi::BigInt::New(env, sum);
+  }
+  return totals;
+}
+
+// consumeRingBuffer(map, onBatch(buffer), maxPendingBytes): starts draining the ring buffer on a thread.
+Napi::Value BpfObject::ConsumeRingBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  Napi::Function onBatch = info[1].As<Napi::Function>();
+  size_t maxPending = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+  int fd = MapFd(env, name);
+  if (fd < 0) return env.Undefined();
+  if (consumers_.count(name)) {
+    Napi::Error::New(env, "ring buffer " + name + " is already being consumed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto consumer = std::make_unique<RingConsumer>(env, fd, onBatch, maxPending);
+  std::string error = consumer->Start();
+  if (!error.empty()) {
+    Napi::Error::New(env, error).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  consumers_[name] = std::move(consumer);
+  return env.Undefined();
+}
+
+Napi::Value BpfObject::LinkCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(links_.size()));
+}
+
+void BpfObject::CloseAll() {
+  for (auto& entry : consumers_) entry.second->Stop();
+  consumers_.clear();
+  for (auto& entry : links_) bpf_link__destroy(entry.second);
+  links_.clear();
+  if (object_) {
+    bpf_object__close(object_);
+    object_ = nullptr;
+  }
+}
+
+Napi::Value BpfObject::Close(const Napi::CallbackInfo& info) {
+  CloseAll();
+  return info.Env().Undefined();
+}

@@ -1,0 +1,37 @@
+// A loaded BPF object file, exposed to JS: attach/detach probes, write settings, read counters, drain ring buffers.
+#pragma once
+
+#include <napi.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "ring_consumer.h"
+
+struct bpf_object;
+struct bpf_link;
+
+class BpfObject : public Napi::ObjectWrap<BpfObject> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit BpfObject(const Napi::CallbackInfo& info);
+  ~BpfObject();
+
+ private:
+  Napi::Value AttachTracepoints(const Napi::CallbackInfo& info);
+  Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
+  Napi::Value Detach(const Napi::CallbackInfo& info);
+  Napi::Value WriteArrayMap(const Napi::CallbackInfo& info);
+  Napi::Value ReadPerCpuCounters(const Napi::CallbackInfo& info);
+  Napi::Value ConsumeRingBuffer(const Napi::CallbackInfo& info);
+  Napi::Value LinkCount(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  void CloseAll();
+  int MapFd(Napi::Env env, const std::string& name);
+
+  bpf_object* object_ = nullptr;
+  std::map<uint32_t, bpf_link*> links_;
+  uint32_t nextLinkId_ = 1;
+  std::map<std::string, std::unique_ptr<RingConsumer>> consumers_;
+};

@@ -1,0 +1,119 @@
+#include "ring_consumer.h"
+
+#include <bpf/libbpf.h>
+
+#include <chrono>
+#include <cstring>
+
+namespace {
+// A batch is handed over once it holds this much, so one busy poll does not build an unbounded buffer.
+constexpr size_t kBatchFlushBytes = 1 << 20;
+// BPF submits most records without a wakeup (see tls_capture.bpf.c), so the ring is also drained on this timer.
+constexpr int kPollTimeoutMs = 20;
+
+struct Batch {
+  std::vector<uint8_t>* bytes;
+  std::shared_ptr<PendingBytes> pending;
+};
+}  // namespace
+
+RingConsumer::RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes)
+    : mapFd_(mapFd), maxPendingBytes_(maxPendingBytes) {
+  deliver_ = Napi::ThreadSafeFunction::New(env, onBatch, "sightline-ring-consumer", 0, 1);
+}
+
+RingConsumer::~RingConsumer() { Stop(); }
+
+std::string RingConsumer::Start() {
+  ring_ = ring_buffer__new(mapFd_, &RingConsumer::OnSample, this, nullptr);
+  if (!ring_) return std::string("ring_buffer__new failed: ") + strerror(errno);
+  running_ = true;
+  thread_ = std::thread([this] { PollLoop(); });
+  return "";
+}
+
+void RingConsumer::Stop() {
+  if (running_.exchange(false)) {
+    pending_->drained.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  if (ring_) {
+    ring_buffer__free(ring_);
+    ring_ = nullptr;
+  }
+  if (deliver_) {
+    deliver_.Release();
+    deliver_ = Napi::ThreadSafeFunction();
+  }
+  delete batch_;
+  batch_ = nullptr;
+}
+
+// Each record is framed as a 4-byte little-endian length followed by the record, so JS can walk a batch.
+int RingConsumer::OnSample(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<RingConsumer*>(ctx);
+  if (!self->batch_) {
+    self->batch_ = new std::vector<uint8_t>();
+    self->batch_->reserve(64 * 1024);
+  }
+  uint32_t length = static_cast<uint32_t>(size);
+  uint8_t prefix[4];
+  std::memcpy(prefix, &length, 4);
+  self->batch_->insert(self->batch_->end(), prefix, prefix + 4);
+  const uint8_t* bytes = static_cast<const uint8_t*>(data);
+  self->batch_->insert(self->batch_->end(), bytes, bytes + size);
+  if (self->batch_->size() >= kBatchFlushBytes) self->FlushBatch();
+  return 0;
+}
+
+void RingConsumer::FlushBatch() {
+  if (!batch_ || batch_->empty()) return;
+  std::vector<uint8_t>* bytes = batch_;
+  batch_ = nullptr;
+
+  {
+    // Wait while JS is behind: the kernel ring keeps filling and BPF counts what does not fit.
+    std::unique_lock<std::mutex> lock(pending_->mutex);
+    auto pausedAt = std::chrono::steady_clock::now();
+    bool paused = false;
+    while (running_ && pending_->bytes.load() > 0 && pending_->bytes.load() + bytes->size() > maxPendingBytes_) {
+      paused = true;
+      pending_->drained.wait_for(lock, std::chrono::milliseconds(kPollTimeoutMs));
+    }
+    if (paused) {
+      pausedMicros_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - pausedAt).count();
+    }
+  }
+
+  pending_->bytes += bytes->size();
+  auto* batch = new Batch{bytes, pending_};
+  napi_status status = deliver_.NonBlockingCall(batch, [](Napi::Env env, Napi::Function callback, Batch* batch) {
+    size_t size = batch->bytes->size();
+    std::vector<uint8_t>* bytes = batch->bytes;
+    batch->pending->bytes -= size;
+    batch->pending->drained.notify_all();
+    delete batch;
+    if (env == nullptr || callback.IsEmpty()) {
+      delete bytes;  // the consumer was torn down while this batch waited
+      return;
+    }
+    // The Buffer points at the batch's memory; the vector is freed when JS lets go of the Buffer.
+    auto buffer = Napi::Buffer<uint8_t>::New(env, bytes->data(), size,
+                                             [](Napi::Env, uint8_t*, std::vector<uint8_t>* owned) { delete owned; }, bytes);
+    callback.Call({buffer});
+  });
+  if (status != napi_ok) {
+    pending_->bytes -= bytes->size();
+    delete bytes;
+    delete batch;
+  }
+}
+
+void RingConsumer::PollLoop() {
+  while (running_) {
+    int polled = ring_buffer__poll(ring_, kPollTimeoutMs);
+    if (polled < 0 && polled != -EINTR) break;
+    if (polled == 0) ring_buffer__consume(ring_);
+    FlushBatch();
+  }
+}

@@ -1,0 +1,48 @@
+// Drains one BPF ring buffer on its own thread and hands batches of records to JavaScript.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+struct ring_buffer;
+
+// Shared with batches still queued for the JS thread, which may run after the consumer is gone.
+struct PendingBytes {
+  std::atomic<size_t> bytes{0};
+  std::mutex mutex;
+  std::condition_variable drained;
+};
+
+class RingConsumer {
+ public:
+  // maxPendingBytes bounds what waits for the JS thread; past it the poll thread pauses, the kernel ring fills,
+  // and the BPF side counts every record it cannot place, so nothing is lost without a count.
+  RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes);
+  ~RingConsumer();
+
+  std::string Start();
+  void Stop();
+  uint64_t PausedMicros() const { return pausedMicros_.load(); }
+
+ private:
+  static int OnSample(void* ctx, void* data, size_t size);
+  void PollLoop();
+  void FlushBatch();
+
+  int mapFd_;
+  size_t maxPendingBytes_;
+  ring_buffer* ring_ = nullptr;
+  Napi::ThreadSafeFunction deliver_;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  std::vector<uint8_t>* batch_ = nullptr;
+  std::shared_ptr<PendingBytes> pending_ = std::make_shared<PendingBytes>();
+  std::atomic<uint64_t> pausedMicros_{0};
+};

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * Records the BPF programs put on their ring buffers. This header is the one definition of the layout;
+ * sensor/capture/event-layout.ts mirrors it, and test/capture/event-layout.test.ts compiles this header
+ * to catch any drift in sizes and offsets.
+ *
+ * Plain C types (no vmlinux.h) so the same header compiles for BPF and for the host test program.
+ */
+#ifndef SIGHTLINE_EVENTS_H
+#define SIGHTLINE_EVENTS_H
+
+/* One ring-buffer record carries at most this much plaintext; larger SSL calls are split into chunks. */
+#define TLS_CHUNK_BYTES 16384
+#define TASK_COMM_BYTES 16
+#define EXEC_FILENAME_BYTES 256
+
+enum tls_direction {
+	TLS_DIRECTION_OUT = 0, /* the process wrote the bytes (SSL_write*) */
+	TLS_DIRECTION_IN = 1,  /* the process read the bytes (SSL_read*) */
+};
+
+enum tls_event_kind {
+	TLS_EVENT_DATA = 1,
+	TLS_EVENT_CLOSE = 2,        /* SSL_free: the connection's SSL object is gone */
+	TLS_EVENT_PROCESS_EXIT = 3, /* a process that had TLS traffic exited: all its connections are gone */
+};
+
+struct tls_event {
+	unsigned long long timestamp_ns; /* CLOCK_MONOTONIC at the SSL call's return */
+	unsigned long long ssl_ptr;      /* the SSL* in the traced process: the connection's identity there */
+	unsigned long long cgroup_id;
+	unsigned int pid;                /* thread group id */
+	unsigned int tid;
+	unsigned int call_bytes;         /* bytes the SSL call transferred */
+	unsigned int chunk_offset;       /* where this record's data starts within the call */
+	unsigned int data_bytes;         /* bytes of data[] that are valid */
+	unsigned int lost_before_bytes;  /* bytes of this connection and direction lost (ring buffer full) just before this record */
+	unsigned int truncated_bytes;    /* on the call's last record: bytes of the call beyond the capture limit */
+	int fd;                          /* socket fd, or -1 when not resolved */
+	unsigned char kind;              /* enum tls_event_kind */
+	unsigned char direction;         /* enum tls_direction */
+	unsigned short reserved;
+	char comm[TASK_COMM_BYTES];
+	unsigned int reserved2;          /* keeps data[] 8-byte aligned, so the struct has no implicit padding */
+	unsigned char data[TLS_CHUNK_BYTES];
+};
+
+/* Bytes of a tls_event before data[]: a record on the ring buffer is this header plus data_bytes. */
+#define TLS_EVENT_HEADER_BYTES ((unsigned long)&((struct tls_event *)0)->data)
+
+enum process_event_kind {
+	PROCESS_EVENT_EXEC = 1,
+};
+
+struct process_event {
+	unsigned long long timestamp_ns;
+	unsigned long long cgroup_id;
+	unsigned int pid;
+	unsigned int kind; /* enum process_event_kind */
+	char comm[TASK_COMM_BYTES];
+	char filename[EXEC_FILENAME_BYTES]; /* the path the process executed */
+};
+
+/* Index of each counter in the per-CPU `capture_counters` array; userspace sums over CPUs. */
+enum capture_counter {
+	COUNTER_CALLS = 0,           /* SSL read/write calls that returned data */
+	COUNTER_EVENTS,              /* records written to the ring buffer */
+	COUNTER_BYTES,               /* plaintext bytes written to the ring buffer */
+	COUNTER_DROPPED_EVENTS,      /* records lost because the ring buffer was full */
+	COUNTER_DROPPED_BYTES,       /* plaintext bytes in those records */
+	COUNTER_TRUNCATED_BYTES,     /* bytes beyond the per-call capture limit */
+	COUNTER_READ_ERRORS,         /* user memory that could not be read (bytes counted as dropped too) */
+	COUNTER_MAX,
+};
+
+/* Written once by userspace after load. */
+struct capture_config {
+	unsigned int max_call_bytes; /* per SSL call, bytes captured before truncation */
+	unsigned int ignore_pid;     /* the sensor itself: its own TLS traffic (exporters) is never captured */
+};
+
+#endif

@@ -1,0 +1,214 @@
+import { Chart } from 'cdk8s';
+import type { Construct } from 'constructs';
+import { stringify } from 'yaml';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import type { IPriorityClass } from 'kubernetes-models/scheduling.k8s.io/v1/PriorityClass';
+import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import type { IIoK8sApiCoreV1ResourceRequirements as ResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
+import type { IIoK8sApiCoreV1Toleration as Toleration } from 'kubernetes-models/v1/Toleration';
+import { KUBERNETES_NAMESPACE, SightlinePort } from '../telemetry-contract';
+import { componentLabels, componentSelector, defineKubeObject, imageVersion } from './kube-object';
+
+/** Linux capabilities the sensor needs for CO-RE uprobes, ring buffers and reading other processes' files. */
+export const SENSOR_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE', 'DAC_READ_SEARCH'] as const;
+
+export interface SensorChartProps {
+  /** Sightline container image (entrypoint `node dist/bin/sightline.js`). */
+  readonly image: string;
+  /** OTLP/HTTP endpoint of the Sightline gateway the sensor ships spans to, e.g. `http://gateway:4318`. */
+  readonly gatewayEndpoint: string;
+  /**
+   * Cluster name written on every span (`cluster` column, `k8s.cluster.name`).
+   * @default - the sensor config leaves it unset
+   */
+  readonly clusterName?: string;
+  /**
+   * Namespace the sensor runs in.
+   * @default 'sightline'
+   */
+  readonly namespace?: string;
+  /**
+   * Whether the chart creates the namespace. Turn off when another chart (the gateway's) already does.
+   * @default true
+   */
+  readonly createNamespace?: boolean;
+  /**
+   * Add CAP_SYS_ADMIN, for kernels older than 5.8 that lack CAP_BPF and CAP_PERFMON.
+   * @default false
+   */
+  readonly needsSysAdmin?: boolean;
+  /**
+   * Run the container privileged instead of with the listed capabilities (last resort for locked-down kernels).
+   * @default false
+   */
+  readonly privileged?: boolean;
+  /**
+   * Host directory of the on-disk spool that keeps spans while the gateway is unreachable.
+   * @default '/var/lib/sightline/spool'
+   */
+  readonly spoolHostPath?: string;
+  /**
+   * Port on every node where apps send OTLP/HTTP to the sensor of their node (`http://$(HOST_IP):4318`).
+   * @default 4318
+   */
+  readonly nodeOtlpPort?: number;
+  /**
+   * Container resources.
+   * @default - requests 100m CPU / 256Mi, limit 512Mi memory
+   */
+  readonly resources?: ResourceRequirements;
+  /**
+   * Tolerations; the default runs the sensor on every node, tainted or not, so no workload escapes capture.
+   * @default - tolerate everything
+   */
+  readonly tolerations?: Toleration[];
+  /**
+   * Extra sensor configuration merged into the config file (privacy, capture limits, ...).
+   * @default - none
+   */
+  readonly extraConfig?: Record<string, unknown>;
+}
+
+/** The sensor DaemonSet with its RBAC, config, and priority; deployable with `cdk8s synth` or through CDK. */
+export class SensorChart extends Chart {
+  readonly namespaceName: string;
+  readonly daemonSetName = 'sightline-sensor';
+
+  constructor(scope: Construct, id: string, props: SensorChartProps) {
+    super(scope, id);
+    const namespace = props.namespace ?? KUBERNETES_NAMESPACE;
+    this.namespaceName = namespace;
+    const labels = componentLabels('sensor', imageVersion(props.image));
+    const selector = componentSelector('sensor');
+    const serviceAccountName = 'sightline-sensor';
+    const priorityClassName = 'sightline-node-critical';
+    const spoolPath = '/var/lib/sightline/spool';
+    const nodeOtlpPort = props.nodeOtlpPort ?? SightlinePort.otlp;
+
+    if (props.createNamespace ?? true) {
+      defineKubeObject<INamespace>(this, 'Namespace', {
+        apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'app.kubernetes.io/part-of': 'sightline' } },
+      });
+    }
+
+    defineKubeObject<IServiceAccount>(this, 'ServiceAccount', {
+      apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: serviceAccountName, namespace, labels },
+      // The sensor needs no AWS credentials and no API token beyond its read-only RBAC below.
+      automountServiceAccountToken: true,
+    });
+
+    // Enrichment walks a pod's owner chain up to its workload, for pods of this node only.
+    defineKubeObject<IClusterRole>(this, 'ClusterRole', {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'sightline-sensor', labels },
+      rules: [
+        { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['apps'], resources: ['replicasets', 'deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['get', 'list', 'watch'] },
+      ],
+    });
+    defineKubeObject<IClusterRoleBinding>(this, 'ClusterRoleBinding', {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'sightline-sensor', labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'sightline-sensor' },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccountName, namespace }],
+    });
+
+    const config = {
+      ...(props.extraConfig ?? {}),
+      kubernetes: { clusterName: props.clusterName, nodeNameEnv: 'NODE_NAME' },
+      spool: { dir: spoolPath },
+      receiver: { otlp: { port: SightlinePort.otlp } },
+    };
+    defineKubeObject<IConfigMap>(this, 'Config', {
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sightline-sensor-config', namespace, labels },
+      data: { 'config.yaml': stringify(config) },
+    });
+
+    // Losing the sensor on a busy node loses capture there, so it outranks ordinary workloads.
+    defineKubeObject<IPriorityClass>(this, 'PriorityClass', {
+      apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: priorityClassName, labels },
+      value: 1_000_000, globalDefault: false, preemptionPolicy: 'PreemptLowerPriority',
+      description: 'Sightline sensor: one per node, captures LLM calls of every pod on the node.',
+    });
+
+    const capabilities = [...SENSOR_CAPABILITIES, ...(props.needsSysAdmin ? ['SYS_ADMIN'] : [])];
+    defineKubeObject<IDaemonSet>(this, 'DaemonSet', {
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: this.daemonSetName, namespace, labels },
+      spec: {
+        selector: { matchLabels: selector },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName,
+            priorityClassName,
+            // Uprobes attach to libraries of processes in every container; their /proc entries must be visible.
+            hostPID: true,
+            terminationGracePeriodSeconds: 30,
+            nodeSelector: { 'kubernetes.io/os': 'linux' },
+            tolerations: props.tolerations ?? [{ operator: 'Exists' }],
+            containers: [{
+              name: 'sensor',
+              image: props.image,
+              imagePullPolicy: 'IfNotPresent',
+              args: [
+                'sensor',
+                '--config', '/etc/sightline/config.yaml',
+                '--otlp-endpoint', props.gatewayEndpoint,
+                '--http-port', String(SightlinePort.http),
+              ],
+              env: [
+                { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'HOST_PROC', value: '/host/proc' },
+              ],
+              ports: [
+                { name: 'otlp', containerPort: SightlinePort.otlp, hostPort: nodeOtlpPort, protocol: 'TCP' },
+                { name: 'http', containerPort: SightlinePort.http, protocol: 'TCP' },
+              ],
+              readinessProbe: {
+                httpGet: { path: '/readyz', port: 'http' }, initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 3,
+              },
+              livenessProbe: {
+                httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 15, periodSeconds: 20, failureThreshold: 3,
+              },
+              resources: props.resources ?? {
+                requests: { cpu: '100m', memory: '256Mi' },
+                limits: { memory: '512Mi' },
+              },
+              securityContext: props.privileged
+                ? { privileged: true }
+                : {
+                  privileged: false,
+                  // Loading BPF programs needs uid 0 in the host user namespace even with the capabilities.
+                  runAsUser: 0,
+                  readOnlyRootFilesystem: true,
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ['ALL'], add: capabilities },
+                  // Older runtime-default seccomp profiles refuse bpf() and perf_event_open() without CAP_SYS_ADMIN.
+                  seccompProfile: { type: 'Unconfined' },
+                },
+              volumeMounts: [
+                { name: 'btf', mountPath: '/sys/kernel/btf', readOnly: true },
+                { name: 'host-proc', mountPath: '/host/proc', readOnly: true },
+                { name: 'spool', mountPath: spoolPath },
+                { name: 'config', mountPath: '/etc/sightline', readOnly: true },
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
+            }],
+            volumes: [
+              { name: 'btf', hostPath: { path: '/sys/kernel/btf', type: 'Directory' } },
+              { name: 'host-proc', hostPath: { path: '/proc', type: 'Directory' } },
+              { name: 'spool', hostPath: { path: props.spoolHostPath ?? '/var/lib/sightline/spool', type: 'DirectoryOrCreate' } },
+              { name: 'config', configMap: { name: 'sightline-sensor-config' } },
+              { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            ],
+          },
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,268 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import {
+  DefaultDashboardFactory, GraphWidgetType, MonitoringFacade, notifySns, type CustomMetricGroup,
+} from 'cdk-monitoring-constructs';
+import { Construct } from 'constructs';
+import { CallMetric, HealthMetric, METRIC_NAMESPACE, MetricDimension } from '../telemetry-contract';
+
+export interface LlmMonitoringProps {
+  /** Key that encrypts the alarm topic. */
+  readonly encryptionKey: kms.IKey;
+  /** Latency SLA of one call in milliseconds. */
+  readonly slaMs: number;
+  /** Total tokens per hour above which the budget alarm fires. */
+  readonly tokenBudgetPerHour: number;
+  /**
+   * Address subscribed to the alarm topic.
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
+  /**
+   * Error rate, in percent of calls over 5 minutes, above which the error alarm fires.
+   * @default 5
+   */
+  readonly errorRatePercent?: number;
+  /**
+   * Spool size in bytes above which the spool alarm fires (a sink or the gateway is unreachable).
+   * @default 512 MiB
+   */
+  readonly spoolBytesThreshold?: number;
+  /**
+   * How long without any span reaching the gateway before the no-data alarm fires.
+   * @default Duration.minutes(15)
+   */
+  readonly noDataAfter?: Duration;
+}
+
+const callSchema = `SCHEMA("${METRIC_NAMESPACE}", ${MetricDimension.model}, ${MetricDimension.provider})`;
+const tokenSchema = `SCHEMA("${METRIC_NAMESPACE}", ${MetricDimension.model}, ${MetricDimension.provider}, ${MetricDimension.workload})`;
+const healthSchema = `SCHEMA("${METRIC_NAMESPACE}", ${MetricDimension.component})`;
+
+/** A Metrics Insights query: aggregates over every model without knowing the models in advance. */
+function insights(sql: string, label: string, period: Duration): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({ expression: sql, usingMetrics: {}, label, period });
+}
+
+/** A SEARCH expression: one line per dimension combination, for dashboards over the full retention. */
+function search(dimensions: string, metricName: string, statistic: string, label: string, period = Duration.minutes(5)): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('{${METRIC_NAMESPACE},${dimensions}} MetricName="${metricName}"', '${statistic}', ${period.toSeconds()})`,
+    usingMetrics: {},
+    label,
+    period,
+  });
+}
+
+/** The CloudWatch dashboard, the alarms and the topic they notify. */
+export class LlmMonitoring extends Construct {
+  readonly alarmTopic: sns.Topic;
+  readonly facade: MonitoringFacade;
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: LlmMonitoringProps) {
+    super(scope, id);
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Sightline alarms',
+      masterKey: props.encryptionKey,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail !== undefined) {
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    }
+    // CloudWatch alarms publish to the encrypted topic and need the key for that, for this account only.
+    props.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublishToTopic',
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+    }));
+
+    const dashboards = new DefaultDashboardFactory(this, 'Dashboards', {
+      dashboardNamePrefix: `${Stack.of(this).stackName}-llm`,
+      createDashboard: true,
+      createSummaryDashboard: false,
+      createAlarmDashboard: false,
+      detailDashboardRange: Duration.hours(24),
+    });
+    this.facade = new MonitoringFacade(this, 'Facade', {
+      alarmFactoryDefaults: {
+        alarmNamePrefix: 'Sightline',
+        actionsEnabled: true,
+        action: notifySns(this.alarmTopic, this.alarmTopic),
+      },
+      metricFactoryDefaults: { namespace: METRIC_NAMESPACE },
+      dashboardFactory: dashboards,
+    });
+    this.dashboard = dashboards.dashboard!;
+
+    const minute = Duration.minutes(1);
+    const fiveMinutes = Duration.minutes(5);
+    const errorRatePercent = props.errorRatePercent ?? 5;
+    const errorRate = new cloudwatch.MathExpression({
+      expression: '100 * errors / calls',
+      usingMetrics: {
+        errors: insights(`SELECT SUM(${CallMetric.errors}) FROM ${callSchema}`, 'errors', fiveMinutes),
+        calls: insights(`SELECT SUM(${CallMetric.calls}) FROM ${callSchema}`, 'calls', fiveMinutes),
+      },
+      label: 'Error rate (%)',
+      period: fiveMinutes,
+    });
+
+    const usage: CustomMetricGroup[] = [
+      {
+        title: 'Models and vendors in use (calls)',
+        graphWidgetType: GraphWidgetType.BAR,
+        metrics: [search(`${MetricDimension.model},${MetricDimension.provider}`, CallMetric.calls, 'Sum', '')],
+      },
+      {
+        title: 'Tokens over time by model and workload',
+        graphWidgetType: GraphWidgetType.STACKED_AREA,
+        metrics: [search(`${MetricDimension.model},${MetricDimension.provider},${MetricDimension.workload}`, CallMetric.totalTokens, 'Sum', '')],
+      },
+      {
+        title: 'Estimated cost (USD) by model and workload',
+        graphWidgetType: GraphWidgetType.STACKED_AREA,
+        metrics: [search(`${MetricDimension.model},${MetricDimension.provider},${MetricDimension.workload}`, CallMetric.costUsd, 'Sum', '')],
+      },
+    ];
+    const latency: CustomMetricGroup[] = ['p50', 'p90', 'p99'].map((percentile) => ({
+      title: `${percentile} latency by model (ms)`,
+      metrics: [search(`${MetricDimension.model},${MetricDimension.provider}`, CallMetric.durationMs, percentile, '')],
+      horizontalAnnotations: [{ value: props.slaMs, label: 'SLA' }],
+    }));
+    const slaAndErrors: CustomMetricGroup[] = [
+      {
+        title: 'SLA: slowest call (ms)',
+        metrics: [{
+          metric: insights(`SELECT MAX(${CallMetric.durationMs}) FROM ${callSchema}`, 'slowest call', minute),
+          alarmFriendlyName: 'SlaLatency',
+          addAlarm: {
+            Critical: {
+              threshold: props.slaMs,
+              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+              evaluationPeriods: 1,
+              datapointsToAlarm: 1,
+              treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
+              alarmDescriptionOverride: `An LLM call took longer than the ${props.slaMs} ms SLA.`,
+            },
+          },
+        }],
+      },
+      {
+        title: 'SLA breaches by model',
+        metrics: [search(`${MetricDimension.model},${MetricDimension.provider}`, CallMetric.slaBreaches, 'Sum', '')],
+      },
+      {
+        title: 'Error rate (%)',
+        metrics: [{
+          metric: errorRate,
+          alarmFriendlyName: 'ErrorRate',
+          addAlarm: {
+            Critical: {
+              threshold: errorRatePercent,
+              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+              evaluationPeriods: 3,
+              datapointsToAlarm: 2,
+              treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
+              alarmDescriptionOverride: `More than ${errorRatePercent}% of LLM calls failed.`,
+            },
+          },
+        }],
+      },
+      {
+        title: 'Token budget (tokens per hour)',
+        metrics: [{
+          metric: insights(`SELECT SUM(${CallMetric.totalTokens}) FROM ${tokenSchema}`, 'tokens per hour', Duration.hours(1)),
+          alarmFriendlyName: 'TokenBudget',
+          addAlarm: {
+            Warning: {
+              threshold: props.tokenBudgetPerHour,
+              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+              evaluationPeriods: 1,
+              datapointsToAlarm: 1,
+              treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
+              alarmDescriptionOverride: `More than ${props.tokenBudgetPerHour} tokens used in one hour.`,
+            },
+          },
+        }],
+      },
+    ];
+    const health: CustomMetricGroup[] = [
+      {
+        title: 'Dropped captures and spans',
+        metrics: [{
+          metric: insights(`SELECT SUM(${HealthMetric.captureDrops}) FROM ${healthSchema}`, 'drops', fiveMinutes),
+          alarmFriendlyName: 'Drops',
+          addAlarm: {
+            Warning: {
+              threshold: 0,
+              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+              evaluationPeriods: 1,
+              datapointsToAlarm: 1,
+              treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
+              alarmDescriptionOverride: 'A sensor or the gateway dropped captured data.',
+            },
+          },
+        }, search(MetricDimension.component, HealthMetric.captureDrops, 'Sum', '')],
+      },
+      {
+        title: 'Spool size (bytes)',
+        metrics: [{
+          metric: insights(`SELECT MAX(${HealthMetric.spoolBytes}) FROM ${healthSchema}`, 'largest spool', fiveMinutes),
+          alarmFriendlyName: 'SpoolSize',
+          addAlarm: {
+            Warning: {
+              threshold: props.spoolBytesThreshold ?? 512 * 1024 ** 2,
+              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+              evaluationPeriods: 3,
+              datapointsToAlarm: 3,
+              treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
+              alarmDescriptionOverride: 'A spool keeps growing: the gateway or a sink has been unreachable for a while.',
+            },
+          },
+        }, search(MetricDimension.component, HealthMetric.spoolBytes, 'Maximum', '')],
+      },
+      {
+        title: 'Spans received',
+        metrics: [{
+          metric: insights(
+            `SELECT SUM(${HealthMetric.spansReceived}) FROM ${healthSchema} WHERE ${MetricDimension.component} = 'gateway'`,
+            'spans received by the gateway',
+            props.noDataAfter ?? Duration.minutes(15),
+          ),
+          alarmFriendlyName: 'NoData',
+          addAlarm: {
+            Critical: {
+              threshold: 1,
+              comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+              evaluationPeriods: 1,
+              datapointsToAlarm: 1,
+              // Silence is the failure this alarm exists for.
+              treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
+              alarmDescriptionOverride: 'The gateway received no spans: sensors, the endpoint or the gateway are down.',
+            },
+          },
+        }, search(MetricDimension.component, HealthMetric.spansReceived, 'Sum', '')],
+      },
+    ];
+
+    this.facade
+      .addLargeHeader('Sightline: LLM calls')
+      .monitorCustom({ alarmFriendlyName: 'LlmUsage', humanReadableName: 'Usage', metricGroups: usage })
+      .monitorCustom({ alarmFriendlyName: 'LlmLatency', humanReadableName: 'Latency', metricGroups: latency })
+      .monitorCustom({ alarmFriendlyName: 'LlmSla', humanReadableName: 'SLA, errors and budget', metricGroups: slaAndErrors })
+      .monitorCustom({ alarmFriendlyName: 'Health', humanReadableName: 'Sensor and gateway health', metricGroups: health });
+  }
+
+  /** Console link to the dashboard. */
+  get dashboardUrl(): string {
+    const { region } = Stack.of(this);
+    return `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards/dashboard/${this.dashboard.dashboardName}`;
+  }
+}

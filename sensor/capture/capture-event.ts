@@ -1,0 +1,29 @@
+/** One captured TLS plaintext buffer (or a piece of one), as the capture stage hands it to the streams stage. */
+export type Direction = 'out' | 'in';
+
+export interface CaptureEvent {
+  /** Wall-clock time of the SSL call's return, in Unix epoch milliseconds (microsecond precision). */
+  tsMs: number;
+  pid: number;
+  tid: number;
+  comm: string;
+  /** Stable for the life of one TLS connection, unique across the sensor's lifetime. */
+  conn: string;
+  /** `out`: the process wrote these bytes (SSL_write); `in`: it read them (SSL_read). */
+  dir: Direction;
+  data: Buffer;
+  cgroupId: bigint;
+  /** Socket fd when the kernel side could resolve it, else -1. */
+  fd: number;
+  /** Bytes of this connection and direction lost just before `data` (the ring buffer was full): a gap. */
+  lostBeforeBytes: number;
+  /** Bytes of the SSL call beyond the capture limit, lost just after `data`: a gap. */
+  truncatedBytes: number;
+}
+
+/** The end of a TLS connection (SSL_free) or of its process. */
+export interface ConnectionClosed {
+  conn: string;
+  pid: number;
+  tsMs: number;
+}

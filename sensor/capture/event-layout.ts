@@ -1,0 +1,66 @@
+/**
+ * The TypeScript mirror of bpf/src/sightline_events.h: byte offsets of the records on the BPF ring buffers.
+ * test/capture/event-layout.test.ts compiles the header and fails on any drift.
+ */
+
+export const TLS_CHUNK_BYTES = 16384;
+
+export const TlsEventKind = { data: 1, close: 2, processExit: 3 } as const;
+export const TlsDirection = { out: 0, in: 1 } as const;
+
+export const TLS_EVENT = {
+  timestampNs: 0,
+  sslPtr: 8,
+  cgroupId: 16,
+  pid: 24,
+  tid: 28,
+  callBytes: 32,
+  chunkOffset: 36,
+  dataBytes: 40,
+  lostBeforeBytes: 44,
+  truncatedBytes: 48,
+  fd: 52,
+  kind: 56,
+  direction: 57,
+  comm: 60,
+  commBytes: 16,
+  data: 80,
+  /** sizeof(struct tls_event) */
+  size: 80 + TLS_CHUNK_BYTES,
+} as const;
+
+export const ProcessEventKind = { exec: 1 } as const;
+
+export const PROCESS_EVENT = {
+  timestampNs: 0,
+  cgroupId: 8,
+  pid: 16,
+  kind: 20,
+  comm: 24,
+  commBytes: 16,
+  filename: 40,
+  filenameBytes: 256,
+  size: 296,
+} as const;
+
+/** Index of each slot in the per-CPU `capture_counters` map (enum capture_counter). */
+export const CAPTURE_COUNTERS = [
+  'calls',
+  'events',
+  'bytes',
+  'droppedEvents',
+  'droppedBytes',
+  'truncatedBytes',
+  'readErrors',
+] as const;
+export type CaptureCounterName = (typeof CAPTURE_COUNTERS)[number];
+
+/** struct capture_config */
+export const CAPTURE_CONFIG = { maxCallBytes: 0, ignorePid: 4, size: 8 } as const;
+
+/** Reads a NUL-terminated C string out of a fixed-size field. */
+export function readCString(buffer: Buffer, start: number, length: number): string {
+  const end = buffer.indexOf(0, start);
+  const stop = end === -1 || end > start + length ? start + length : end;
+  return buffer.toString('utf8', start, stop);
+}

@@ -1,0 +1,255 @@
+/**
+ * The capture stage's I/O edge: loads the BPF programs, keeps uprobes attached to every TLS library on the host
+ * (present and future), drains the ring buffers off the JS thread and turns records into CaptureEvents.
+ */
+import { bpfObjectPath, loadAddon, type NativeBpfObject } from './bpf-addon';
+import type { CaptureEvent, ConnectionClosed } from './capture-event';
+import { MonotonicClock } from './clock';
+import { ConnectionIds } from './connection-ids';
+import {
+  CAPTURE_CONFIG,
+  CAPTURE_COUNTERS,
+  PROCESS_EVENT,
+  ProcessEventKind,
+  TLS_EVENT,
+  TlsDirection,
+  TlsEventKind,
+  readCString,
+  type CaptureCounterName,
+} from './event-layout';
+import { checkCapturePrerequisites, explainBpfFailure } from './preflight';
+import { attachTlsProbes, detachTlsProbes, type AttachedFile } from './tls-probes';
+import { DEFAULT_LIBRARY_DIRS, TlsLibraryDiscovery, type TlsLibraryFile } from './tls-library-discovery';
+import type { Logger } from '../common/logger';
+
+export interface TlsCaptureOptions {
+  /** Bytes captured per SSL call; the rest is counted as truncated. */
+  maxCallBytes: number;
+  /** Size of the kernel ring buffer (a power of two, at least one page). */
+  ringBufferBytes: number;
+  /** Bytes drained from the ring but not yet handed to JS before the drain thread waits. */
+  maxPendingBytes: number;
+  /** Full rescan of /proc for libraries loaded late with dlopen. */
+  rescanIntervalMs: number;
+  /** After an exec, the process's maps are read again at these delays: the loader maps libraries after exec. */
+  execRescanDelaysMs: number[];
+  libraryDirs: string[];
+  /** Executables to examine at start even if no process runs them yet (e.g. node). */
+  executables: string[];
+  /** Path prefixes never attached to (as processes see them), e.g. a TLS-heavy daemon that is not of interest. */
+  excludePaths: string[];
+  logger: Logger;
+  onEvent: (event: CaptureEvent) => void;
+  onClose?: (closed: ConnectionClosed) => void;
+}
+
+export const DEFAULT_CAPTURE_OPTIONS = {
+  maxCallBytes: 8 * 1024 * 1024,
+  ringBufferBytes: 64 * 1024 * 1024,
+  maxPendingBytes: 256 * 1024 * 1024,
+  rescanIntervalMs: 10_000,
+  execRescanDelaysMs: [0, 50, 200, 500, 1000],
+  libraryDirs: DEFAULT_LIBRARY_DIRS,
+  executables: [] as string[],
+  excludePaths: [] as string[],
+};
+
+export type CaptureCounters = Record<CaptureCounterName, number> & {
+  attachedFiles: number;
+  attachFailures: number;
+  malformedRecords: number;
+  openConnections: number;
+};
+
+interface PendingScan {
+  pid: number;
+  dueMs: number;
+  step: number;
+}
+
+const MAX_PENDING_SCANS = 10_000;
+const SCAN_TICK_MS = 25;
+
+export class TlsCapture {
+  private readonly options: TlsCaptureOptions;
+  private tls?: NativeBpfObject;
+  private lifecycle?: NativeBpfObject;
+  private discovery?: TlsLibraryDiscovery;
+  private readonly attached = new Map<string, AttachedFile>();
+  private readonly connections = new ConnectionIds();
+  private readonly clock = new MonotonicClock();
+  private pendingScans: PendingScan[] = [];
+  private scanTimer?: NodeJS.Timeout;
+  private rescanTimer?: NodeJS.Timeout;
+  private attachFailures = 0;
+  private malformedRecords = 0;
+  private stopped = false;
+
+  constructor(options: Partial<TlsCaptureOptions> & Pick<TlsCaptureOptions, 'onEvent' | 'logger'>) {
+    const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+    this.options = { ...DEFAULT_CAPTURE_OPTIONS, ...given } as TlsCaptureOptions;
+  }
+
+  /** Loads and attaches everything; resolves once probes are on every TLS file found. */
+  start(): void {
+    checkCapturePrerequisites();
+    const addon = loadAddon();
+    try {
+      this.tls = new addon.BpfObject(bpfObjectPath('tls_capture'), { mapMaxEntries: { tls_events: this.options.ringBufferBytes } });
+      this.lifecycle = new addon.BpfObject(bpfObjectPath('process_lifecycle'));
+    } catch (error) {
+      throw explainBpfFailure(error);
+    }
+    const settings = Buffer.alloc(CAPTURE_CONFIG.size);
+    settings.writeUInt32LE(this.options.maxCallBytes, CAPTURE_CONFIG.maxCallBytes);
+    settings.writeUInt32LE(process.pid, CAPTURE_CONFIG.ignorePid);
+    this.tls.writeArrayMap('capture_settings', 0, settings);
+    this.tls.attachTracepoints();
+    this.lifecycle.attachTracepoints();
+    this.tls.consumeRingBuffer('tls_events', (batch) => this.onTlsBatch(batch), this.options.maxPendingBytes);
+    this.lifecycle.consumeRingBuffer('process_events', (batch) => this.onProcessBatch(batch), 16 * 1024 * 1024);
+
+    this.discovery = new TlsLibraryDiscovery(addon.findElfSymbols, '/proc', (message) => this.options.logger.debug(message), this.options.excludePaths);
+    this.attachAll(this.discovery.scanPaths(this.options.libraryDirs, this.options.executables));
+    this.attachAll(this.discovery.scanAllProcesses());
+    this.rescanTimer = setInterval(() => this.attachAll(this.discovery!.scanAllProcesses()), this.options.rescanIntervalMs);
+    this.rescanTimer.unref();
+    this.options.logger.info(
+      { files: [...this.attached.values()].map((a) => a.file.displayPath) },
+      `capture: TLS probes attached to ${this.attached.size} file(s)`,
+    );
+  }
+
+  /** Detaches every probe and frees the BPF objects. Safe to call twice. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.rescanTimer);
+    clearTimeout(this.scanTimer);
+    for (const attached of this.attached.values()) if (this.tls) detachTlsProbes(this.tls, attached);
+    this.attached.clear();
+    this.tls?.close();
+    this.lifecycle?.close();
+  }
+
+  get attachedFiles(): TlsLibraryFile[] {
+    return [...this.attached.values()].map((a) => a.file);
+  }
+
+  counters(): CaptureCounters {
+    const kernel = this.tls?.readPerCpuCounters('capture_counters', CAPTURE_COUNTERS.length) ?? [];
+    const counters = {} as CaptureCounters;
+    CAPTURE_COUNTERS.forEach((name, index) => (counters[name] = Number(kernel[index] ?? 0n)));
+    counters.attachedFiles = this.attached.size;
+    counters.attachFailures = this.attachFailures;
+    counters.malformedRecords = this.malformedRecords;
+    counters.openConnections = this.connections.openCount;
+    return counters;
+  }
+
+  private attachAll(files: TlsLibraryFile[]): void {
+    if (this.stopped || !this.tls) return;
+    for (const file of files) {
+      if (this.attached.has(file.fileKey)) continue;
+      try {
+        this.attached.set(file.fileKey, attachTlsProbes(this.tls, file));
+        this.options.logger.debug({ file: file.displayPath }, 'capture: attached');
+      } catch (error) {
+        this.attachFailures++;
+        this.options.logger.warn({ file: file.displayPath, err: (error as Error).message }, 'capture: attach failed');
+      }
+    }
+  }
+
+  private onTlsBatch(batch: Buffer): void {
+    let offset = 0;
+    while (offset + 4 <= batch.length) {
+      const length = batch.readUInt32LE(offset);
+      const record = batch.subarray(offset + 4, offset + 4 + length);
+      offset += 4 + length;
+      if (record.length < TLS_EVENT.data) {
+        this.malformedRecords++;
+        continue;
+      }
+      this.onTlsRecord(record);
+    }
+  }
+
+  /** Per event: plain 32-bit reads (no BigInt but the cgroup id), so decoding stays cheap at high event rates. */
+  private onTlsRecord(record: Buffer): void {
+    const pid = record.readUInt32LE(TLS_EVENT.pid);
+    const sslPtr = record.readUInt32LE(TLS_EVENT.sslPtr + 4) * 4294967296 + record.readUInt32LE(TLS_EVENT.sslPtr);
+    const tsMs = this.clock.toEpochMs(record.readUInt32LE(TLS_EVENT.timestampNs + 4), record.readUInt32LE(TLS_EVENT.timestampNs));
+    const kind = record[TLS_EVENT.kind];
+    if (kind === TlsEventKind.close) {
+      const conn = this.connections.close(pid, sslPtr);
+      if (conn) this.options.onClose?.({ conn, pid, tsMs });
+      return;
+    }
+    if (kind === TlsEventKind.processExit) {
+      for (const conn of this.connections.closeProcess(pid)) this.options.onClose?.({ conn, pid, tsMs });
+      return;
+    }
+    const dataBytes = record.readUInt32LE(TLS_EVENT.dataBytes);
+    if (kind !== TlsEventKind.data || TLS_EVENT.data + dataBytes > record.length) {
+      this.malformedRecords++;
+      return;
+    }
+    this.options.onEvent({
+      tsMs,
+      pid,
+      tid: record.readUInt32LE(TLS_EVENT.tid),
+      comm: readCString(record, TLS_EVENT.comm, TLS_EVENT.commBytes),
+      conn: this.connections.idFor(pid, sslPtr),
+      dir: record[TLS_EVENT.direction] === TlsDirection.in ? 'in' : 'out',
+      data: record.subarray(TLS_EVENT.data, TLS_EVENT.data + dataBytes),
+      cgroupId: record.readBigUInt64LE(TLS_EVENT.cgroupId),
+      fd: record.readInt32LE(TLS_EVENT.fd),
+      lostBeforeBytes: record.readUInt32LE(TLS_EVENT.lostBeforeBytes),
+      truncatedBytes: record.readUInt32LE(TLS_EVENT.truncatedBytes),
+    });
+  }
+
+  private onProcessBatch(batch: Buffer): void {
+    let offset = 0;
+    while (offset + 4 <= batch.length) {
+      const length = batch.readUInt32LE(offset);
+      const record = batch.subarray(offset + 4, offset + 4 + length);
+      offset += 4 + length;
+      if (record.length < PROCESS_EVENT.size) {
+        this.malformedRecords++;
+        continue;
+      }
+      if (record.readUInt32LE(PROCESS_EVENT.kind) === ProcessEventKind.exec) this.scheduleScans(record.readUInt32LE(PROCESS_EVENT.pid));
+    }
+  }
+
+  private scheduleScans(pid: number): void {
+    if (this.stopped || this.pendingScans.length >= MAX_PENDING_SCANS) return; // the periodic full rescan catches up
+    this.pendingScans.push({ pid, dueMs: Date.now() + this.options.execRescanDelaysMs[0], step: 0 });
+    this.runDueScans();
+  }
+
+  private runDueScans(): void {
+    clearTimeout(this.scanTimer);
+    this.scanTimer = undefined;
+    const now = Date.now();
+    const later: PendingScan[] = [];
+    for (const scan of this.pendingScans) {
+      if (scan.dueMs > now) {
+        later.push(scan);
+        continue;
+      }
+      this.attachAll(this.discovery!.scanProcess(scan.pid));
+      const nextStep = scan.step + 1;
+      if (nextStep < this.options.execRescanDelaysMs.length) {
+        later.push({ pid: scan.pid, step: nextStep, dueMs: now + this.options.execRescanDelaysMs[nextStep] - this.options.execRescanDelaysMs[scan.step] });
+      }
+    }
+    this.pendingScans = later;
+    if (later.length > 0 && !this.stopped) {
+      this.scanTimer = setTimeout(() => this.runDueScans(), SCAN_TICK_MS);
+      this.scanTimer.unref();
+    }
+  }
+}

@@ -1,0 +1,44 @@
+/** Attaches the TLS programs of bpf/src/tls_capture.bpf.c to a file's OpenSSL functions. */
+import type { NativeBpfObject } from './bpf-addon';
+import type { TlsFunction, TlsLibraryFile } from './tls-library-discovery';
+
+interface ProbeSpec {
+  fn: TlsFunction;
+  entry: string;
+  ret?: string;
+}
+
+const PROBES: ProbeSpec[] = [
+  { fn: 'SSL_write', entry: 'ssl_write_entry', ret: 'ssl_write_return' },
+  { fn: 'SSL_write_ex', entry: 'ssl_write_ex_entry', ret: 'ssl_write_ex_return' },
+  { fn: 'SSL_read', entry: 'ssl_read_entry', ret: 'ssl_read_return' },
+  { fn: 'SSL_read_ex', entry: 'ssl_read_ex_entry', ret: 'ssl_read_ex_return' },
+  { fn: 'SSL_free', entry: 'ssl_free_entry' },
+  { fn: 'SSL_set_fd', entry: 'ssl_set_fd_entry' },
+];
+
+export interface AttachedFile {
+  file: TlsLibraryFile;
+  linkIds: number[];
+}
+
+/** Attaches every probe the file has a function for; on any failure detaches what it attached and throws. */
+export function attachTlsProbes(bpf: NativeBpfObject, file: TlsLibraryFile): AttachedFile {
+  const linkIds: number[] = [];
+  try {
+    for (const probe of PROBES) {
+      const offset = file.offsets[probe.fn];
+      if (offset === undefined) continue;
+      linkIds.push(bpf.attachUprobe(probe.entry, file.attachPath, offset, false));
+      if (probe.ret) linkIds.push(bpf.attachUprobe(probe.ret, file.attachPath, offset, true));
+    }
+  } catch (error) {
+    for (const id of linkIds) bpf.detach(id);
+    throw new Error(`cannot attach TLS probes to ${file.displayPath}: ${(error as Error).message}`);
+  }
+  return { file, linkIds };
+}
+
+export function detachTlsProbes(bpf: NativeBpfObject, attached: AttachedFile): void {
+  for (const id of attached.linkIds) bpf.detach(id);
+}

@@ -1,0 +1,75 @@
+/** `sightline capture`: raw TLS plaintext as JSON lines, for debugging what the sensor sees. */
+import * as fs from 'node:fs';
+import type { CaptureEvent } from '../capture/capture-event';
+import { TlsCapture } from '../capture/tls-capture';
+import { createLogger } from '../common/logger';
+
+export interface CaptureCommandOptions {
+  out: string;
+  durationSeconds?: number;
+  maxCallBytes?: number;
+  ringBufferBytes?: number;
+  statsPath?: string;
+  excludePaths?: string[];
+}
+
+/** One line of the capture file: exactly the fields of the capture contract. */
+export function captureLine(event: CaptureEvent): string {
+  return JSON.stringify({
+    ts: event.tsMs,
+    pid: event.pid,
+    tid: event.tid,
+    comm: event.comm,
+    conn: event.conn,
+    dir: event.dir,
+    data: event.data.toString('base64'),
+  });
+}
+
+export async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> {
+  const logger = createLogger(process.env.SIGHTLINE_LOG_LEVEL ?? 'warn');
+  const out = options.out === '-' ? process.stdout : fs.createWriteStream(options.out, { flags: 'a' });
+  let events = 0;
+  const capture = new TlsCapture({
+    logger,
+    maxCallBytes: options.maxCallBytes,
+    ringBufferBytes: options.ringBufferBytes,
+    executables: [process.execPath],
+    excludePaths: options.excludePaths,
+    onEvent: (event) => {
+      events++;
+      out.write(captureLine(event) + '\n');
+    },
+  });
+  try {
+    capture.start();
+  } catch (error) {
+    process.stderr.write(`sightline capture: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const files = capture.attachedFiles.map((file) => file.displayPath);
+  process.stderr.write(
+    `sightline capture: probes attached to ${files.length} TLS file(s): ${files.join(', ')}\n` +
+      `sightline capture: writing to ${options.out}${options.durationSeconds ? ` for ${options.durationSeconds} s` : ' until Ctrl-C'}\n`,
+  );
+
+  await new Promise<void>((resolve) => {
+    const finish = () => resolve();
+    process.once('SIGINT', finish);
+    process.once('SIGTERM', finish);
+    if (options.durationSeconds) setTimeout(finish, options.durationSeconds * 1000);
+  });
+
+  // Let the drain thread hand over what the kernel already holds before detaching.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const counters = capture.counters();
+  capture.stop();
+  if (out !== process.stdout) await new Promise<void>((resolve) => (out as fs.WriteStream).end(resolve));
+  if (options.statsPath) fs.writeFileSync(options.statsPath, JSON.stringify(counters) + '\n');
+  process.stderr.write(
+    `sightline capture: ${events} events, ${counters.bytes} bytes captured; ` +
+      `${counters.truncatedBytes} bytes truncated (over ${options.maxCallBytes ?? 'the default'} per call), ` +
+      `${counters.droppedBytes} bytes dropped (ring buffer full), ${counters.readErrors} read errors\n`,
+  );
+}

@@ -1,0 +1,262 @@
+/**
+ * Delivery wrapper shared by every sink: batches items (max size, max delay), writes each batch to a queue
+ * (the disk spool when configured) before sending, sends the oldest batch first and acknowledges it only after
+ * the sink accepted it, retrying with capped exponential backoff and jitter while the sink is down.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { BatchCodec } from './span-json';
+import { PermanentExportError, silentLogger, type ExportLogger, type Exporter } from './span-exporter';
+import type { BatchQueue, QueuedBatch } from './spool';
+
+export interface BatchingOptions {
+  /** Items per batch handed to the sink. */
+  maxBatch: number;
+  /** Longest time an item waits for its batch to fill. */
+  maxDelayMs: number;
+}
+
+export interface RetryOptions {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Growth per failed attempt. Default 2. */
+  multiplier?: number;
+  /** Fraction of each delay taken off at random, so many senders do not retry in step. Default 0.5. */
+  jitter?: number;
+}
+
+export interface BatchingExporterOptions<T> {
+  sink: Exporter<T>;
+  codec: BatchCodec<T>;
+  queue: BatchQueue;
+  batching: BatchingOptions;
+  retry: RetryOptions;
+  logger?: ExportLogger;
+  /** Registry for the delivery counters (`sightline_exporter_*`). */
+  registry?: Registry;
+  random?: () => number;
+}
+
+export function backoffDelayMs(attempt: number, retry: RetryOptions, random: () => number = Math.random): number {
+  const capped = Math.min(retry.maxDelayMs, retry.initialDelayMs * Math.pow(retry.multiplier ?? 2, attempt));
+  return capped * (1 - (retry.jitter ?? 0.5) * random());
+}
+
+interface DeliveryMetrics {
+  items: Counter<'exporter' | 'outcome'>;
+  failedAttempts: Counter<'exporter'>;
+  queuedBatches: Gauge<'exporter'>;
+}
+
+function deliveryMetrics(registry: Registry): DeliveryMetrics {
+  // Several exporters share one registry, so the metrics are created once per registry.
+  const existing = (name: string) => registry.getSingleMetric(name);
+  return {
+    items: (existing('sightline_exporter_items_total') as Counter<'exporter' | 'outcome'>) ??
+      new Counter({
+        name: 'sightline_exporter_items_total',
+        help: 'Items (spans or metric aggregates) per exporter by outcome: delivered, or dropped (spool full, oversized, rejected by the sink).',
+        labelNames: ['exporter', 'outcome'],
+        registers: [registry],
+      }),
+    failedAttempts: (existing('sightline_exporter_failed_attempts_total') as Counter<'exporter'>) ??
+      new Counter({
+        name: 'sightline_exporter_failed_attempts_total',
+        help: 'Delivery attempts that failed and will be retried.',
+        labelNames: ['exporter'],
+        registers: [registry],
+      }),
+    queuedBatches: (existing('sightline_exporter_queued_batches') as Gauge<'exporter'>) ??
+      new Gauge({
+        name: 'sightline_exporter_queued_batches',
+        help: 'Batches waiting in the spool for their sink.',
+        labelNames: ['exporter'],
+        registers: [registry],
+      }),
+  };
+}
+
+export interface DeliveryStats {
+  deliveredItems: number;
+  deliveredBatches: number;
+  failedAttempts: number;
+  /** Rejected by the sink as permanently bad. */
+  rejectedItems: number;
+  queuedBatches: number;
+  /** Lost to a full spool or an oversized batch. */
+  spoolDroppedItems: number;
+}
+
+export class BatchingExporter<T> implements Exporter<T> {
+  readonly name: string;
+  private readonly sink: Exporter<T>;
+  private readonly codec: BatchCodec<T>;
+  private readonly queue: BatchQueue;
+  private readonly batching: BatchingOptions;
+  private readonly retry: RetryOptions;
+  private readonly logger: ExportLogger;
+  private readonly random: () => number;
+  private readonly metrics?: DeliveryMetrics;
+  private buffer: T[] = [];
+  private batchTimer: NodeJS.Timeout | undefined;
+  private pumping: Promise<void> | undefined;
+  private attempt = 0;
+  private stopped = false;
+  private wakeUp: (() => void) | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+  private spoolDroppedSeen = 0;
+  private readonly counts = { deliveredItems: 0, deliveredBatches: 0, failedAttempts: 0, rejectedItems: 0 };
+
+  constructor(options: BatchingExporterOptions<T>) {
+    if (!(options.batching.maxBatch >= 1)) throw new Error(`exporters.batching.maxBatch must be at least 1, got ${options.batching.maxBatch}`);
+    this.sink = options.sink;
+    this.name = options.sink.name;
+    this.codec = options.codec;
+    this.queue = options.queue;
+    this.batching = options.batching;
+    this.retry = options.retry;
+    this.logger = options.logger ?? silentLogger;
+    this.random = options.random ?? Math.random;
+    this.metrics = options.registry ? deliveryMetrics(options.registry) : undefined;
+    // Batches left by an earlier run go out first.
+    if (this.queue.peek()) this.kick();
+  }
+
+  /** Buffers the items; never blocks and never throws for a sink problem. */
+  offer(items: readonly T[]): void {
+    if (this.stopped) throw new Error(`exporter ${this.name}: offer after shutdown`);
+    for (const item of items) {
+      this.buffer.push(item);
+      if (this.buffer.length >= this.batching.maxBatch) this.cutBatch();
+    }
+    if (this.buffer.length > 0 && !this.batchTimer) {
+      this.batchTimer = setTimeout(() => this.cutBatch(), this.batching.maxDelayMs);
+      this.batchTimer.unref();
+    }
+  }
+
+  /** Same as `offer`; resolves once the items are queued (durably, with a disk spool), not when delivered. */
+  async export(items: T[]): Promise<void> {
+    this.offer(items);
+  }
+
+  /** Queues the partly filled batch now. */
+  flush(): void {
+    this.cutBatch();
+  }
+
+  /** Resolves when everything offered so far has been delivered or dropped, or after `timeoutMs`; true if the queue is empty. */
+  async waitUntilDelivered(timeoutMs = 30_000): Promise<boolean> {
+    this.cutBatch();
+    const deadline = Date.now() + timeoutMs;
+    while (this.queue.peek() && Date.now() < deadline && !this.stopped) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now())));
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return !this.queue.peek();
+  }
+
+  stats(): DeliveryStats {
+    return { ...this.counts, queuedBatches: this.queue.pendingBatches, spoolDroppedItems: this.queue.droppedItems };
+  }
+
+  /** Queues what is buffered, tries to deliver it for up to `timeoutMs`, then stops; undelivered batches stay in the spool. */
+  async shutdown(timeoutMs = 5_000): Promise<void> {
+    if (this.stopped) return;
+    await this.waitUntilDelivered(timeoutMs);
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.wakeUp?.();
+    // An export in flight must settle before the spool closes, or its acknowledgement would be lost and resent.
+    await this.pumping;
+    this.queue.close();
+    await this.sink.shutdown();
+  }
+
+  private cutBatch(): void {
+    if (this.batchTimer) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+    }
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.queue.append(this.codec.encode(batch), batch.length);
+    this.metrics?.queuedBatches.set({ exporter: this.name }, this.queue.pendingBatches);
+    const spoolDropped = this.queue.droppedItems - this.spoolDroppedSeen;
+    if (spoolDropped > 0) {
+      this.spoolDroppedSeen = this.queue.droppedItems;
+      this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, spoolDropped);
+      this.logger.warn({ exporter: this.name, droppedItems: spoolDropped }, 'spool full; dropped the oldest batches');
+    }
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.pumping || this.stopped) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+      this.notifyIdle();
+    });
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  private async pump(): Promise<void> {
+    for (let batch = this.queue.peek(); batch && !this.stopped; batch = this.queue.peek()) {
+      await this.deliver(batch);
+      this.metrics?.queuedBatches.set({ exporter: this.name }, this.queue.pendingBatches);
+      this.notifyIdle();
+    }
+  }
+
+  private async deliver(batch: QueuedBatch): Promise<void> {
+    let items: T[];
+    try {
+      items = this.codec.decode(batch.bytes);
+    } catch (error) {
+      this.logger.error({ exporter: this.name, err: error }, 'spooled batch cannot be decoded; dropping it');
+      this.reject(batch, batch.itemCount);
+      return;
+    }
+    try {
+      await this.sink.export(items);
+      this.queue.ack(batch);
+      this.attempt = 0;
+      this.counts.deliveredItems += items.length;
+      this.counts.deliveredBatches++;
+      this.metrics?.items.inc({ exporter: this.name, outcome: 'delivered' }, items.length);
+    } catch (error) {
+      if (error instanceof PermanentExportError) {
+        this.logger.error({ exporter: this.name, err: error.message, items: items.length }, 'sink rejected the batch; dropping it');
+        this.reject(batch, error.droppedItems ?? items.length);
+        return;
+      }
+      this.counts.failedAttempts++;
+      this.metrics?.failedAttempts.inc({ exporter: this.name });
+      const delayMs = backoffDelayMs(this.attempt++, this.retry, this.random);
+      this.logger.warn({ exporter: this.name, err: (error as Error)?.message ?? String(error), retryInMs: Math.round(delayMs) }, 'export failed; will retry');
+      await new Promise<void>((resolve) => {
+        this.wakeUp = resolve;
+        this.retryTimer = setTimeout(resolve, delayMs);
+      });
+      this.wakeUp = undefined;
+      this.retryTimer = undefined;
+    }
+  }
+
+  private reject(batch: QueuedBatch, items: number): void {
+    this.queue.ack(batch);
+    this.counts.rejectedItems += items;
+    this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, items);
+  }
+}

@@ -1,0 +1,107 @@
+/** The `exporters` section of the configuration file. */
+import { z } from 'zod';
+
+const enabled = (what: string) => z.boolean().default(false).describe(`Send ${what}.`);
+
+export const exportersConfigSchema = z
+  .object({
+    otlp: z
+      .object({
+        enabled: enabled('spans over OTLP/HTTP protobuf (the sensor to the gateway, or to any OTLP collector)'),
+        endpoint: z.string().url().optional().describe('OTLP/HTTP base URL (`http://sightline-gateway:4318`) or full `/v1/traces` URL.'),
+        headers: z.record(z.string(), z.string()).default({}).describe('Extra HTTP headers on every export request.'),
+        timeoutMs: z.number().int().positive().default(10_000).describe('Per-request timeout in milliseconds.'),
+      })
+      .prefault({})
+      .describe('OTLP/HTTP trace exporter.'),
+    file: z
+      .object({
+        enabled: enabled('spans to a file, one OTLP/JSON ExportTraceServiceRequest per line'),
+        path: z.string().min(1).optional().describe('File to append to (created with its directory).'),
+      })
+      .prefault({})
+      .describe('OTLP/JSON lines file exporter (OpenTelemetry Collector file exporter format).'),
+    s3: z
+      .object({
+        enabled: enabled('spans to S3 as gzip JSON lines partitioned by dt=/hour='),
+        bucket: z.string().min(1).optional().describe('Bucket name.'),
+        prefix: z.string().default('').describe('Key prefix before `spans/dt=.../`.'),
+        region: z.string().optional().describe('AWS region; default from the environment.'),
+        endpoint: z.string().url().optional().describe('Endpoint URL for S3-compatible servers (MinIO and the like).'),
+        forcePathStyle: z.boolean().default(false).describe('Path-style addressing (needed by most S3-compatible servers).'),
+      })
+      .prefault({})
+      .describe('S3 span exporter.'),
+    timestream: z
+      .object({
+        enabled: enabled('per-interval call statistics to Amazon Timestream for LiveAnalytics'),
+        database: z.string().min(1).optional().describe('Timestream database name.'),
+        table: z.string().min(1).optional().describe('Timestream table name.'),
+        region: z.string().optional().describe('AWS region; default from the environment.'),
+        intervalSeconds: z.number().int().positive().default(60).describe('Aggregation interval: one record per model/provider/workload and interval.'),
+      })
+      .prefault({})
+      .describe('Timestream exporter (MULTI-measure records).'),
+    cloudwatch: z
+      .object({
+        enabled: enabled('per-interval metrics to Amazon CloudWatch'),
+        namespace: z.string().min(1).default('Sightline').describe('CloudWatch metric namespace.'),
+        region: z.string().optional().describe('AWS region; default from the environment.'),
+        intervalSeconds: z.number().int().positive().default(60).describe('Aggregation interval between PutMetricData calls.'),
+        maxDimensionValues: z
+          .number()
+          .int()
+          .positive()
+          .default(50)
+          .describe('Distinct values kept per dimension (Model, Provider, Workload); more are reported as `_other` to bound metric count and cost.'),
+      })
+      .prefault({})
+      .describe('CloudWatch metrics exporter.'),
+    spool: z
+      .object({
+        dir: z.string().min(1).optional().describe('Directory for the on-disk spool (one subdirectory per sink). Without it batches wait in memory and a restart loses them.'),
+        maxBytes: z.number().int().positive().default(256 * 1024 * 1024).describe('Spool size per sink in bytes; when full the oldest batches are dropped and counted.'),
+        memoryMaxBytes: z.number().int().positive().default(32 * 1024 * 1024).describe('In-memory queue size per sink when no spool directory is set.'),
+      })
+      .prefault({})
+      .describe('Where batches wait while a sink is unreachable.'),
+    batching: z
+      .object({
+        maxBatch: z.number().int().positive().default(512).describe('Items per batch.'),
+        maxDelayMs: z.number().int().positive().default(1000).describe('Longest wait for a batch to fill, in milliseconds.'),
+      })
+      .prefault({})
+      .describe('Batching shared by all sinks.'),
+    retry: z
+      .object({
+        initialDelayMs: z.number().int().positive().default(500).describe('First retry delay in milliseconds; doubles per failure, with jitter.'),
+        maxDelayMs: z.number().int().positive().default(30_000).describe('Longest retry delay in milliseconds.'),
+      })
+      .prefault({})
+      .describe('Retry of failed deliveries (until the sink is back; the spool bounds what waits).'),
+  })
+  .superRefine((config, context) => {
+    const required: Array<[keyof typeof config, boolean, string[]]> = [
+      ['otlp', config.otlp.enabled, config.otlp.endpoint ? [] : ['endpoint']],
+      ['file', config.file.enabled, config.file.path ? [] : ['path']],
+      ['s3', config.s3.enabled, config.s3.bucket ? [] : ['bucket']],
+      ['timestream', config.timestream.enabled, [...(config.timestream.database ? [] : ['database']), ...(config.timestream.table ? [] : ['table'])]],
+    ];
+    for (const [sink, isEnabled, missing] of required) {
+      if (!isEnabled) continue;
+      for (const field of missing) {
+        context.addIssue({
+          code: 'custom',
+          path: [sink, field],
+          message: `exporters.${sink}.${field} is required when exporters.${sink}.enabled is true`,
+        });
+      }
+    }
+    if (config.retry.initialDelayMs > config.retry.maxDelayMs) {
+      context.addIssue({ code: 'custom', path: ['retry', 'initialDelayMs'], message: 'exporters.retry.initialDelayMs must not exceed exporters.retry.maxDelayMs' });
+    }
+  })
+  .describe('Where spans and metrics go, and how delivery survives a sink outage.');
+
+export type ExportersConfig = z.output<typeof exportersConfigSchema>;
+export type ExportersConfigInput = z.input<typeof exportersConfigSchema>;

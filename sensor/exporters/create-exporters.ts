@@ -1,0 +1,92 @@
+/** Builds the configured sinks, each behind batching, retry and its spool, as one fan-out. */
+import * as path from 'node:path';
+import type { Registry } from 'prom-client';
+import { LabelCardinalityLimiter } from '../pipeline/cardinality';
+import type { MetricAggregate } from '../pipeline/metrics';
+import type { GenAiSpan } from '../span/gen-ai-span';
+import { BatchingExporter } from './batching-exporter';
+import { CloudWatchExporter } from './cloudwatch-exporter';
+import type { ExportersConfig } from './config';
+import { IntervalAggregatingExporter } from './interval-aggregating-exporter';
+import { OtlpFileExporter } from './otlp-file-exporter';
+import { OtlpHttpExporter } from './otlp-http-exporter';
+import { S3SpanExporter } from './s3-exporter';
+import { jsonBatchCodec, spanBatchCodec, type BatchCodec } from './span-json';
+import { silentLogger, type ExportLogger, type Exporter, type SpanExporter } from './span-exporter';
+import { DiskSpool, MemoryQueue, type BatchQueue } from './spool';
+import { TimestreamExporter } from './timestream-exporter';
+
+export interface ExporterDependencies {
+  registry?: Registry;
+  logger?: ExportLogger;
+  /** Calls slower than this count as SLA breaches in the Timestream and CloudWatch aggregates. */
+  slaThresholdMs?: number;
+}
+
+export interface ExporterFanOut {
+  readonly exporters: readonly SpanExporter[];
+  /** Hands the spans to every sink; never throws for a sink problem. */
+  export(spans: GenAiSpan[]): void;
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+export function createExporters(config: ExportersConfig, dependencies: ExporterDependencies = {}): ExporterFanOut {
+  const logger = dependencies.logger ?? silentLogger;
+  const queueFor = (sinkName: string): BatchQueue =>
+    config.spool.dir
+      ? new DiskSpool({ dir: path.join(config.spool.dir, sinkName), maxBytes: config.spool.maxBytes })
+      : new MemoryQueue(config.spool.memoryMaxBytes);
+  const deliver = <T>(sink: Exporter<T>, codec: BatchCodec<T>) =>
+    new BatchingExporter<T>({ sink, codec, queue: queueFor(sink.name), batching: config.batching, retry: config.retry, logger, registry: dependencies.registry });
+  const aggregateCodec = jsonBatchCodec<MetricAggregate>();
+
+  const exporters: SpanExporter[] = [];
+  if (config.otlp.enabled) {
+    exporters.push(deliver(new OtlpHttpExporter({ endpoint: config.otlp.endpoint!, headers: config.otlp.headers, timeoutMs: config.otlp.timeoutMs, logger }), spanBatchCodec));
+  }
+  if (config.file.enabled) exporters.push(deliver(new OtlpFileExporter(config.file.path!), spanBatchCodec));
+  if (config.s3.enabled) {
+    const s3 = new S3SpanExporter({
+      bucket: config.s3.bucket!,
+      prefix: config.s3.prefix,
+      clientConfig: { region: config.s3.region, endpoint: config.s3.endpoint, forcePathStyle: config.s3.forcePathStyle },
+    });
+    exporters.push(deliver(s3, spanBatchCodec));
+  }
+  if (config.timestream.enabled) {
+    const timestream = new TimestreamExporter({
+      database: config.timestream.database!,
+      table: config.timestream.table!,
+      clientConfig: { region: config.timestream.region },
+      logger,
+    });
+    exporters.push(new IntervalAggregatingExporter(deliver(timestream, aggregateCodec), config.timestream.intervalSeconds * 1000, { slaThresholdMs: dependencies.slaThresholdMs }));
+  }
+  if (config.cloudwatch.enabled) {
+    const cloudwatch = new CloudWatchExporter({ namespace: config.cloudwatch.namespace, clientConfig: { region: config.cloudwatch.region } });
+    exporters.push(
+      new IntervalAggregatingExporter(deliver(cloudwatch, aggregateCodec), config.cloudwatch.intervalSeconds * 1000, {
+        slaThresholdMs: dependencies.slaThresholdMs,
+        cardinality: new LabelCardinalityLimiter({ maxValuesPerLabel: config.cloudwatch.maxDimensionValues }),
+      }),
+    );
+  }
+
+  return {
+    exporters,
+    export(spans) {
+      for (const exporter of exporters) {
+        exporter.export(spans).catch((error: unknown) => logger.error({ exporter: exporter.name, err: (error as Error)?.message }, 'exporter refused spans'));
+      }
+    },
+    async shutdown(timeoutMs) {
+      await Promise.all(
+        exporters.map((exporter) =>
+          (exporter instanceof BatchingExporter ? exporter.shutdown(timeoutMs) : exporter.shutdown()).catch((error: unknown) =>
+            logger.error({ exporter: exporter.name, err: (error as Error)?.message }, 'exporter shutdown failed'),
+          ),
+        ),
+      );
+    },
+  };
+}

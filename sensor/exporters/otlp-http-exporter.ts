@@ -1,0 +1,65 @@
+/** OTLP/HTTP protobuf trace exporter (to the Sightline gateway or any OTLP collector). */
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { GenAiSpan } from '../span/gen-ai-span';
+import { encodeOtlpProtobuf } from './otlp-spans';
+import { isRetryableHttpStatus, PermanentExportError, silentLogger, type ExportLogger, type SpanExporter } from './span-exporter';
+
+export interface OtlpHttpExporterOptions {
+  /** Base URL (`http://gateway:4318`) or full traces URL (`.../v1/traces`). */
+  endpoint: string;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  logger?: ExportLogger;
+}
+
+export function tracesUrl(endpoint: string): string {
+  const trimmed = endpoint.replace(/\/+$/, '');
+  return trimmed.endsWith('/v1/traces') ? trimmed : `${trimmed}/v1/traces`;
+}
+
+export class OtlpHttpExporter implements SpanExporter {
+  readonly name = 'otlp';
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+  private readonly logger: ExportLogger;
+
+  constructor(options: OtlpHttpExporterOptions) {
+    this.url = tracesUrl(options.endpoint);
+    this.headers = { ...options.headers, 'content-type': 'application/x-protobuf' };
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  async export(spans: GenAiSpan[]): Promise<void> {
+    if (spans.length === 0) return;
+    const response = await fetch(this.url, {
+      method: 'POST',
+      headers: this.headers,
+      body: encodeOtlpProtobuf(spans),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const body = new Uint8Array(await response.arrayBuffer());
+    if (response.ok) {
+      this.logPartialSuccess(body, spans.length);
+      return;
+    }
+    const message = `OTLP endpoint ${this.url} answered HTTP ${response.status}`;
+    if (isRetryableHttpStatus(response.status)) throw new Error(message);
+    throw new PermanentExportError(`${message}; the batch of ${spans.length} spans is dropped`);
+  }
+
+  async shutdown(): Promise<void> {}
+
+  private logPartialSuccess(body: Uint8Array, sent: number): void {
+    if (body.length === 0) return;
+    try {
+      const partial = ProtobufTraceSerializer.deserializeResponse(body).partialSuccess;
+      if (partial?.rejectedSpans) {
+        this.logger.warn({ exporter: this.name, rejectedSpans: Number(partial.rejectedSpans), sent, reason: partial.errorMessage }, 'OTLP endpoint rejected some spans');
+      }
+    } catch {
+      // A non-protobuf success body (some proxies) carries no partial-success information.
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/** The one contract every storage sink implements, and the error kinds the delivery wrapper acts on. */
+import type { GenAiSpan } from '../span/gen-ai-span';
+
+/** A sink for batches of `T` (spans for trace sinks, metric aggregates for CloudWatch and Timestream). */
+export interface Exporter<T> {
+  /** Short name for logs and metrics, e.g. `s3`. */
+  readonly name: string;
+  /** Resolves once the sink accepted the whole batch; rejects to have the batch retried (see PermanentExportError). */
+  export(items: T[]): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export type SpanExporter = Exporter<GenAiSpan>;
+
+/** The sink refused the batch for a reason a retry cannot fix (bad request, schema): drop it, count it, go on. */
+export class PermanentExportError extends Error {
+  constructor(
+    message: string,
+    readonly droppedItems?: number,
+  ) {
+    super(message);
+    this.name = 'PermanentExportError';
+  }
+}
+
+/** Minimal logger shape (pino satisfies it) so sinks log without owning logger setup. */
+export interface ExportLogger {
+  warn(object: object, message?: string): void;
+  error(object: object, message?: string): void;
+  info?(object: object, message?: string): void;
+}
+
+export const silentLogger: ExportLogger = { warn: () => {}, error: () => {} };
+
+/** HTTP statuses worth retrying: the request may succeed later unchanged. */
+export function isRetryableHttpStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}

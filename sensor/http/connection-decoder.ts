@@ -1,0 +1,64 @@
+/** The contract every HTTP decoder (HTTP/1.1, HTTP/2) implements: bytes of one TLS connection in, exchanges out. */
+import type { Direction } from '../capture/capture-event';
+import type { ConnectionContext, HeaderMap, HttpExchange } from './http-exchange';
+
+export interface HttpDecodeLimits {
+  /** Largest body kept per message; bytes beyond are skipped and the body marked truncated. */
+  maxBodyBytes: number;
+  /** Largest decompressed size of one body (gzip/deflate/br); a bigger one is cut and counted (gzip bomb guard). */
+  maxDecompressedBytes: number;
+  /** Largest request or response head (HTTP/1.1) or header block (HTTP/2). */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpDecodeLimits = {
+  maxBodyBytes: 8 * 1024 * 1024,
+  maxDecompressedBytes: 32 * 1024 * 1024,
+  maxHeaderBytes: 256 * 1024,
+};
+
+/** What a decoder knows of a request once its head is parsed, before any body byte. */
+export interface RequestHead {
+  method: string;
+  path: string;
+  authority: string;
+  headers: HeaderMap;
+}
+
+/** Counters every decoder updates; the sensor exports them as metrics. Never reset by decoders. */
+export interface HttpDecodeStats {
+  exchanges: number;
+  /** Requests skipped because `isInteresting` said no (bodies not buffered). */
+  ignoredExchanges: number;
+  /** Bytes that could not be parsed as HTTP (the decoder then gives up on the connection or resynchronises). */
+  malformed: number;
+  bodiesTruncated: number;
+  decompressionLimitHits: number;
+  decompressionErrors: number;
+}
+
+export function newHttpDecodeStats(): HttpDecodeStats {
+  return { exchanges: 0, ignoredExchanges: 0, malformed: 0, bodiesTruncated: 0, decompressionLimitHits: 0, decompressionErrors: 0 };
+}
+
+export interface HttpDecoderOptions {
+  limits: HttpDecodeLimits;
+  stats: HttpDecodeStats;
+  /** Decides from the request head alone whether bodies are kept; uninteresting traffic costs framing only. */
+  isInteresting: (head: RequestHead) => boolean;
+  /** Receives each finished exchange (complete, or flushed at connection end). */
+  onExchange: (exchange: HttpExchange) => void;
+  /** Receives a human-readable reason whenever input is malformed; never throws. */
+  onError?: (reason: string) => void;
+}
+
+export interface ConnectionDecoder {
+  /** Feed bytes in capture order: `out` is what the client wrote, `in` what it read. Never throws. */
+  push(dir: Direction, data: Buffer, tsMs: number): void;
+  /** Capture lost `lostBytes` in this direction at this point; the decoder marks affected bodies truncated or gives up. */
+  gap(dir: Direction, lostBytes: number, tsMs: number): void;
+  /** The connection ended: flush pending exchanges with `response.complete = false`. */
+  end(tsMs: number): void;
+}
+
+export type ConnectionDecoderFactory = (ctx: ConnectionContext, options: HttpDecoderOptions) => ConnectionDecoder;

@@ -1,0 +1,481 @@
+/**
+ * HTTP/1.1 decoding of one captured TLS connection: client requests (`out`) and server responses (`in`) are framed
+ * independently and paired first-in first-out, which is what keep-alive and pipelining guarantee on the wire.
+ */
+import type { Direction } from '../../capture/capture-event';
+import type { ConnectionDecoder, HttpDecoderOptions, RequestHead } from '../connection-decoder';
+import { decodeContentEncoding } from '../content-encoding';
+import { stripCredentialAuthority, stripCredentialHeaders, stripCredentialQuery } from '../credentials';
+import type { ConnectionContext, HeaderMap, HttpExchange } from '../http-exchange';
+import { type BodyFraming, MessageFramer, type MessageSink } from './message-framer';
+
+/** Requests sent without any response seen yet; beyond this the oldest is flushed so memory stays bounded. */
+const MAX_PENDING_EXCHANGES = 128;
+
+const TOKEN_CHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HTTP_VERSION = /^HTTP\/1\.[01]$/;
+const DIGITS = /^[0-9]+$/;
+
+/** A growing body buffer that keeps at most `limit` bytes and copies each captured byte once. */
+class BodyBuffer {
+  private bytes: Buffer | null = null;
+  private length = 0;
+  truncated = false;
+
+  constructor(
+    private readonly limit: number,
+    private readonly expectedLength: number | undefined,
+  ) {}
+
+  append(data: Buffer, start: number, end: number): void {
+    if (this.truncated || end <= start) return;
+    const room = this.limit - this.length;
+    const count = Math.min(end - start, room);
+    if (count < end - start) this.truncated = true;
+    if (count <= 0) return;
+    const needed = this.length + count;
+    if (this.bytes === null || needed > this.bytes.length) {
+      // Start at the announced length (capped) so a Content-Length body is copied once; a false one costs at most 1 MiB.
+      const initial = Math.min(this.limit, Math.max(needed, Math.min(this.expectedLength ?? 0, 1024 * 1024), 4096));
+      const grown = Buffer.allocUnsafe(this.bytes === null ? initial : Math.min(this.limit, Math.max(needed, this.bytes.length * 2)));
+      if (this.bytes !== null) this.bytes.copy(grown, 0, 0, this.length);
+      this.bytes = grown;
+    }
+    data.copy(this.bytes, this.length, start, start + count);
+    this.length = needed;
+  }
+
+  /** Capture lost bytes inside the body: only the clean prefix before the hole is kept. */
+  markGap(): void {
+    this.truncated = true;
+  }
+
+  take(): Buffer {
+    if (this.bytes === null) return Buffer.alloc(0);
+    // Copy out when over-allocated so a small body does not pin a large buffer.
+    if (this.length < this.bytes.length / 2) return Buffer.from(this.bytes.subarray(0, this.length));
+    return this.bytes.subarray(0, this.length);
+  }
+}
+
+interface ResponseInProgress {
+  status: number;
+  headers: HeaderMap;
+  body: BodyBuffer | null;
+  startTsMs: number;
+  firstBodyByteTsMs?: number;
+  endTsMs: number;
+  complete: boolean;
+}
+
+interface ExchangeInProgress {
+  /** False when `isInteresting` declined it: framed, never buffered, never emitted. */
+  interesting: boolean;
+  head: RequestHead;
+  requestBody: BodyBuffer | null;
+  requestStartTsMs: number;
+  requestEndTsMs: number;
+  requestComplete: boolean;
+  /** Set by the final (non-1xx) response head. */
+  response?: ResponseInProgress;
+}
+
+interface ParsedHead {
+  startLine: string;
+  /** Lower-case names; repeated fields joined with `, `. Only framing fields when headers were not wanted. */
+  headers: HeaderMap;
+}
+
+/**
+ * Splits a head into its start line and header fields. With `wantAllHeaders` false only the framing fields
+ * are kept, which is all uninteresting traffic needs.
+ */
+function parseHead(bytes: Buffer, start: number, end: number, wantAllHeaders: boolean): ParsedHead | string {
+  const lines = bytes.toString('latin1', start, end).split('\n');
+  const headers: HeaderMap = {};
+  let lastName: string | undefined;
+  const startLine = lines[0].endsWith('\r') ? lines[0].slice(0, -1) : lines[0];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    if (line.length === 0) break;
+    if (line[0] === ' ' || line[0] === '\t') {
+      // Obsolete line folding (RFC 9112 §5.2): a continuation of the previous field value.
+      if (lastName === undefined) return 'header continuation line without a preceding field';
+      if (Object.hasOwn(headers, lastName)) headers[lastName] = `${headers[lastName]} ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) return 'header line without a field name and colon';
+    const name = line.slice(0, colon).toLowerCase();
+    if (!TOKEN_CHAR.test(name)) return 'header field name contains invalid characters';
+    lastName = name;
+    if (!wantAllHeaders && name !== 'content-length' && name !== 'transfer-encoding') continue;
+    const value = line.slice(colon + 1).trim();
+    headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
+  }
+  return { startLine, headers };
+}
+
+/** The body length a Content-Length field announces, undefined when absent, or an error when invalid. */
+function contentLength(headers: HeaderMap): number | undefined | string {
+  if (!Object.hasOwn(headers, 'content-length')) return undefined;
+  // Repeated identical values are allowed (RFC 9110 §8.6); differing ones make the framing ambiguous.
+  const values = headers['content-length'].split(',').map((value) => value.trim());
+  const first = values[0];
+  if (!DIGITS.test(first) || first.length > 15 || values.some((value) => value !== first)) return 'invalid Content-Length';
+  return Number(first);
+}
+
+function isChunked(transferEncoding: string): boolean {
+  const codings = transferEncoding.split(',');
+  return codings[codings.length - 1].trim().toLowerCase() === 'chunked';
+}
+
+/** Path and authority from a request target in origin-, absolute- or authority-form (RFC 9112 §3.2). */
+function splitTarget(method: string, target: string, host: string | undefined): { path: string; authority: string } {
+  if (method === 'CONNECT') return { path: '', authority: target };
+  const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.exec(target);
+  if (scheme !== null) {
+    const rest = target.slice(scheme[0].length);
+    const slash = rest.search(/[/?]/);
+    const authority = slash < 0 ? rest : rest.slice(0, slash);
+    const path = slash < 0 ? '/' : rest.slice(slash);
+    return { path: path.startsWith('?') ? `/${path}` : path, authority };
+  }
+  return { path: target, authority: host ?? '' };
+}
+
+export class Http1ConnectionDecoder implements ConnectionDecoder {
+  private readonly requests: MessageFramer;
+  private readonly responses: MessageFramer;
+  /** Exchanges in request order; the front one is emitted once both its messages are done. */
+  private readonly pending: ExchangeInProgress[] = [];
+  /** The exchange whose request is being read. */
+  private requestTarget: ExchangeInProgress | undefined;
+  /** The exchange whose response is being read (set from the first head, interim or final). */
+  private responseTarget: ExchangeInProgress | undefined;
+  /** Set by end() or by giving up: nothing more is decoded. */
+  private finished = false;
+  /** Set when input could not be decoded; later bytes count as malformed. */
+  private gaveUp = false;
+  /** Latest capture time seen, used when giving up from inside the framer. */
+  private lastTsMs = 0;
+
+  constructor(
+    private readonly ctx: ConnectionContext,
+    private readonly options: HttpDecoderOptions,
+  ) {
+    this.requests = new MessageFramer(this.requestSink(), options.limits);
+    this.responses = new MessageFramer(this.responseSink(), options.limits);
+  }
+
+  push(dir: Direction, data: Buffer, tsMs: number): void {
+    if (!this.finished && data.length > 0) {
+      this.lastTsMs = Math.max(this.lastTsMs, tsMs);
+      try {
+        (dir === 'out' ? this.requests : this.responses).push(data, tsMs);
+      } catch (err) {
+        this.giveUp(`internal error while decoding HTTP/1.1: ${(err as Error).message}`, tsMs);
+      }
+    }
+    // The push that failed is counted whole: where exactly framing broke inside it is not meaningful.
+    if (this.gaveUp) this.options.stats.malformed += data.length;
+  }
+
+  gap(dir: Direction, lostBytes: number, tsMs: number): void {
+    if (!this.finished) {
+      this.lastTsMs = Math.max(this.lastTsMs, tsMs);
+      try {
+        const framer = dir === 'out' ? this.requests : this.responses;
+        if (!Number.isSafeInteger(lostBytes) || lostBytes < 0) {
+          this.giveUp(`capture gap of invalid size ${lostBytes}`, tsMs);
+        } else if (!framer.gap(lostBytes, tsMs)) {
+          this.giveUp(`capture gap of ${lostBytes} bytes in the ${dir === 'out' ? 'request' : 'response'} stream outside a body of known length`, tsMs);
+        }
+      } catch (err) {
+        this.giveUp(`internal error while handling a capture gap: ${(err as Error).message}`, tsMs);
+      }
+    }
+    if (this.gaveUp && Number.isSafeInteger(lostBytes) && lostBytes > 0) this.options.stats.malformed += lostBytes;
+  }
+
+  end(tsMs: number): void {
+    if (this.finished) return;
+    try {
+      // A body delimited by the connection close is complete exactly now.
+      if (this.responses.readingUntilClose && this.responseTarget?.response !== undefined) {
+        this.responseTarget.response.complete = true;
+        this.responseTarget.response.endTsMs = tsMs;
+      }
+      this.flushAll(tsMs);
+    } catch (err) {
+      this.report(`internal error while ending the connection: ${(err as Error).message}`);
+    }
+    this.stopFraming();
+  }
+
+  private requestSink(): MessageSink {
+    return {
+      head: (bytes, start, end, firstByteTsMs, tsMs) => this.requestHead(bytes, start, end, firstByteTsMs, tsMs),
+      bodyData: (data, start, end) => this.requestTarget?.requestBody?.append(data, start, end),
+      bodyGap: () => this.requestTarget?.requestBody?.markGap(),
+      trailers: (bytes, start, end) => {
+        const target = this.requestTarget;
+        if (target?.interesting) this.mergeTrailers(target.head.headers, bytes, start, end);
+      },
+      messageEnd: (tsMs) => {
+        const target = this.requestTarget;
+        if (target === undefined) return;
+        target.requestComplete = true;
+        target.requestEndTsMs = tsMs;
+        this.requestTarget = undefined;
+        this.emitFinished();
+      },
+      fail: (reason) => this.giveUp(`request stream: ${reason}`, undefined),
+    };
+  }
+
+  private responseSink(): MessageSink {
+    return {
+      head: (bytes, start, end, firstByteTsMs) => this.responseHead(bytes, start, end, firstByteTsMs),
+      bodyData: (data, start, end, tsMs) => {
+        const response = this.responseTarget?.response;
+        if (response === undefined || end <= start) return;
+        response.firstBodyByteTsMs ??= tsMs;
+        response.body?.append(data, start, end);
+      },
+      bodyGap: () => this.responseTarget?.response?.body?.markGap(),
+      trailers: (bytes, start, end) => {
+        const response = this.responseTarget?.response;
+        if (this.responseTarget?.interesting && response !== undefined) this.mergeTrailers(response.headers, bytes, start, end);
+      },
+      messageEnd: (tsMs) => {
+        const response = this.responseTarget?.response;
+        if (response === undefined) return;
+        response.complete = true;
+        response.endTsMs = tsMs;
+        this.responseTarget = undefined;
+        this.emitFinished();
+      },
+      fail: (reason) => this.giveUp(`response stream: ${reason}`, undefined),
+    };
+  }
+
+  private requestHead(bytes: Buffer, start: number, end: number, firstByteTsMs: number, tsMs: number): BodyFraming | string {
+    const parsed = parseHead(bytes, start, end, true);
+    if (typeof parsed === 'string') return `request head: ${parsed}`;
+    const parts = parsed.startLine.split(' ');
+    if (parts.length !== 3 || !TOKEN_CHAR.test(parts[0]) || parts[1].length === 0 || !HTTP_VERSION.test(parts[2])) {
+      return 'malformed request line';
+    }
+    const [method, target] = parts;
+    const framing = this.requestFraming(parsed.headers);
+    if (typeof framing === 'string') return `request head: ${framing}`;
+
+    const { path, authority } = splitTarget(method, target, parsed.headers.host);
+    const head: RequestHead = {
+      method,
+      path: stripCredentialQuery(path),
+      authority: stripCredentialAuthority(authority),
+      headers: stripCredentialHeaders(parsed.headers),
+    };
+    let interesting = false;
+    try {
+      interesting = this.options.isInteresting(head);
+    } catch (err) {
+      this.report(`isInteresting threw; request treated as uninteresting: ${(err as Error).message}`);
+    }
+    if (!interesting) this.options.stats.ignoredExchanges++;
+    const expectedLength = framing.kind === 'length' ? framing.length : undefined;
+    const exchange: ExchangeInProgress = {
+      interesting,
+      head,
+      requestBody: interesting ? new BodyBuffer(this.options.limits.maxBodyBytes, expectedLength) : null,
+      requestStartTsMs: firstByteTsMs,
+      requestEndTsMs: tsMs,
+      requestComplete: false,
+    };
+    this.pending.push(exchange);
+    this.requestTarget = exchange;
+    if (this.pending.length > MAX_PENDING_EXCHANGES) this.evictOldestUnanswered(tsMs);
+    return framing;
+  }
+
+  private requestFraming(headers: HeaderMap): BodyFraming | string {
+    if (Object.hasOwn(headers, 'transfer-encoding')) {
+      // A request body cannot run until close, so anything but final `chunked` is unframeable (RFC 9112 §6.3).
+      return isChunked(headers['transfer-encoding']) ? { kind: 'chunked' } : 'Transfer-Encoding without final chunked';
+    }
+    const length = contentLength(headers);
+    if (typeof length === 'string') return length;
+    return length === undefined ? { kind: 'none' } : { kind: 'length', length };
+  }
+
+  private responseHead(bytes: Buffer, start: number, end: number, firstByteTsMs: number): BodyFraming | string {
+    const target = this.responseTarget ?? this.pending.find((exchange) => exchange.response === undefined);
+    if (target === undefined) return 'response without a pending request (capture may have started mid-connection)';
+    this.responseTarget = target;
+
+    const parsed = parseHead(bytes, start, end, target.interesting);
+    if (typeof parsed === 'string') return `response head: ${parsed}`;
+    const statusMatch = /^(HTTP\/1\.[01]) ([0-9]{3})(?: .*)?$/.exec(parsed.startLine);
+    if (statusMatch === null) return 'malformed status line';
+    const status = Number(statusMatch[2]);
+
+    if (status >= 100 && status < 200 && status !== 101) return { kind: 'interim' };
+
+    const framing = this.responseFraming(target.head.method, status, parsed.headers);
+    if (typeof framing === 'string') return `response head: ${framing}`;
+    // After 101 or a CONNECT tunnel the connection no longer carries HTTP/1.x in either direction.
+    if (framing.kind === 'switch') this.requests.stop();
+    const expectedLength = framing.kind === 'length' ? framing.length : undefined;
+    target.response = {
+      status,
+      headers: target.interesting ? stripCredentialHeaders(parsed.headers) : {},
+      body: target.interesting ? new BodyBuffer(this.options.limits.maxBodyBytes, expectedLength) : null,
+      startTsMs: firstByteTsMs,
+      endTsMs: firstByteTsMs,
+      complete: false,
+    };
+    return framing;
+  }
+
+  /** Response body framing by RFC 9112 §6.3, which depends on the request method and the status. */
+  private responseFraming(method: string, status: number, headers: HeaderMap): BodyFraming | string {
+    if (status === 101 || (method === 'CONNECT' && status >= 200 && status < 300)) return { kind: 'switch' };
+    if (method === 'HEAD' || status === 204 || status === 304) return { kind: 'none' };
+    if (Object.hasOwn(headers, 'transfer-encoding')) {
+      return isChunked(headers['transfer-encoding']) ? { kind: 'chunked' } : { kind: 'until-close' };
+    }
+    const length = contentLength(headers);
+    if (typeof length === 'string') return length;
+    return length === undefined ? { kind: 'until-close' } : { kind: 'length', length };
+  }
+
+  private mergeTrailers(headers: HeaderMap, bytes: Buffer, start: number, end: number): void {
+    // The trailer section has no start line; a placeholder keeps parseHead's shape.
+    const parsed = parseHead(Buffer.concat([Buffer.from('\r\n'), bytes.subarray(start, end)]), 0, end - start + 2, true);
+    if (typeof parsed === 'string') {
+      this.report(`trailer section ignored: ${parsed}`);
+      return;
+    }
+    const trailers = stripCredentialHeaders(parsed.headers);
+    for (const name of Object.keys(trailers)) {
+      headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${trailers[name]}` : trailers[name];
+    }
+  }
+
+  /** Emits every exchange at the front whose request and response are both done, keeping request order. */
+  private emitFinished(): void {
+    while (this.pending.length > 0) {
+      const front = this.pending[0];
+      if (!front.requestComplete || front.response?.complete !== true) return;
+      this.pending.shift();
+      this.emit(front);
+    }
+  }
+
+  /** Flushes a request that never got a response, so a one-sided capture cannot grow the queue without bound. */
+  private evictOldestUnanswered(tsMs: number): void {
+    const index = this.pending.findIndex((exchange) => exchange.response === undefined && exchange !== this.requestTarget);
+    if (index < 0) return;
+    const [evicted] = this.pending.splice(index, 1);
+    if (evicted === this.responseTarget) this.responseTarget = undefined;
+    this.report(`more than ${MAX_PENDING_EXCHANGES} requests without a response; flushing the oldest`);
+    if (!evicted.requestComplete) evicted.requestEndTsMs = tsMs;
+    this.emit(evicted);
+  }
+
+  private flushAll(tsMs: number): void {
+    const remaining = this.pending.splice(0, this.pending.length);
+    this.requestTarget = undefined;
+    this.responseTarget = undefined;
+    for (const exchange of remaining) {
+      if (!exchange.requestComplete) exchange.requestEndTsMs = tsMs;
+      if (exchange.response !== undefined && !exchange.response.complete) exchange.response.endTsMs = tsMs;
+      this.emit(exchange);
+    }
+  }
+
+  private emit(exchange: ExchangeInProgress): void {
+    if (!exchange.interesting) return;
+    const { head } = exchange;
+    const requestBody = this.decodeBody(exchange.requestBody, head.headers['content-encoding'], !exchange.requestComplete);
+    const result: HttpExchange = {
+      connection: this.ctx,
+      protocol: 'http/1.1',
+      request: {
+        method: head.method,
+        path: head.path,
+        authority: head.authority,
+        headers: head.headers,
+        body: requestBody.body,
+        bodyTruncated: requestBody.truncated,
+        startTsMs: exchange.requestStartTsMs,
+        endTsMs: exchange.requestEndTsMs,
+      },
+    };
+    const response = exchange.response;
+    if (response !== undefined) {
+      const responseBody = this.decodeBody(response.body, response.headers['content-encoding'], !response.complete);
+      result.response = {
+        status: response.status,
+        headers: response.headers,
+        body: responseBody.body,
+        bodyTruncated: responseBody.truncated,
+        startTsMs: response.startTsMs,
+        firstBodyByteTsMs: response.firstBodyByteTsMs,
+        endTsMs: response.endTsMs,
+        complete: response.complete,
+      };
+    }
+    this.options.stats.exchanges++;
+    try {
+      this.options.onExchange(result);
+    } catch (err) {
+      this.report(`onExchange handler threw: ${(err as Error).message}`);
+    }
+  }
+
+  private decodeBody(buffer: BodyBuffer | null, contentEncoding: string | undefined, incomplete: boolean): { body: Buffer; truncated: boolean } {
+    if (buffer === null) return { body: Buffer.alloc(0), truncated: false };
+    const captured = buffer.take();
+    const capturedTruncated = buffer.truncated || incomplete;
+    const decoded = decodeContentEncoding(captured, contentEncoding, {
+      maxDecompressedBytes: this.options.limits.maxDecompressedBytes,
+      stats: this.options.stats,
+      inputTruncated: capturedTruncated,
+    });
+    if (decoded.reason !== undefined) this.report(decoded.reason);
+    if (decoded.truncated) this.options.stats.bodiesTruncated++;
+    return { body: decoded.body, truncated: decoded.truncated };
+  }
+
+  /** Malformed input or an unrecoverable gap: report it, flush what was decoded, and count the rest as malformed. */
+  private giveUp(reason: string, tsMs: number | undefined): void {
+    if (this.finished) return;
+    this.gaveUp = true;
+    this.report(reason);
+    this.stopFraming();
+    const endTsMs = tsMs ?? this.lastTsMs;
+    try {
+      this.flushAll(endTsMs);
+    } catch (err) {
+      this.report(`internal error while flushing after malformed input: ${(err as Error).message}`);
+    }
+  }
+
+  private stopFraming(): void {
+    this.finished = true;
+    this.requests.stop();
+    this.responses.stop();
+  }
+
+  private report(reason: string): void {
+    try {
+      this.options.onError?.(`${this.ctx.conn}: ${reason}`);
+    } catch {
+      // The error callback failing must not break decoding.
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/** The pipeline's enrichment stage: resource attributes for the calling process, its container and its pod. */
+import type { Attributes, GenAiSpan } from '../../span/gen-ai-span';
+import { scrubCredentials } from '../privacy/redact';
+import { enrichmentConfigSchema, type EnrichmentConfigInput } from './config';
+import { KubernetesMetadata, type EnrichmentLog, type PodContext } from './kubernetes';
+import { ProcessContextReader, type ProcessContext } from './process';
+
+/** Who made the call, as the capture stage knows it. */
+export interface SpanOrigin {
+  pid: number;
+  /** The kernel's task name, used when /proc no longer has the process. */
+  comm?: string;
+}
+
+const WORKLOAD_NAME_ATTRIBUTE: Record<string, string> = {
+  Deployment: 'k8s.deployment.name',
+  StatefulSet: 'k8s.statefulset.name',
+  DaemonSet: 'k8s.daemonset.name',
+  Job: 'k8s.job.name',
+  CronJob: 'k8s.cronjob.name',
+  ReplicaSet: 'k8s.replicaset.name',
+};
+
+export interface SpanEnricherOptions {
+  processes: ProcessContextReader;
+  kubernetes?: KubernetesMetadata;
+  /** k8s.cluster.name when the Kubernetes metadata has none. */
+  clusterName?: string;
+}
+
+export class SpanEnricher {
+  constructor(private readonly options: SpanEnricherOptions) {}
+
+  /** Reads the config, finds Kubernetes if there is one and lists this node's pods once before resolving. */
+  static async create(config: EnrichmentConfigInput = {}, log?: EnrichmentLog): Promise<SpanEnricher> {
+    const parsed = enrichmentConfigSchema.parse(config);
+    const processes = new ProcessContextReader({ procRoot: parsed.procRoot, ttlMs: parsed.processCacheSeconds * 1000 });
+    const k8s = parsed.kubernetes;
+    const kubernetes = k8s.enabled
+      ? KubernetesMetadata.fromEnvironment({
+        nodeName: k8s.nodeName,
+        clusterName: k8s.clusterName,
+        kubeconfigPath: k8s.kubeconfig,
+        relistIntervalMs: k8s.relistIntervalSeconds * 1000,
+        log,
+      })
+      : undefined;
+    await kubernetes?.start();
+    return new SpanEnricher({ processes, kubernetes, clusterName: k8s.clusterName });
+  }
+
+  stop(): void {
+    this.options.kubernetes?.stop();
+  }
+
+  /**
+   * A copy of the span with process, container and pod context in its resource and `sightline.client` /
+   * `sightline.server` in its attributes. The pid comes from `origin`, else from the span's `process.pid`.
+   */
+  async enrich(span: GenAiSpan, origin?: SpanOrigin): Promise<GenAiSpan> {
+    const pid = origin?.pid ?? (typeof span.resource['process.pid'] === 'number' ? span.resource['process.pid'] : undefined);
+    const resource: Attributes = { ...span.resource };
+    const processContext = pid === undefined ? undefined : await this.options.processes.lookup(pid);
+    if (pid !== undefined) resource['process.pid'] = pid;
+    if (processContext) addProcess(resource, processContext);
+    else if (origin?.comm) resource['process.executable.name'] ??= origin.comm;
+
+    const pod = processContext ? this.podOf(processContext) : undefined;
+    const clusterName = this.options.kubernetes?.clusterName ?? this.options.clusterName;
+    if (pod) addPod(resource, pod);
+    if (pod && clusterName) resource['k8s.cluster.name'] = clusterName;
+
+    const attributes: Attributes = { ...span.attributes };
+    const client = pod?.workloadName ?? stringOf(resource['process.executable.name']);
+    if (client) attributes['sightline.client'] = client;
+    const server = stringOf(attributes['server.address']);
+    if (server) attributes['sightline.server'] = server;
+    return { ...span, resource, attributes };
+  }
+
+  private podOf(context: ProcessContext): PodContext | undefined {
+    const kubernetes = this.options.kubernetes;
+    if (!kubernetes) return undefined;
+    const byContainer = context.containerId ? kubernetes.podForContainer(context.containerId) : undefined;
+    return byContainer ?? (context.podUid ? kubernetes.podForUid(context.podUid) : undefined);
+  }
+}
+
+function stringOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function addProcess(resource: Attributes, context: ProcessContext): void {
+  resource['process.executable.name'] = context.executableName;
+  if (context.executablePath) resource['process.executable.path'] = context.executablePath;
+  // Command lines can carry keys (`--api-key=...`); credentials never leave the sensor.
+  if (context.commandLine) resource['process.command_line'] = scrubCredentials(context.commandLine);
+  if (context.containerId) resource['container.id'] = context.containerId;
+}
+
+function addPod(resource: Attributes, pod: PodContext): void {
+  resource['k8s.pod.name'] = pod.podName;
+  resource['k8s.pod.uid'] = pod.podUid;
+  resource['k8s.namespace.name'] = pod.namespace;
+  if (pod.nodeName) resource['k8s.node.name'] = pod.nodeName;
+  if (pod.containerName) resource['k8s.container.name'] = pod.containerName;
+  if (pod.controllerKind && pod.controllerName && WORKLOAD_NAME_ATTRIBUTE[pod.controllerKind]) {
+    resource[WORKLOAD_NAME_ATTRIBUTE[pod.controllerKind]] = pod.controllerName;
+  }
+  const workloadAttribute = WORKLOAD_NAME_ATTRIBUTE[pod.workloadKind];
+  if (workloadAttribute) resource[workloadAttribute] = pod.workloadName;
+  resource['sightline.workload'] = pod.workloadName;
+  resource['sightline.workload.kind'] = pod.workloadKind;
+}

@@ -1,0 +1,27 @@
+/** The pipeline's privacy stage: credential removal (always), then obfuscation and redaction (as configured). */
+import type { GenAiSpan } from '../../span/gen-ai-span';
+import { privacyConfigSchema, type PrivacyConfigInput, type PrivacyConfig } from './config';
+import { Obfuscator } from './obfuscate';
+import { dropCredentialAttributes, Redactor } from './redact';
+
+export class PrivacyStage {
+  private readonly obfuscator: Obfuscator;
+  private readonly redactor?: Redactor;
+
+  constructor(config: PrivacyConfigInput | PrivacyConfig = {}) {
+    const parsed = privacyConfigSchema.parse(config);
+    this.obfuscator = new Obfuscator(parsed.obfuscation);
+    if (parsed.redaction.enabled) this.redactor = new Redactor(parsed.redaction.patterns, parsed.redaction.marker);
+  }
+
+  /** A copy of the span with its attributes made safe to store; the input span is not modified. */
+  apply(span: GenAiSpan): GenAiSpan {
+    // Obfuscation runs before redaction so redaction never has to look inside content that is hidden anyway.
+    let attributes = this.obfuscator.obfuscate(dropCredentialAttributes(span.attributes));
+    if (this.redactor) attributes = this.redactor.redactAttributes(attributes);
+    const status = this.redactor && span.status.message !== undefined
+      ? { ...span.status, message: this.redactor.redactText(span.status.message) }
+      : span.status;
+    return { ...span, attributes, resource: dropCredentialAttributes(span.resource), status };
+  }
+}

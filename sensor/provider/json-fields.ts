@@ -1,0 +1,85 @@
+/**
+ * Reading provider JSON bodies without trusting their shape: every reader returns undefined for a
+ * missing or mistyped field, so odd bodies from compatible servers degrade to fewer attributes, never a crash.
+ */
+import { ProviderParseError } from './llm-call';
+
+export type JsonObject = Record<string, unknown>;
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function objectField(parent: unknown, key: string): JsonObject | undefined {
+  if (!isObject(parent)) return undefined;
+  const value = parent[key];
+  return isObject(value) ? value : undefined;
+}
+
+export function arrayField(parent: unknown, key: string): unknown[] | undefined {
+  if (!isObject(parent)) return undefined;
+  const value = parent[key];
+  return Array.isArray(value) ? value : undefined;
+}
+
+export function stringField(parent: unknown, key: string): string | undefined {
+  if (!isObject(parent)) return undefined;
+  const value = parent[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** A string, or a number rendered as one (error codes come both ways). */
+export function codeField(parent: unknown, key: string): string | undefined {
+  if (!isObject(parent)) return undefined;
+  const value = parent[key];
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+export function numberField(parent: unknown, key: string): number | undefined {
+  if (!isObject(parent)) return undefined;
+  const value = parent[key];
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** A non-negative integer count (token counts); anything else is treated as absent. */
+export function countField(parent: unknown, key: string): number | undefined {
+  const value = numberField(parent, key);
+  return value !== undefined && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
+export function booleanField(parent: unknown, key: string): boolean | undefined {
+  if (!isObject(parent)) return undefined;
+  const value = parent[key];
+  return typeof value === 'boolean' ? value : undefined;
+}
+
+/** JSON.parse that answers undefined instead of throwing. */
+export function tryParseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Parses a JSON object body. A body cut by the capture limit may fail to parse: then the call is
+ * still reported, without what that body held (undefined). A complete body that is not a JSON object
+ * means the traffic is not what the path promised: ProviderParseError.
+ */
+export function readJsonObjectBody(provider: string, what: string, body: Buffer, truncated: boolean): JsonObject | undefined {
+  const parsed = tryParseJson(body.toString('utf8'));
+  if (isObject(parsed)) return parsed;
+  if (truncated) return undefined;
+  if (body.length === 0) throw new ProviderParseError(provider, `${what} body is empty; expected a JSON object`);
+  throw new ProviderParseError(provider, `${what} body is not a JSON object (${describeStart(body)})`);
+}
+
+/** Enough of a body to tell what it was (HTML error page, truncated JSON) without copying content into logs. */
+export function describeStart(body: Buffer): string {
+  const first = body.toString('utf8', 0, Math.min(body.length, 64)).trimStart().charAt(0);
+  const shown = /[\x21-\x7e]/.test(first) ? `starts with '${first}'` : 'no printable start';
+  return `${body.length} bytes, ${shown}`;
+}

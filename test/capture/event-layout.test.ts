@@ -1,0 +1,92 @@
+/** The TypeScript mirror of the BPF record layout must match the C header byte for byte. */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CAPTURE_CONFIG, CAPTURE_COUNTERS, PROCESS_EVENT, TLS_CHUNK_BYTES, TLS_EVENT, TlsEventKind, ProcessEventKind } from '../../sensor/capture/event-layout';
+
+const HEADER = path.resolve(__dirname, '../../bpf/src/sightline_events.h');
+
+/** Compiles a tiny C program against the header and returns what it prints: the compiler's own offsets. */
+function layoutFromC(): Record<string, number> {
+  const fields: Array<[string, string]> = [
+    ['tls.timestampNs', 'offsetof(struct tls_event, timestamp_ns)'],
+    ['tls.sslPtr', 'offsetof(struct tls_event, ssl_ptr)'],
+    ['tls.cgroupId', 'offsetof(struct tls_event, cgroup_id)'],
+    ['tls.pid', 'offsetof(struct tls_event, pid)'],
+    ['tls.tid', 'offsetof(struct tls_event, tid)'],
+    ['tls.callBytes', 'offsetof(struct tls_event, call_bytes)'],
+    ['tls.chunkOffset', 'offsetof(struct tls_event, chunk_offset)'],
+    ['tls.dataBytes', 'offsetof(struct tls_event, data_bytes)'],
+    ['tls.lostBeforeBytes', 'offsetof(struct tls_event, lost_before_bytes)'],
+    ['tls.truncatedBytes', 'offsetof(struct tls_event, truncated_bytes)'],
+    ['tls.fd', 'offsetof(struct tls_event, fd)'],
+    ['tls.kind', 'offsetof(struct tls_event, kind)'],
+    ['tls.direction', 'offsetof(struct tls_event, direction)'],
+    ['tls.comm', 'offsetof(struct tls_event, comm)'],
+    ['tls.commBytes', 'sizeof(((struct tls_event *)0)->comm)'],
+    ['tls.data', 'offsetof(struct tls_event, data)'],
+    ['tls.size', 'sizeof(struct tls_event)'],
+    ['tls.headerBytes', 'TLS_EVENT_HEADER_BYTES'],
+    ['chunkBytes', 'TLS_CHUNK_BYTES'],
+    ['kind.data', 'TLS_EVENT_DATA'],
+    ['kind.close', 'TLS_EVENT_CLOSE'],
+    ['kind.processExit', 'TLS_EVENT_PROCESS_EXIT'],
+    ['process.timestampNs', 'offsetof(struct process_event, timestamp_ns)'],
+    ['process.cgroupId', 'offsetof(struct process_event, cgroup_id)'],
+    ['process.pid', 'offsetof(struct process_event, pid)'],
+    ['process.kind', 'offsetof(struct process_event, kind)'],
+    ['process.comm', 'offsetof(struct process_event, comm)'],
+    ['process.filename', 'offsetof(struct process_event, filename)'],
+    ['process.filenameBytes', 'sizeof(((struct process_event *)0)->filename)'],
+    ['process.size', 'sizeof(struct process_event)'],
+    ['process.exec', 'PROCESS_EVENT_EXEC'],
+    ['counters', 'COUNTER_MAX'],
+    ['config.maxCallBytes', 'offsetof(struct capture_config, max_call_bytes)'],
+    ['config.ignorePid', 'offsetof(struct capture_config, ignore_pid)'],
+    ['config.size', 'sizeof(struct capture_config)'],
+  ];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-layout-'));
+  const source = [
+    '#include <stdio.h>',
+    '#include <stddef.h>',
+    `#include "${HEADER}"`,
+    'int main(void) {',
+    ...fields.map(([name, expr]) => `  printf("%s=%lu\\n", "${name}", (unsigned long)(${expr}));`),
+    '  return 0;',
+    '}',
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'layout.c'), source);
+  execFileSync('cc', ['-o', path.join(dir, 'layout'), path.join(dir, 'layout.c')]);
+  const output = execFileSync(path.join(dir, 'layout'), { encoding: 'utf8' });
+  fs.rmSync(dir, { recursive: true, force: true });
+  return Object.fromEntries(output.trim().split('\n').map((line) => {
+    const [name, value] = line.split('=');
+    return [name, Number(value)];
+  }));
+}
+
+test('event-layout.ts matches bpf/src/sightline_events.h', () => {
+  const c = layoutFromC();
+  const { commBytes, size, ...tlsOffsets } = TLS_EVENT;
+  for (const [field, offset] of Object.entries(tlsOffsets)) expect([field, c[`tls.${field}`]]).toEqual([field, offset]);
+  expect(c['tls.commBytes']).toBe(commBytes);
+  expect(c['tls.size']).toBe(size);
+  expect(c['tls.headerBytes']).toBe(TLS_EVENT.data);
+  expect(c.chunkBytes).toBe(TLS_CHUNK_BYTES);
+  expect(c['kind.data']).toBe(TlsEventKind.data);
+  expect(c['kind.close']).toBe(TlsEventKind.close);
+  expect(c['kind.processExit']).toBe(TlsEventKind.processExit);
+
+  const { commBytes: pComm, filenameBytes, size: pSize, ...processOffsets } = PROCESS_EVENT;
+  for (const [field, offset] of Object.entries(processOffsets)) expect([field, c[`process.${field}`]]).toEqual([field, offset]);
+  expect(pComm).toBe(c['tls.commBytes']);
+  expect(c['process.filenameBytes']).toBe(filenameBytes);
+  expect(c['process.size']).toBe(pSize);
+  expect(c['process.exec']).toBe(ProcessEventKind.exec);
+
+  expect(c.counters).toBe(CAPTURE_COUNTERS.length);
+  expect(c['config.maxCallBytes']).toBe(CAPTURE_CONFIG.maxCallBytes);
+  expect(c['config.ignorePid']).toBe(CAPTURE_CONFIG.ignorePid);
+  expect(c['config.size']).toBe(CAPTURE_CONFIG.size);
+});

@@ -1,0 +1,41 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Registry } from 'prom-client';
+import { exportersConfigSchema } from '../../sensor/exporters/config';
+import { createExporters } from '../../sensor/exporters/create-exporters';
+import { genAiSpan } from './span-fixture';
+
+describe('createExporters', () => {
+  it('fans spans out to the file sink and to CloudWatch aggregates, each through its own spool', async () => {
+    const cloudwatch = mockClient(CloudWatchClient);
+    cloudwatch.on(PutMetricDataCommand).resolves({});
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-fanout-'));
+    try {
+      const config = exportersConfigSchema.parse({
+        file: { enabled: true, path: path.join(dir, 'out', 'spans.jsonl') },
+        cloudwatch: { enabled: true, region: 'eu-west-1', intervalSeconds: 3600 },
+        spool: { dir: path.join(dir, 'spool') },
+        batching: { maxBatch: 10, maxDelayMs: 10 },
+      });
+      const registry = new Registry();
+      const fanOut = createExporters(config, { registry });
+      expect(fanOut.exporters.map((e) => e.name)).toEqual(['file', 'cloudwatch']);
+      fanOut.export([genAiSpan({ index: 1, inputTokens: 5, outputTokens: 2 }), genAiSpan({ index: 2, durationMs: 1500 })]);
+      await fanOut.shutdown(5000);
+
+      const lines = fs.readFileSync(path.join(dir, 'out', 'spans.jsonl'), 'utf8').trim().split('\n');
+      expect(lines.flatMap((line) => JSON.parse(line).resourceSpans[0].scopeSpans[0].spans)).toHaveLength(2);
+      expect(fs.readdirSync(path.join(dir, 'spool')).sort()).toEqual(['cloudwatch', 'file']);
+      const datums = cloudwatch.commandCalls(PutMetricDataCommand).flatMap((call) => call.args[0].input.MetricData!);
+      expect(datums.find((d) => d.MetricName === 'Calls' && d.Dimensions!.length === 2)!.Value).toBe(2);
+      expect(datums.find((d) => d.MetricName === 'SlaBreaches' && d.Dimensions!.length === 2)!.Value).toBe(1);
+      expect(await registry.metrics()).toMatch(/sightline_exporter_items_total\{exporter="file",outcome="delivered"\} 2/);
+    } finally {
+      cloudwatch.restore();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

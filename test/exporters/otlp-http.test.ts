@@ -1,0 +1,128 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BatchingExporter } from '../../sensor/exporters/batching-exporter';
+import { OtlpHttpExporter } from '../../sensor/exporters/otlp-http-exporter';
+import { spanBatchCodec } from '../../sensor/exporters/span-json';
+import { DiskSpool } from '../../sensor/exporters/spool';
+import type { GenAiSpan } from '../../sensor/span/gen-ai-span';
+import { OtlpSinkServer } from './otlp-sink-server';
+import { genAiSpan } from './span-fixture';
+
+let sink: OtlpSinkServer;
+let spoolRoot: string;
+
+beforeEach(async () => {
+  sink = new OtlpSinkServer();
+  await sink.start();
+  spoolRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-otlp-'));
+});
+
+afterEach(async () => {
+  await sink.stop();
+  fs.rmSync(spoolRoot, { recursive: true, force: true });
+});
+
+function delivery(spoolDir: string, endpoint: string): BatchingExporter<GenAiSpan> {
+  return new BatchingExporter({
+    sink: new OtlpHttpExporter({ endpoint, timeoutMs: 2000 }),
+    codec: spanBatchCodec,
+    queue: new DiskSpool({ dir: spoolDir, maxBytes: 4 * 1024 * 1024, segmentBytes: 16 * 1024 }),
+    batching: { maxBatch: 7, maxDelayMs: 20 },
+    retry: { initialDelayMs: 20, maxDelayMs: 100 },
+  });
+}
+
+describe('OtlpHttpExporter', () => {
+  it('posts protobuf ExportTraceServiceRequests that decode to the spans sent', async () => {
+    const exporter = new OtlpHttpExporter({ endpoint: sink.url, headers: { 'x-tenant': 'acme' } });
+    const span = genAiSpan({ index: 9, inputTokens: 120, outputTokens: 30, extraAttributes: { 'gen_ai.response.finish_reasons': ['stop'], 'gen_ai.request.temperature': 0.2 } });
+    span.parentSpanId = '00000000000000ff';
+    const other = genAiSpan({ index: 10, workload: 'billing' });
+    await exporter.export([span, other]);
+
+    expect(sink.requests).toHaveLength(1);
+    const request = sink.requests[0];
+    expect(request.path).toBe('/v1/traces');
+    expect(request.contentType).toBe('application/x-protobuf');
+    expect(request.headers['x-tenant']).toBe('acme');
+    expect(request.resourceSpans).toHaveLength(2);
+    const first = request.resourceSpans.find((rs) => rs.resource['sightline.workload'] === 'checkout')!;
+    expect(first.scopeName).toBe('sightline');
+    expect(first.resource).toMatchObject({ 'k8s.cluster.name': 'prod-eu', 'k8s.namespace.name': 'shop', 'k8s.pod.name': 'checkout-7d9f-abcde', 'process.pid': 4242 });
+    const decoded = first.spans[0];
+    expect(decoded).toMatchObject({
+      traceId: span.traceId,
+      spanId: span.spanId,
+      parentSpanId: '00000000000000ff',
+      name: 'chat gpt-4o',
+      kind: 3, // SPAN_KIND_CLIENT
+      startTimeUnixNano: span.startTimeUnixNano,
+      endTimeUnixNano: span.endTimeUnixNano,
+    });
+    expect(decoded.attributes).toMatchObject({
+      'gen_ai.request.model': 'gpt-4o',
+      'gen_ai.usage.input_tokens': 120,
+      'gen_ai.response.usage.total_tokens': 150,
+      'gen_ai.response.finish_reasons': ['stop'],
+      'gen_ai.request.temperature': 0.2,
+    });
+  });
+
+  it('fails retryably on 503 and permanently on 400', async () => {
+    const exporter = new OtlpHttpExporter({ endpoint: `${sink.url}/v1/traces` });
+    sink.status = 503;
+    await expect(exporter.export([genAiSpan()])).rejects.toThrow(/HTTP 503/);
+    sink.status = 400;
+    await expect(exporter.export([genAiSpan()])).rejects.toMatchObject({ name: 'PermanentExportError' });
+  });
+});
+
+describe('delivery through the spool', () => {
+  it('delivers every span exactly once and in order across a sink outage and a process restart', async () => {
+    const spoolDir = path.join(spoolRoot, 'otlp');
+    const endpoint = sink.url;
+    const names = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `chat span-${from + i}`);
+    const spans = (from: number, to: number) => names(from, to).map((name, i) => ({ ...genAiSpan({ index: from + i }), name }));
+
+    const first = delivery(spoolDir, endpoint);
+    first.offer(spans(0, 10));
+    expect(await first.waitUntilDelivered(5000)).toBe(true);
+    expect(sink.spanNames()).toEqual(names(0, 10));
+
+    await sink.stop(); // sink outage while spans keep flowing
+    for (let i = 10; i < 60; i += 5) {
+      first.offer(spans(i, i + 5));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    first.flush();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(first.stats().failedAttempts).toBeGreaterThan(0);
+    await first.shutdown(200); // the process goes away with the sink still down
+    expect(first.stats().queuedBatches).toBeGreaterThanOrEqual(50 / 7);
+    expect(sink.spanNames()).toEqual(names(0, 10));
+
+    const second = delivery(spoolDir, endpoint); // restarted process, same spool directory
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sink.start(); // the sink comes back on the same port
+    second.offer(spans(60, 70));
+    expect(await second.waitUntilDelivered(10_000)).toBe(true);
+    await second.shutdown();
+
+    expect(sink.spanNames()).toEqual(names(0, 70));
+    expect(second.stats().spoolDroppedItems).toBe(0);
+  });
+
+  it('drops a batch the endpoint rejects as malformed and keeps going', async () => {
+    const exporter = delivery(path.join(spoolRoot, 'reject'), sink.url);
+    sink.status = 400;
+    exporter.offer([genAiSpan({ index: 1 })]);
+    expect(await exporter.waitUntilDelivered(5000)).toBe(true);
+    sink.status = 200;
+    exporter.offer([genAiSpan({ index: 2 })]);
+    expect(await exporter.waitUntilDelivered(5000)).toBe(true);
+    await exporter.shutdown();
+    expect(exporter.stats()).toMatchObject({ rejectedItems: 1, deliveredItems: 1 });
+    expect(sink.requests).toHaveLength(1);
+  });
+});

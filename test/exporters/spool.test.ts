@@ -1,0 +1,129 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BatchingExporter, backoffDelayMs } from '../../sensor/exporters/batching-exporter';
+import { jsonBatchCodec } from '../../sensor/exporters/span-json';
+import type { Exporter } from '../../sensor/exporters/span-exporter';
+import { DiskSpool, MemoryQueue } from '../../sensor/exporters/spool';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-spool-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const record = (n: number) => Buffer.from(JSON.stringify({ n, pad: 'x'.repeat(80) }));
+const numberOf = (bytes: Buffer) => (JSON.parse(bytes.toString()) as { n: number }).n;
+
+function drain(spool: DiskSpool | MemoryQueue): number[] {
+  const seen: number[] = [];
+  for (let batch = spool.peek(); batch; batch = spool.peek()) {
+    seen.push(numberOf(batch.bytes));
+    spool.ack(batch);
+  }
+  return seen;
+}
+
+describe('DiskSpool', () => {
+  it('replays unacknowledged batches in order after a restart, and never an acknowledged one', () => {
+    const spool = new DiskSpool({ dir, maxBytes: 100_000, segmentBytes: 300 });
+    for (let n = 0; n < 10; n++) spool.append(record(n), 1);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.spool')).length).toBeGreaterThan(2);
+    for (let n = 0; n < 4; n++) spool.ack(spool.peek()!);
+    spool.close();
+
+    const reopened = new DiskSpool({ dir, maxBytes: 100_000, segmentBytes: 300 });
+    expect(reopened.pendingBatches).toBe(6);
+    reopened.append(record(10), 1);
+    expect(drain(reopened)).toEqual([4, 5, 6, 7, 8, 9, 10]);
+    reopened.close();
+    expect(new DiskSpool({ dir, maxBytes: 100_000 }).peek()).toBeUndefined();
+  });
+
+  it('drops the oldest segment when full and counts what was lost', () => {
+    const drops: Array<[number, number]> = [];
+    const spool = new DiskSpool({ dir, maxBytes: 1000, segmentBytes: 250, onDrop: (batches, items) => drops.push([batches, items]) });
+    const recordBytes = 12 + record(0).length;
+    for (let n = 0; n < 20; n++) spool.append(record(n), 3);
+    expect(spool.pendingBytes).toBeLessThanOrEqual(1000);
+    const kept = drain(spool);
+    expect(kept[kept.length - 1]).toBe(19);
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => 20 - kept.length + i));
+    expect(kept.length).toBeGreaterThanOrEqual(Math.floor(1000 / recordBytes) - 3);
+    expect(spool.droppedBatches).toBe(20 - kept.length);
+    expect(spool.droppedItems).toBe(3 * (20 - kept.length));
+    expect(drops.reduce((sum, [batches]) => sum + batches, 0)).toBe(20 - kept.length);
+  });
+
+  it('cuts off a torn record at the tail left by a crash mid-write', () => {
+    const spool = new DiskSpool({ dir, maxBytes: 100_000 });
+    spool.append(record(1), 1);
+    spool.append(record(2), 1);
+    spool.close();
+    const segment = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.spool'))!);
+    fs.appendFileSync(segment, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 1, 0, 0, 0, 0x7b]));
+    const reopened = new DiskSpool({ dir, maxBytes: 100_000 });
+    reopened.append(record(3), 1);
+    expect(drain(reopened)).toEqual([1, 2, 3]);
+  });
+
+  it('refuses a batch larger than the whole spool, counted', () => {
+    const spool = new DiskSpool({ dir, maxBytes: 64 });
+    spool.append(record(1), 5);
+    expect(spool.peek()).toBeUndefined();
+    expect(spool.droppedItems).toBe(5);
+  });
+});
+
+describe('MemoryQueue', () => {
+  it('keeps order and drops the oldest past its byte bound', () => {
+    const queue = new MemoryQueue(3 * record(0).length);
+    for (let n = 0; n < 5; n++) queue.append(record(n), 1);
+    expect(drain(queue)).toEqual([2, 3, 4]);
+    expect(queue.droppedBatches).toBe(2);
+  });
+});
+
+describe('BatchingExporter', () => {
+  class FlakySink implements Exporter<number> {
+    readonly name = 'flaky';
+    readonly received: number[][] = [];
+    failuresLeft = 0;
+    async export(items: number[]): Promise<void> {
+      if (this.failuresLeft > 0) {
+        this.failuresLeft--;
+        throw new Error('sink unavailable');
+      }
+      this.received.push(items);
+    }
+    async shutdown(): Promise<void> {}
+  }
+
+  it('cuts batches at maxBatch and after maxDelayMs', async () => {
+    const sink = new FlakySink();
+    const exporter = new BatchingExporter({ sink, codec: jsonBatchCodec<number>(), queue: new MemoryQueue(1 << 20), batching: { maxBatch: 3, maxDelayMs: 30 }, retry: { initialDelayMs: 5, maxDelayMs: 10 } });
+    exporter.offer([1, 2, 3, 4, 5, 6, 7]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(sink.received).toEqual([[1, 2, 3], [4, 5, 6]]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(sink.received).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+    await exporter.shutdown();
+  });
+
+  it('retries with backoff until the sink accepts, without reordering', async () => {
+    const sink = new FlakySink();
+    sink.failuresLeft = 3;
+    const exporter = new BatchingExporter({ sink, codec: jsonBatchCodec<number>(), queue: new MemoryQueue(1 << 20), batching: { maxBatch: 2, maxDelayMs: 5 }, retry: { initialDelayMs: 5, maxDelayMs: 20 } });
+    exporter.offer([1, 2, 3, 4, 5]);
+    expect(await exporter.waitUntilDelivered(5000)).toBe(true);
+    await exporter.shutdown();
+    expect(sink.received.flat()).toEqual([1, 2, 3, 4, 5]);
+    expect(exporter.stats().failedAttempts).toBe(3);
+  });
+
+  it('grows the retry delay exponentially up to the cap, minus jitter', () => {
+    const retry = { initialDelayMs: 100, maxDelayMs: 1000, jitter: 0.5 };
+    expect([0, 1, 2, 3, 4, 5].map((attempt) => backoffDelayMs(attempt, retry, () => 0))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect(backoffDelayMs(2, retry, () => 1)).toBe(200);
+  });
+});

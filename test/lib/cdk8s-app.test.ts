@@ -1,0 +1,26 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { renderCharts } from '../../lib/charts/cdk8s-app';
+
+describe('standalone chart rendering', () => {
+  test('writes sensor and gateway YAML from the environment', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'sightline-cdk8s-'));
+    renderCharts({
+      SIGHTLINE_IMAGE: 'registry.example/sightline:1', SIGHTLINE_GATEWAY_ENDPOINT: 'http://gw:4318', SIGHTLINE_SPAN_BUCKET: 'b',
+      AWS_REGION: 'eu-west-1', SIGHTLINE_KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/k',
+    }, outdir).synth();
+    const files = readdirSync(outdir).sort();
+    expect(files).toEqual(['sightline-gateway.k8s.yaml', 'sightline-sensor.k8s.yaml']);
+    const kinds = (file: string): string[] => parseAllDocuments(readFileSync(join(outdir, file), 'utf8')).map((doc) => doc.toJS().kind);
+    expect(kinds('sightline-sensor.k8s.yaml')).toContain('DaemonSet');
+    expect(kinds('sightline-sensor.k8s.yaml')).not.toContain('Namespace');
+    expect(kinds('sightline-gateway.k8s.yaml')).toEqual(expect.arrayContaining(['Namespace', 'Deployment', 'HorizontalPodAutoscaler']));
+  });
+
+  test('names the missing variable', () => {
+    expect(() => renderCharts({ SIGHTLINE_IMAGE: 'x' }, mkdtempSync(join(tmpdir(), 'sightline-cdk8s-'))))
+      .toThrow('SIGHTLINE_GATEWAY_ENDPOINT is required');
+  });
+});

@@ -1,0 +1,61 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { DataPlaneStack } from '../../lib/data-plane-stack';
+import { nagErrors } from './support';
+
+const image = 'public.ecr.aws/example/sightline:1.0.0';
+const appContext = { '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true };
+
+describe('DataPlaneStack', () => {
+  let stack: DataPlaneStack;
+  let template: Template;
+  beforeAll(() => {
+    stack = new DataPlaneStack(new App({ context: appContext }), 'DataPlane', { image, slaMs: 800, alarmEmail: 'sre@example.com' });
+    template = Template.fromStack(stack);
+  });
+
+  test('composes key, bucket, catalog, Timestream, monitoring and the gateway cluster', () => {
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    template.resourceCountIs('AWS::Glue::Table', 1);
+    template.resourceCountIs('AWS::Timestream::Table', 2);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.resourceCountIs('AWS::EKS::Cluster', 1);
+    template.resourceCountIs('AWS::EC2::VPCEndpointService', 1);
+  });
+
+  test('the SLA reaches the saved query, the alarm and the gateway config', () => {
+    const queries = Object.values(template.findResources('AWS::Athena::NamedQuery')).map((query: any) => query.Properties.QueryString);
+    expect(queries.some((sql) => sql.includes('duration_ms > 800'))).toBe(true);
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm: any) => alarm.Properties);
+    expect(alarms.some((alarm) => alarm.Threshold === 800 && JSON.stringify(alarm.Metrics).includes('MAX(DurationMs)'))).toBe(true);
+    const manifests = JSON.stringify(template.findResources('Custom::AWSCDK-EKS-KubernetesResource'));
+    expect(manifests).toContain('slaMs: 800');
+  });
+
+  test('defines no role a party outside the account can assume', () => {
+    const roles = Object.values(template.findResources('AWS::IAM::Role')) as any[];
+    for (const role of roles) {
+      for (const statement of role.Properties.AssumeRolePolicyDocument.Statement) {
+        expect(Object.keys(statement.Principal)).not.toContain('AWS');
+      }
+    }
+  });
+
+  test('outputs what the operator needs next', () => {
+    for (const name of ['SpanBucketName', 'AthenaWorkGroup', 'DashboardUrl', 'AlarmTopicArn']) template.hasOutput(name, {});
+    const outputs = Object.keys(template.findOutputs('*'));
+    expect(outputs.some((name) => name.includes('GatewayEndpointServiceName'))).toBe(true);
+  });
+
+  test('sightline:timestream=false: no Timestream resources and no Timestream permission', () => {
+    const cloudWatchOnly = Template.fromStack(new DataPlaneStack(new App({ context: appContext }), 'DataPlane', { image, timestream: false }));
+    expect(Object.keys(cloudWatchOnly.findResources('AWS::Timestream::Database'))).toEqual([]);
+    expect(Object.keys(cloudWatchOnly.findResources('AWS::Timestream::Table'))).toEqual([]);
+    expect(JSON.stringify(cloudWatchOnly.findResources('AWS::IAM::Policy'))).not.toContain('timestream:');
+    expect(JSON.stringify(cloudWatchOnly.findResources('Custom::AWSCDK-EKS-KubernetesResource'))).toMatch(/timestream:\\\\n\s*enabled: false/);
+  });
+
+  test('cdk-nag AwsSolutions: no unacknowledged error', () => {
+    expect(nagErrors(stack)).toEqual([]);
+  });
+});
