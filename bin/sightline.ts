@@ -1,10 +1,17 @@
 /** The `sightline` command line. */
 import { Command, InvalidArgumentError } from 'commander';
 import { runCaptureCommand } from '../sensor/cli/capture-command';
+import { runGatewayCommand, runSensorCommand } from '../sensor/cli/service-commands';
 
 function positiveInteger(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError(`expected a positive whole number, got "${value}"`);
+  return parsed;
+}
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError(`expected a port number from 0 to 65535, got "${value}"`);
   return parsed;
 }
 
@@ -16,6 +23,26 @@ function positiveNumber(value: string): number {
 
 export function buildCli(): Command {
   const program = new Command('sightline').description('Zero-instrumentation LLM observability').showHelpAfterError();
+
+  program
+    .command('sensor')
+    .description('capture LLM calls on this host and turn them into GenAI spans and metrics')
+    .option('--config <file>', 'YAML configuration file (see docs/configuration.md)')
+    .option('--otlp-file <path>', 'append spans as OTLP/JSON, one ExportTraceServiceRequest per line')
+    .option('--otlp-endpoint <url>', 'ship spans to a Sightline gateway (or any OTLP/HTTP collector)')
+    .option('--http-port <n>', 'port of /readyz, /healthz and /metrics (default 9464)', port)
+    .option('--data-dir <dir>', 'where the spool lives (spans wait here while a sink is down)')
+    .action(async (options) => runSensorCommand(options));
+
+  program
+    .command('gateway')
+    .description('receive OTLP from sensors and instrumented apps; compute metrics and cost; write to storage')
+    .option('--config <file>', 'YAML configuration file (see docs/configuration.md)')
+    .option('--otlp-port <n>', 'OTLP/HTTP receiver port (default 4318)', port)
+    .option('--http-port <n>', 'port of /readyz, /healthz and /metrics (default 9464)', port)
+    .option('--otlp-file <path>', 'append the normalised spans as OTLP/JSON lines')
+    .option('--data-dir <dir>', 'where the spool lives (spans wait here while a sink is down)')
+    .action(async (options) => runGatewayCommand(options));
 
   program
     .command('capture')

@@ -54,6 +54,14 @@ export class SpanEnricher {
   }
 
   /**
+   * Reads a process's context while it still runs: a call's span is built when its connection ends, often after
+   * a short-lived client (curl) has exited, and the cached context is then still there.
+   */
+  prefetch(pid: number): void {
+    this.options.processes.lookup(pid).catch(() => undefined);
+  }
+
+  /**
    * A copy of the span with process, container and pod context in its resource and `sightline.client` /
    * `sightline.server` in its attributes. The pid comes from `origin`, else from the span's `process.pid`.
    */

@@ -1,0 +1,29 @@
+/** The `capture` section: how the eBPF capture stage runs. */
+import { z } from 'zod';
+import { DEFAULT_LIBRARY_DIRS } from './tls-library-discovery';
+
+export const captureConfigSchema = z
+  .object({
+    maxCallBytes: z
+      .number()
+      .int()
+      .min(16 * 1024)
+      .max(256 * 1024 * 1024)
+      .default(8 * 1024 * 1024)
+      .describe('Plaintext bytes captured per SSL_read/SSL_write call; the rest is counted as truncated (sightline_capture_truncated_bytes_total).'),
+    ringBufferBytes: z
+      .number()
+      .int()
+      .refine((n) => n >= 4096 && (n & (n - 1)) === 0, 'must be a power of two of at least 4096')
+      .default(64 * 1024 * 1024)
+      .describe('Size of the kernel ring buffer between the BPF programs and the sensor; records that do not fit are counted as dropped.'),
+    libraryDirs: z
+      .array(z.string().min(1))
+      .default(DEFAULT_LIBRARY_DIRS)
+      .describe('Host folders searched for libssl.so* at start, so the first process that loads OpenSSL is covered.'),
+    excludePaths: z.array(z.string().min(1)).default([]).describe('Path prefixes of TLS libraries or executables never attached to.'),
+    rescanIntervalSeconds: z.number().positive().default(10).describe('How often all processes are scanned for TLS libraries loaded late (dlopen).'),
+  })
+  .describe('eBPF capture of TLS plaintext.');
+
+export type CaptureConfig = z.output<typeof captureConfigSchema>;

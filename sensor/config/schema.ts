@@ -1,0 +1,38 @@
+/**
+ * The one configuration schema. Each stage owns its section; this file composes them. docs/configuration.md is
+ * generated from it (`npm run docs:config`), and a test fails when the two differ.
+ */
+import { z } from 'zod';
+import { captureConfigSchema } from '../capture/config';
+import { exportersConfigSchema } from '../exporters/config';
+import { httpConfigSchema } from '../http/config';
+import { pricingConfigSchema } from '../pipeline/cost';
+import { enrichmentConfigSchema } from '../pipeline/enrich/config';
+import { metricsConfigSchema } from '../pipeline/metrics';
+import { privacyConfigSchema } from '../pipeline/privacy/config';
+import { receiverConfigSchema } from '../receiver/config';
+
+export const serverConfigSchema = z
+  .object({
+    host: z.string().min(1).default('0.0.0.0').describe('Address of the health and metrics server.'),
+    httpPort: z.number().int().min(0).max(65535).default(9464).describe('Port of /readyz, /healthz and the Prometheus /metrics.'),
+  })
+  .describe('Health and metrics endpoint.');
+
+export const sightlineConfigSchema = z
+  .object({
+    capture: captureConfigSchema.prefault({}),
+    http: httpConfigSchema.prefault({}),
+    enrichment: enrichmentConfigSchema.prefault({}),
+    privacy: privacyConfigSchema.prefault({}),
+    metrics: metricsConfigSchema.prefault({}),
+    pricing: pricingConfigSchema.prefault({}),
+    exporters: exportersConfigSchema.prefault({}),
+    receiver: receiverConfigSchema.prefault({}),
+    server: serverConfigSchema.prefault({}),
+  })
+  .strict()
+  .describe('Sightline sensor and gateway configuration (one YAML file).');
+
+export type SightlineConfig = z.output<typeof sightlineConfigSchema>;
+export type SightlineConfigInput = z.input<typeof sightlineConfigSchema>;

@@ -1,0 +1,78 @@
+/**
+ * The pipeline stage: what happens to a finished span before it is stored. On the sensor: enrichment and privacy
+ * (so unredacted data never leaves the node), then either shipping to the gateway or, in local mode, cost and
+ * metrics too. On the gateway: privacy, cost, metrics. Each step is optional so both roles share this one path.
+ */
+import type { ExporterFanOut } from '../exporters/create-exporters';
+import type { GenAiSpan } from '../span/gen-ai-span';
+import type { CostCalculator } from './cost';
+import type { SpanEnricher, SpanOrigin } from './enrich/span-enricher';
+import type { GenAiMetrics } from './metrics';
+import type { PrivacyStage } from './privacy/privacy-stage';
+import type { Logger } from '../common/logger';
+
+export interface SpanPipelineStages {
+  enricher?: SpanEnricher;
+  privacy: PrivacyStage;
+  cost?: CostCalculator;
+  metrics?: GenAiMetrics;
+  exporters: ExporterFanOut;
+  logger: Logger;
+}
+
+export interface SpanPipelineStats {
+  spansIn: number;
+  spansOut: number;
+  enrichmentFailures: number;
+}
+
+export class SpanPipeline {
+  readonly stats: SpanPipelineStats = { spansIn: 0, spansOut: 0, enrichmentFailures: 0 };
+  private inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly stages: SpanPipelineStages) {}
+
+  /** Processes spans in the background; `drain()` waits for those under way. */
+  submit(span: GenAiSpan, origin?: SpanOrigin): void {
+    this.stats.spansIn++;
+    const work = this.process(span, origin).finally(() => this.inFlight.delete(work));
+    this.inFlight.add(work);
+  }
+
+  /** Processes spans and resolves once they are handed to the exporters (the OTLP receiver answers after this). */
+  async submitAll(spans: GenAiSpan[]): Promise<void> {
+    this.stats.spansIn += spans.length;
+    const ready = await Promise.all(spans.map((span) => this.prepare(span)));
+    this.deliver(ready);
+  }
+
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  private async process(span: GenAiSpan, origin?: SpanOrigin): Promise<void> {
+    this.deliver([await this.prepare(span, origin)]);
+  }
+
+  private async prepare(span: GenAiSpan, origin?: SpanOrigin): Promise<GenAiSpan> {
+    let current = span;
+    if (this.stages.enricher) {
+      try {
+        current = await this.stages.enricher.enrich(current, origin);
+      } catch (error) {
+        // Context is a nice-to-have; the call itself is never lost for want of it.
+        this.stats.enrichmentFailures++;
+        this.stages.logger.debug({ err: (error as Error).message }, 'pipeline: enrichment failed');
+      }
+    }
+    current = this.stages.privacy.apply(current);
+    this.stages.cost?.applyCost(current);
+    this.stages.metrics?.record(current);
+    return current;
+  }
+
+  private deliver(spans: GenAiSpan[]): void {
+    this.stats.spansOut += spans.length;
+    this.stages.exporters.export(spans);
+  }
+}

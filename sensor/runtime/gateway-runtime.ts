@@ -1,0 +1,60 @@
+/**
+ * The gateway process: OTLP in (from sensors and instrumented apps), privacy, cost and metrics, and the storage
+ * exporters. It is the only component that writes to storage.
+ */
+import { Registry } from 'prom-client';
+import type { Logger } from '../common/logger';
+import type { SightlineConfig } from '../config/schema';
+import { createExporters } from '../exporters/create-exporters';
+import { CostCalculator, PriceTable } from '../pipeline/cost';
+import { GenAiMetrics } from '../pipeline/metrics';
+import { PrivacyStage } from '../pipeline/privacy/privacy-stage';
+import { SpanPipeline } from '../pipeline/span-pipeline';
+import { startOtlpReceiver } from '../receiver/otlp-receiver';
+import { startHealthServer } from './health-server';
+
+export interface RunningGateway {
+  healthPort: number;
+  otlpPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(config: SightlineConfig, logger: Logger): Promise<RunningGateway> {
+  const registry = new Registry();
+  const health = await startHealthServer(config.server.host, config.server.httpPort, registry);
+  const exporters = createExporters(config.exporters, { registry, logger, slaThresholdMs: config.metrics.slaThresholdMs });
+  const pipeline = new SpanPipeline({
+    privacy: new PrivacyStage(config.privacy),
+    cost: new CostCalculator(new PriceTable(config.pricing)),
+    metrics: new GenAiMetrics({ registry, maxLabelValues: config.metrics.maxLabelValues }),
+    exporters,
+    logger,
+  });
+  let receiver;
+  try {
+    receiver = await startOtlpReceiver({
+      config: { ...config.receiver, enabled: true },
+      onSpans: (spans) => pipeline.submitAll(spans),
+      log: { warn: (message) => logger.warn(message), debug: (message) => logger.debug(message) },
+    });
+  } catch (error) {
+    await exporters.shutdown().catch(() => undefined);
+    await health.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    throw code === 'EADDRINUSE' ? new Error(`OTLP port ${config.receiver.port} is already in use: choose another with --otlp-port`) : error;
+  }
+  health.setReady(true);
+  logger.info({ otlpPort: receiver.port, healthPort: health.port, sinks: exporters.exporters.map((e) => e.name) }, 'gateway ready');
+  const running = receiver;
+  return {
+    healthPort: health.port,
+    otlpPort: receiver.port,
+    stop: async () => {
+      health.setReady(false);
+      await running.close();
+      await pipeline.drain();
+      await exporters.shutdown();
+      await health.close();
+    },
+  };
+}

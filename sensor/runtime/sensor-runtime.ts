@@ -1,0 +1,146 @@
+/**
+ * The sensor process: capture → streams → http → provider → span → pipeline → exporters, plus the OTLP receiver
+ * for instrumented apps on the node, and the health server. With an OTLP endpoint it ships spans to the gateway
+ * (which computes metrics and cost); without one it is the local, all-in-one mode and does everything itself.
+ */
+import { Registry } from 'prom-client';
+import { TlsCapture } from '../capture/tls-capture';
+import type { Logger } from '../common/logger';
+import type { SightlineConfig } from '../config/schema';
+import { createExporters, type ExporterFanOut } from '../exporters/create-exporters';
+import { newHttpDecodeStats } from '../http/connection-decoder';
+import { CostCalculator, PriceTable } from '../pipeline/cost';
+import { SpanEnricher } from '../pipeline/enrich/span-enricher';
+import { GenAiMetrics } from '../pipeline/metrics';
+import { PrivacyStage } from '../pipeline/privacy/privacy-stage';
+import { SpanPipeline } from '../pipeline/span-pipeline';
+import { isLlmRequestHead } from '../provider/registry';
+import { startOtlpReceiver, type RunningOtlpReceiver } from '../receiver/otlp-receiver';
+import { spanFromExchange } from '../span/span-from-exchange';
+import { ConnectionStreams } from '../streams/connection-streams';
+import { startHealthServer } from './health-server';
+import { registerSensorHealthMetrics } from './sensor-health-metrics';
+
+export interface RunningSensor {
+  healthPort: number;
+  otlpPort?: number;
+  stop(): Promise<void>;
+}
+
+export async function startSensor(config: SightlineConfig, logger: Logger): Promise<RunningSensor> {
+  const registry = new Registry();
+  const shipsToGateway = config.exporters.otlp.enabled;
+  const health = await startHealthServer(config.server.host, config.server.httpPort, registry, () => refreshHealth());
+  let exporters: ExporterFanOut | undefined;
+  let enricher: SpanEnricher | undefined;
+  let receiver: RunningOtlpReceiver | undefined;
+  let capture: TlsCapture | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const refreshHealthSources: Array<() => void> = [];
+  const refreshHealth = () => refreshHealthSources.forEach((refresh) => refresh());
+
+  try {
+    exporters = createExporters(config.exporters, { registry, logger, slaThresholdMs: config.metrics.slaThresholdMs });
+    enricher = await SpanEnricher.create(config.enrichment, {
+      warn: (message: string) => logger.warn(message),
+      debug: (message: string) => logger.debug(message),
+    });
+    const pipeline = new SpanPipeline({
+      enricher,
+      privacy: new PrivacyStage(config.privacy),
+      // Metrics and cost are the gateway's job when there is one, so they are never counted twice.
+      cost: shipsToGateway ? undefined : new CostCalculator(new PriceTable(config.pricing)),
+      metrics: shipsToGateway ? undefined : new GenAiMetrics({ registry, maxLabelValues: config.metrics.maxLabelValues }),
+      exporters,
+      logger,
+    });
+
+    const calls = { llmCalls: 0, unparsedCalls: 0, nonLlmExchanges: 0 };
+    const httpStats = newHttpDecodeStats();
+    const streams = new ConnectionStreams({
+      idleTimeoutMs: config.http.idleConnectionSeconds * 1000,
+      maxConnections: config.http.maxConnections,
+      onConnectionOpened: (context) => enricher?.prefetch(context.pid),
+      decoder: {
+        limits: config.http,
+        stats: httpStats,
+        isInteresting: isLlmRequestHead,
+        onError: (reason) => logger.debug({ reason }, 'http: malformed input'),
+        onExchange: (exchange) => {
+          const outcome = spanFromExchange(exchange);
+          if (outcome.kind === 'not-llm') {
+            calls.nonLlmExchanges++;
+          } else if (outcome.kind === 'unparsed') {
+            calls.unparsedCalls++;
+            logger.warn({ provider: outcome.provider, reason: outcome.reason, path: exchange.request.path }, 'an LLM call could not be parsed');
+          } else {
+            calls.llmCalls++;
+            pipeline.submit(outcome.span, { pid: exchange.connection.pid, comm: exchange.connection.comm });
+          }
+        },
+      },
+    });
+
+    if (config.receiver.enabled) {
+      receiver = await startOtlpReceiver({
+        config: config.receiver,
+        onSpans: (spans) => pipeline.submitAll(spans),
+        log: { warn: (message) => logger.warn(message), debug: (message) => logger.debug(message) },
+      });
+    }
+
+    capture = new TlsCapture({
+      logger,
+      maxCallBytes: config.capture.maxCallBytes,
+      ringBufferBytes: config.capture.ringBufferBytes,
+      libraryDirs: config.capture.libraryDirs,
+      excludePaths: config.capture.excludePaths,
+      rescanIntervalMs: config.capture.rescanIntervalSeconds * 1000,
+      executables: [process.execPath],
+      onEvent: (event) => streams.push(event),
+      onClose: (closed) => streams.close(closed),
+    });
+    capture.start();
+    const running = capture;
+    refreshHealthSources.push(
+      registerSensorHealthMetrics(registry, {
+        capture: () => running.counters(),
+        streams: () => ({ ...streams.stats, openConnections: streams.openConnections }),
+        http: () => httpStats,
+        calls: () => calls,
+        pipeline: () => pipeline.stats,
+      }),
+    );
+    sweepTimer = setInterval(() => streams.sweep(Date.now()), 5_000);
+    sweepTimer.unref();
+    health.setReady(true);
+    logger.info(
+      { files: capture.attachedFiles.map((file) => file.displayPath), healthPort: health.port, otlpPort: receiver?.port, mode: shipsToGateway ? 'ship to gateway' : 'local' },
+      `sensor ready: probes attached to ${capture.attachedFiles.length} TLS file(s)`,
+    );
+
+    return {
+      healthPort: health.port,
+      otlpPort: receiver?.port,
+      stop: async () => {
+        health.setReady(false);
+        clearInterval(sweepTimer);
+        running.stop();
+        streams.endAll(Date.now());
+        await receiver?.close();
+        await pipeline.drain();
+        await exporters!.shutdown();
+        enricher?.stop();
+        await health.close();
+      },
+    };
+  } catch (error) {
+    clearInterval(sweepTimer);
+    capture?.stop();
+    await receiver?.close();
+    await exporters?.shutdown().catch(() => undefined);
+    enricher?.stop();
+    await health.close();
+    throw error;
+  }
+}
