@@ -50,7 +50,7 @@ export function buildCli(): Command {
     .requiredOption('--out <path>', 'file to append JSON lines to ("-" for stdout)')
     .option('--duration <seconds>', 'stop after this many seconds', positiveNumber)
     .option('--max-call-bytes <n>', 'bytes captured per SSL call before truncation (default 8 MiB)', positiveInteger)
-    .option('--ring-buffer-bytes <n>', 'kernel ring buffer size, a power of two (default 64 MiB)', positiveInteger)
+    .option('--ring-buffer-bytes <n>', 'kernel ring buffer size, a power of two (default 16 MiB)', positiveInteger)
     .option('--stats <path>', 'write the capture counters as JSON here on exit')
     .option('--exclude <path-prefix...>', 'never attach to TLS libraries or executables under these paths')
     .action(async (options) => {

@@ -3,7 +3,7 @@
 # for the addon, and the real clients the tests drive. Safe to run again: installed packages are skipped.
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 python3-httpx curl openssl ca-certificates util-linux)
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 python3-httpx python3-h2 curl openssl ca-certificates util-linux prometheus)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -14,8 +14,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Room for several multi-MiB calls in flight while userspace drains; the size is a power of two as required. */
-#define EVENTS_RING_BYTES (64 * 1024 * 1024)
+/* Room for a few multi-MiB calls in flight while userspace drains (a power of two, as required). The sensor maps
+ * the ring twice, so its RSS grows by twice this; the sensor sets the size from config (capture.ringBufferBytes). */
+#define EVENTS_RING_BYTES (16 * 1024 * 1024)
 #define MAX_CALLS_IN_FLIGHT 65536
 #define MAX_TRACKED_CONNECTIONS 65536
 /*

@@ -15,8 +15,8 @@ export const captureConfigSchema = z
       .number()
       .int()
       .refine((n) => n >= 4096 && (n & (n - 1)) === 0, 'must be a power of two of at least 4096')
-      .default(64 * 1024 * 1024)
-      .describe('Size of the kernel ring buffer between the BPF programs and the sensor; records that do not fit are counted as dropped.'),
+      .default(16 * 1024 * 1024)
+      .describe('Size of the kernel ring buffer between the BPF programs and the sensor; records that do not fit are counted as dropped. The sensor maps it twice, so its resident memory grows by twice this.'),
     libraryDirs: z
       .array(z.string().min(1))
       .default(DEFAULT_LIBRARY_DIRS)

@@ -45,7 +45,7 @@ export interface TlsCaptureOptions {
 
 export const DEFAULT_CAPTURE_OPTIONS = {
   maxCallBytes: 8 * 1024 * 1024,
-  ringBufferBytes: 64 * 1024 * 1024,
+  ringBufferBytes: 16 * 1024 * 1024,
   maxPendingBytes: 256 * 1024 * 1024,
   rescanIntervalMs: 10_000,
   execRescanDelaysMs: [0, 50, 200, 500, 1000],
@@ -202,7 +202,8 @@ export class TlsCapture {
       comm: readCString(record, TLS_EVENT.comm, TLS_EVENT.commBytes),
       conn: this.connections.idFor(pid, sslPtr),
       dir: record[TLS_EVENT.direction] === TlsDirection.in ? 'in' : 'out',
-      data: record.subarray(TLS_EVENT.data, TLS_EVENT.data + dataBytes),
+      // A copy: a view would keep the whole 1 MiB delivery batch alive for as long as a decoder holds a few bytes.
+      data: Buffer.from(record.subarray(TLS_EVENT.data, TLS_EVENT.data + dataBytes)),
       cgroupId: record.readBigUInt64LE(TLS_EVENT.cgroupId),
       fd: record.readInt32LE(TLS_EVENT.fd),
       lostBeforeBytes: record.readUInt32LE(TLS_EVENT.lostBeforeBytes),

@@ -13,9 +13,38 @@ export class ConfigError extends Error {
 
 /** Validates an already-parsed document; `source` names the file in messages. */
 export function parseConfig(document: unknown, source = 'config'): SightlineConfig {
+  const unknown = unknownKeys(document, inputShape());
   const result = sightlineConfigSchema.safeParse(document ?? {});
-  if (result.success) return result.data;
-  throw new ConfigError(formatIssues(result.error, source));
+  const problems = [
+    ...unknown.map((key) => `${key}: unknown key (check the spelling; see docs/configuration.md)`),
+    ...(result.success ? [] : issueLines(result.error)),
+  ];
+  if (problems.length > 0) throw new ConfigError(`config: ${source} is invalid:\n  - ${[...new Set(problems)].join('\n  - ')}`);
+  return result.data as SightlineConfig;
+}
+
+interface Shape {
+  properties?: Record<string, Shape>;
+}
+
+let shape: Shape | undefined;
+
+/** The schema's JSON form lists every key at every depth; sections' zod objects would otherwise drop typos silently. */
+function inputShape(): Shape {
+  shape ??= z.toJSONSchema(sightlineConfigSchema, { io: 'input', unrepresentable: 'any' }) as Shape;
+  return shape;
+}
+
+function unknownKeys(document: unknown, schema: Shape, prefix = ''): string[] {
+  if (!schema.properties || typeof document !== 'object' || document === null || Array.isArray(document)) return [];
+  const found: string[] = [];
+  for (const [key, value] of Object.entries(document)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const child = schema.properties[key];
+    if (!child) found.push(path);
+    else found.push(...unknownKeys(value, child, path));
+  }
+  return found;
 }
 
 export function loadConfigFile(filePath: string): SightlineConfig {
@@ -49,16 +78,12 @@ function loadRawConfig(filePath: string): SightlineConfigInput {
   return (parseYaml(fs.readFileSync(filePath, 'utf8')) ?? {}) as SightlineConfigInput;
 }
 
-function formatIssues(error: z.ZodError, source: string): string {
-  const lines = error.issues.map((issue) => {
-    const key = issue.path.join('.');
-    if (issue.code === 'unrecognized_keys') {
-      const where = key ? `${key}.` : '';
-      return `${issue.keys.map((k) => `${where}${k}`).join(', ')}: unknown key (check the spelling; see docs/configuration.md)`;
-    }
+function issueLines(error: z.ZodError): string[] {
+  return error.issues.flatMap((issue) => {
+    // Unknown keys are reported by unknownKeys(), with their full path.
+    if (issue.code === 'unrecognized_keys') return [];
     // Messages that already name their key (cross-field rules) stand as they are.
-    if (/^[a-z]+(\.[A-Za-z0-9]+)+ /.test(issue.message)) return issue.message;
-    return `${key || '(root)'}: ${issue.message}`;
+    if (/^[a-z]+(\.[A-Za-z0-9]+)+ /.test(issue.message)) return [issue.message];
+    return [`${issue.path.join('.') || '(root)'}: ${issue.message}`];
   });
-  return `config: ${source} is invalid:\n  - ${lines.join('\n  - ')}`;
 }

@@ -5,16 +5,21 @@ import { LabelCardinalityLimiter } from '../pipeline/cardinality';
 import type { MetricAggregate } from '../pipeline/metrics';
 import type { GenAiSpan } from '../span/gen-ai-span';
 import { BatchingExporter } from './batching-exporter';
-import { CloudWatchExporter } from './cloudwatch-exporter';
 import type { ExportersConfig } from './config';
 import { IntervalAggregatingExporter } from './interval-aggregating-exporter';
 import { OtlpFileExporter } from './otlp-file-exporter';
 import { OtlpHttpExporter } from './otlp-http-exporter';
-import { S3SpanExporter } from './s3-exporter';
 import { jsonBatchCodec, spanBatchCodec, type BatchCodec } from './span-json';
 import { silentLogger, type ExportLogger, type Exporter, type SpanExporter } from './span-exporter';
 import { DiskSpool, MemoryQueue, type BatchQueue } from './spool';
-import { TimestreamExporter } from './timestream-exporter';
+
+/**
+ * The AWS SDK clients weigh 15-25 MB each once loaded; a sink's module is loaded only when that sink is enabled,
+ * which keeps a sensor that ships OTLP to the gateway small.
+ */
+const loadS3 = () => require('./s3-exporter') as typeof import('./s3-exporter');
+const loadTimestream = () => require('./timestream-exporter') as typeof import('./timestream-exporter');
+const loadCloudWatch = () => require('./cloudwatch-exporter') as typeof import('./cloudwatch-exporter');
 
 export interface ExporterDependencies {
   registry?: Registry;
@@ -25,8 +30,11 @@ export interface ExporterDependencies {
 
 export interface ExporterFanOut {
   readonly exporters: readonly SpanExporter[];
-  /** Hands the spans to every sink; never throws for a sink problem. */
-  export(spans: GenAiSpan[]): void;
+  /**
+   * Hands the spans to every sink. Resolves once each sink has queued them (on disk, with a spool), so a receiver
+   * may acknowledge its sender then; never rejects for a sink problem (that is logged).
+   */
+  export(spans: GenAiSpan[]): Promise<void>;
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
@@ -46,7 +54,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
   }
   if (config.file.enabled) exporters.push(deliver(new OtlpFileExporter(config.file.path!), spanBatchCodec));
   if (config.s3.enabled) {
-    const s3 = new S3SpanExporter({
+    const s3 = new (loadS3().S3SpanExporter)({
       bucket: config.s3.bucket!,
       prefix: config.s3.prefix,
       clientConfig: { region: config.s3.region, endpoint: config.s3.endpoint, forcePathStyle: config.s3.forcePathStyle },
@@ -54,7 +62,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
     exporters.push(deliver(s3, spanBatchCodec));
   }
   if (config.timestream.enabled) {
-    const timestream = new TimestreamExporter({
+    const timestream = new (loadTimestream().TimestreamExporter)({
       database: config.timestream.database!,
       table: config.timestream.table!,
       clientConfig: { region: config.timestream.region },
@@ -63,7 +71,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
     exporters.push(new IntervalAggregatingExporter(deliver(timestream, aggregateCodec), config.timestream.intervalSeconds * 1000, { slaThresholdMs: dependencies.slaThresholdMs }));
   }
   if (config.cloudwatch.enabled) {
-    const cloudwatch = new CloudWatchExporter({ namespace: config.cloudwatch.namespace, clientConfig: { region: config.cloudwatch.region } });
+    const cloudwatch = new (loadCloudWatch().CloudWatchExporter)({ namespace: config.cloudwatch.namespace, clientConfig: { region: config.cloudwatch.region } });
     exporters.push(
       new IntervalAggregatingExporter(deliver(cloudwatch, aggregateCodec), config.cloudwatch.intervalSeconds * 1000, {
         slaThresholdMs: dependencies.slaThresholdMs,
@@ -74,10 +82,12 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
 
   return {
     exporters,
-    export(spans) {
-      for (const exporter of exporters) {
-        exporter.export(spans).catch((error: unknown) => logger.error({ exporter: exporter.name, err: (error as Error)?.message }, 'exporter refused spans'));
-      }
+    async export(spans) {
+      await Promise.all(
+        exporters.map((exporter) =>
+          exporter.export(spans).catch((error: unknown) => logger.error({ exporter: exporter.name, err: (error as Error)?.message }, 'exporter refused spans')),
+        ),
+      );
     },
     async shutdown(timeoutMs) {
       await Promise.all(

@@ -2,7 +2,7 @@
  * The gateway process: OTLP in (from sensors and instrumented apps), privacy, cost and metrics, and the storage
  * exporters. It is the only component that writes to storage.
  */
-import { Registry } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../common/logger';
 import type { SightlineConfig } from '../config/schema';
 import { createExporters } from '../exporters/create-exporters';
@@ -21,6 +21,7 @@ export interface RunningGateway {
 
 export async function startGateway(config: SightlineConfig, logger: Logger): Promise<RunningGateway> {
   const registry = new Registry();
+  collectDefaultMetrics({ register: registry }); // process CPU, RSS, heap, event-loop lag
   const health = await startHealthServer(config.server.host, config.server.httpPort, registry);
   const exporters = createExporters(config.exporters, { registry, logger, slaThresholdMs: config.metrics.slaThresholdMs });
   const pipeline = new SpanPipeline({

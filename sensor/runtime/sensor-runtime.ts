@@ -3,7 +3,7 @@
  * for instrumented apps on the node, and the health server. With an OTLP endpoint it ships spans to the gateway
  * (which computes metrics and cost); without one it is the local, all-in-one mode and does everything itself.
  */
-import { Registry } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { TlsCapture } from '../capture/tls-capture';
 import type { Logger } from '../common/logger';
 import type { SightlineConfig } from '../config/schema';
@@ -29,6 +29,7 @@ export interface RunningSensor {
 
 export async function startSensor(config: SightlineConfig, logger: Logger): Promise<RunningSensor> {
   const registry = new Registry();
+  collectDefaultMetrics({ register: registry }); // process CPU, RSS, heap, event-loop lag
   const shipsToGateway = config.exporters.otlp.enabled;
   const health = await startHealthServer(config.server.host, config.server.httpPort, registry, () => refreshHealth());
   let exporters: ExporterFanOut | undefined;

@@ -20,8 +20,7 @@ export class CaptureHarness {
       logger: silentLogger(),
       executables: [process.execPath],
       ...options,
-      // Copy, so that a small event does not keep its whole delivery batch alive.
-      onEvent: (event) => this.events.push({ ...event, data: Buffer.from(event.data) }),
+      onEvent: (event) => this.events.push(event),
     });
   }
 

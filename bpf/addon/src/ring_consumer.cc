@@ -97,9 +97,16 @@ void RingConsumer::FlushBatch() {
       delete bytes;  // the consumer was torn down while this batch waited
       return;
     }
-    // The Buffer points at the batch's memory; the vector is freed when JS lets go of the Buffer.
-    auto buffer = Napi::Buffer<uint8_t>::New(env, bytes->data(), size,
-                                             [](Napi::Env, uint8_t*, std::vector<uint8_t>* owned) { delete owned; }, bytes);
+    // The Buffer points at the batch's memory; the vector is freed when JS lets go of the Buffer. V8 is told
+    // about the memory, or it would not count it as pressure and batches would pile up between collections.
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes->capacity()));
+    auto buffer = Napi::Buffer<uint8_t>::New(
+        env, bytes->data(), size,
+        [](Napi::Env finalizeEnv, uint8_t*, std::vector<uint8_t>* owned) {
+          Napi::MemoryManagement::AdjustExternalMemory(finalizeEnv, -static_cast<int64_t>(owned->capacity()));
+          delete owned;
+        },
+        bytes);
     callback.Call({buffer});
   });
   if (status != napi_ok) {

@@ -9,8 +9,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import type { V1ObjectMeta, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import type { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, V1ObjectMeta, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+
+/** The client weighs ~45 MB once loaded, so it is loaded only where Kubernetes is actually found. */
+function kubernetesClient(): typeof import('@kubernetes/client-node') {
+  return require('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
+}
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob' | 'ReplicaSet' | 'Pod' | string;
 
@@ -109,9 +113,10 @@ export class KubernetesMetadata {
   constructor(options: KubernetesMetadataOptions) {
     this.nodeName = options.nodeName;
     this.clusterName = options.clusterName;
-    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.apps = options.kubeConfig.makeApiClient(AppsV1Api);
-    this.batch = options.kubeConfig.makeApiClient(BatchV1Api);
+    const client = kubernetesClient();
+    this.core = options.kubeConfig.makeApiClient(client.CoreV1Api);
+    this.apps = options.kubeConfig.makeApiClient(client.AppsV1Api);
+    this.batch = options.kubeConfig.makeApiClient(client.BatchV1Api);
     this.relistIntervalMs = options.relistIntervalMs ?? 30_000;
     this.minRelistGapMs = options.minRelistGapMs ?? 5_000;
     this.log = options.log ?? silentLog;
@@ -137,10 +142,10 @@ export class KubernetesMetadata {
     if (!nodeName) {
       // Without the node name every pod of the cluster would be listed; refuse instead.
       (inCluster ? log.warn : log.debug).call(log,
-        'kubernetes: enrich.kubernetes.nodeName is not set and NODE_NAME is empty; set NODE_NAME from the downward API (spec.nodeName) to get pod context');
+        'kubernetes: enrichment.kubernetes.nodeName is not set and NODE_NAME is empty; set NODE_NAME from the downward API (spec.nodeName) to get pod context');
       return undefined;
     }
-    const kubeConfig = new KubeConfig();
+    const kubeConfig = new (kubernetesClient().KubeConfig)();
     try {
       if (inCluster) kubeConfig.loadFromCluster();
       else kubeConfig.loadFromFile(kubeconfigPath);
