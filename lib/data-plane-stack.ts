@@ -102,7 +102,6 @@ export class DataPlaneStack extends Stack {
       sinks: {
         region: this.region,
         spanBucketName: this.spans.bucket.bucketName,
-        kmsKeyArn: this.encryptionKey.keyArn,
         timestreamDatabaseName: this.metricStore?.databaseName,
         slaMs,
       },

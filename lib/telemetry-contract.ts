@@ -22,7 +22,6 @@ export const CallMetric = {
 export const HealthMetric = {
   captureDrops: 'CaptureDrops',
   spoolBytes: 'SpoolBytes',
-  spansReceived: 'SpansReceived',
 } as const;
 
 export const MetricDimension = {

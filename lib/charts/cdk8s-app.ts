@@ -28,7 +28,6 @@ export function renderCharts(env: NodeJS.ProcessEnv, outdir: string): App {
       sinks: {
         region: env.AWS_REGION ?? required('AWS_REGION'),
         spanBucketName: spanBucket,
-        kmsKeyArn: env.SIGHTLINE_KMS_KEY_ARN ?? required('SIGHTLINE_KMS_KEY_ARN'),
         timestreamDatabaseName: env.SIGHTLINE_TIMESTREAM_DATABASE || undefined,
         slaMs: Number(env.SIGHTLINE_SLA_MS ?? '1000'),
       },

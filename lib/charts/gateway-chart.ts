@@ -1,6 +1,5 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { stringify } from 'yaml';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
@@ -9,18 +8,18 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IIoK8sApiCoreV1ResourceRequirements as ResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
-import { KUBERNETES_NAMESPACE, SightlinePort } from '../telemetry-contract';
+import type { SightlineConfigInput } from '../../sensor/config/schema';
+import { KUBERNETES_NAMESPACE, METRIC_NAMESPACE, SightlinePort, TimestreamTable } from '../telemetry-contract';
 import { componentLabels, componentSelector, defineKubeObject, imageVersion } from './kube-object';
+import { CONFIG_FILE_NAME, CONFIG_FILE_PATH, CONFIG_MOUNT_PATH, renderConfigFile, SPOOL_MOUNT_PATH } from './sightline-config';
 
 /** Where the gateway writes; the names come from the data-plane stack or from the operator. */
 export interface GatewaySinks {
   /** AWS region of the sinks. */
   readonly region: string;
-  /** Bucket for span and payload objects. */
+  /** Bucket for span and payload objects; its default encryption (SSE-KMS) encrypts every object the gateway puts. */
   readonly spanBucketName: string;
-  /** KMS key that encrypts the span objects. */
-  readonly kmsKeyArn: string;
-  /** Timestream database; `undefined` when the account runs CloudWatch-only. */
+  /** Timestream database (the gateway writes its `llm_calls` table); `undefined` when the account runs CloudWatch-only. */
   readonly timestreamDatabaseName?: string;
   /** Latency SLA per call, counted into the `SlaBreaches` metric. */
   readonly slaMs: number;
@@ -62,15 +61,15 @@ export interface GatewayChartProps {
    */
   readonly resources?: ResourceRequirements;
   /**
-   * Size of the per-pod spool that holds spans while a sink is down.
-   * @default '4Gi'
+   * Size of the per-pod spool volume, in MiB, that holds batches while a sink is down; shared by the sinks.
+   * @default 4096
    */
-  readonly spoolSize?: string;
+  readonly spoolSizeMiB?: number;
   /**
-   * Extra gateway configuration merged into the config file.
+   * Extra gateway configuration (privacy, pricing, batching, ...) under the chart's own settings; validated at synth.
    * @default - none
    */
-  readonly extraConfig?: Record<string, unknown>;
+  readonly extraConfig?: SightlineConfigInput;
 }
 
 /** Service account name the write-only Pod Identity role is associated with. */
@@ -95,7 +94,10 @@ export class GatewayChart extends Chart {
     if (minReplicas < 1 || maxReplicas < minReplicas) {
       throw new Error(`gateway chart: need 1 <= minReplicas (${minReplicas}) <= maxReplicas (${maxReplicas})`);
     }
-    const spoolPath = '/var/lib/sightline/spool';
+    const spoolSizeMiB = props.spoolSizeMiB ?? 4096;
+    if (!Number.isInteger(spoolSizeMiB) || spoolSizeMiB < 64) {
+      throw new Error(`gateway chart: spoolSizeMiB must be a whole number of at least 64, got ${spoolSizeMiB}`);
+    }
 
     if (props.createNamespace ?? true) {
       defineKubeObject<INamespace>(this, 'Namespace', {
@@ -110,21 +112,27 @@ export class GatewayChart extends Chart {
     });
 
     const { sinks } = props;
-    const config = {
-      ...(props.extraConfig ?? {}),
-      spool: { dir: spoolPath },
-      metrics: { slaMs: sinks.slaMs },
+    const timestream = sinks.timestreamDatabaseName === undefined
+      ? undefined
+      : { enabled: true, database: sinks.timestreamDatabaseName, table: TimestreamTable.llmCalls, region: sinks.region };
+    const sinkCount = timestream === undefined ? 2 : 3;
+    // Each sink spools in its own directory; together they stay under the volume's limit, which would evict the pod.
+    const spoolBytesPerSink = Math.floor((spoolSizeMiB * 1024 * 1024 * 0.9) / sinkCount);
+    const config = renderConfigFile({
       exporters: {
-        s3: { enabled: true, region: sinks.region, bucket: sinks.spanBucketName, kmsKeyArn: sinks.kmsKeyArn },
-        timestream: sinks.timestreamDatabaseName === undefined
-          ? { enabled: false }
-          : { enabled: true, region: sinks.region, database: sinks.timestreamDatabaseName },
-        cloudwatch: { enabled: true, region: sinks.region },
+        // Keys start at `spans/`, where the Glue table and the writer role's PutObject grant expect them.
+        s3: { enabled: true, bucket: sinks.spanBucketName, prefix: '', region: sinks.region },
+        ...(timestream === undefined ? {} : { timestream }),
+        cloudwatch: { enabled: true, namespace: METRIC_NAMESPACE, region: sinks.region },
+        spool: { dir: SPOOL_MOUNT_PATH, maxBytes: spoolBytesPerSink },
       },
-    };
+      metrics: { slaThresholdMs: sinks.slaMs },
+      receiver: { enabled: true, port: SightlinePort.otlp },
+      server: { httpPort: SightlinePort.http },
+    }, props.extraConfig, 'gateway');
     defineKubeObject<IConfigMap>(this, 'Config', {
       apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sightline-gateway-config', namespace, labels },
-      data: { 'config.yaml': stringify(config) },
+      data: { [CONFIG_FILE_NAME]: config },
     });
 
     defineKubeObject<IDeployment>(this, 'Deployment', {
@@ -148,12 +156,8 @@ export class GatewayChart extends Chart {
               name: 'gateway',
               image: props.image,
               imagePullPolicy: 'IfNotPresent',
-              args: [
-                'gateway',
-                '--config', '/etc/sightline/config.yaml',
-                '--otlp-port', String(SightlinePort.otlp),
-                '--http-port', String(SightlinePort.http),
-              ],
+              // Ports, sinks and spool all come from the config file.
+              args: ['gateway', '--config', CONFIG_FILE_PATH],
               env: [{ name: 'AWS_REGION', value: sinks.region }],
               ports: [
                 { name: 'otlp', containerPort: SightlinePort.otlp, protocol: 'TCP' },
@@ -166,14 +170,14 @@ export class GatewayChart extends Chart {
                 allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] },
               },
               volumeMounts: [
-                { name: 'config', mountPath: '/etc/sightline', readOnly: true },
-                { name: 'spool', mountPath: spoolPath },
+                { name: 'config', mountPath: CONFIG_MOUNT_PATH, readOnly: true },
+                { name: 'spool', mountPath: SPOOL_MOUNT_PATH },
                 { name: 'tmp', mountPath: '/tmp' },
               ],
             }],
             volumes: [
               { name: 'config', configMap: { name: 'sightline-gateway-config' } },
-              { name: 'spool', emptyDir: { sizeLimit: props.spoolSize ?? '4Gi' } },
+              { name: 'spool', emptyDir: { sizeLimit: `${spoolSizeMiB}Mi` } },
               { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
             ],
           },

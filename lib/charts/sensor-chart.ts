@@ -1,6 +1,5 @@
 import { Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { stringify } from 'yaml';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
@@ -10,8 +9,10 @@ import type { IPriorityClass } from 'kubernetes-models/scheduling.k8s.io/v1/Prio
 import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import type { IIoK8sApiCoreV1ResourceRequirements as ResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { IIoK8sApiCoreV1Toleration as Toleration } from 'kubernetes-models/v1/Toleration';
+import type { SightlineConfigInput } from '../../sensor/config/schema';
 import { KUBERNETES_NAMESPACE, SightlinePort } from '../telemetry-contract';
 import { componentLabels, componentSelector, defineKubeObject, imageVersion } from './kube-object';
+import { CONFIG_FILE_NAME, CONFIG_FILE_PATH, CONFIG_MOUNT_PATH, renderConfigFile, SPOOL_MOUNT_PATH } from './sightline-config';
 
 /** Linux capabilities the sensor needs for CO-RE uprobes, ring buffers and reading other processes' files. */
 export const SENSOR_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE', 'DAC_READ_SEARCH'] as const;
@@ -67,10 +68,10 @@ export interface SensorChartProps {
    */
   readonly tolerations?: Toleration[];
   /**
-   * Extra sensor configuration merged into the config file (privacy, capture limits, ...).
+   * Extra sensor configuration (privacy, capture limits, ...) under the chart's own settings; validated at synth.
    * @default - none
    */
-  readonly extraConfig?: Record<string, unknown>;
+  readonly extraConfig?: SightlineConfigInput;
 }
 
 /** The sensor DaemonSet with its RBAC, config, and priority; deployable with `cdk8s synth` or through CDK. */
@@ -86,7 +87,6 @@ export class SensorChart extends Chart {
     const selector = componentSelector('sensor');
     const serviceAccountName = 'sightline-sensor';
     const priorityClassName = 'sightline-node-critical';
-    const spoolPath = '/var/lib/sightline/spool';
     const nodeOtlpPort = props.nodeOtlpPort ?? SightlinePort.otlp;
 
     if (props.createNamespace ?? true) {
@@ -116,15 +116,19 @@ export class SensorChart extends Chart {
       subjects: [{ kind: 'ServiceAccount', name: serviceAccountName, namespace }],
     });
 
-    const config = {
-      ...(props.extraConfig ?? {}),
-      kubernetes: { clusterName: props.clusterName, nodeNameEnv: 'NODE_NAME' },
-      spool: { dir: spoolPath },
-      receiver: { otlp: { port: SightlinePort.otlp } },
-    };
+    // The node name comes from NODE_NAME (downward API, below), which the Kubernetes enrichment reads by default.
+    const config = renderConfigFile({
+      enrichment: { kubernetes: { enabled: true, clusterName: props.clusterName } },
+      exporters: {
+        otlp: { enabled: true, endpoint: props.gatewayEndpoint },
+        spool: { dir: SPOOL_MOUNT_PATH },
+      },
+      receiver: { enabled: true, port: SightlinePort.otlp },
+      server: { httpPort: SightlinePort.http },
+    }, props.extraConfig, 'sensor');
     defineKubeObject<IConfigMap>(this, 'Config', {
       apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sightline-sensor-config', namespace, labels },
-      data: { 'config.yaml': stringify(config) },
+      data: { [CONFIG_FILE_NAME]: config },
     });
 
     // Losing the sensor on a busy node loses capture there, so it outranks ordinary workloads.
@@ -145,7 +149,8 @@ export class SensorChart extends Chart {
           spec: {
             serviceAccountName,
             priorityClassName,
-            // Uprobes attach to libraries of processes in every container; their /proc entries must be visible.
+            // Uprobes attach to libraries of processes in every container; with the host PID namespace the
+            // container's own /proc lists them all, so no host /proc mount is needed.
             hostPID: true,
             terminationGracePeriodSeconds: 30,
             nodeSelector: { 'kubernetes.io/os': 'linux' },
@@ -154,17 +159,9 @@ export class SensorChart extends Chart {
               name: 'sensor',
               image: props.image,
               imagePullPolicy: 'IfNotPresent',
-              args: [
-                'sensor',
-                '--config', '/etc/sightline/config.yaml',
-                '--otlp-endpoint', props.gatewayEndpoint,
-                '--http-port', String(SightlinePort.http),
-              ],
-              env: [
-                { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                { name: 'HOST_PROC', value: '/host/proc' },
-              ],
+              // Ports, gateway endpoint and spool all come from the config file.
+              args: ['sensor', '--config', CONFIG_FILE_PATH],
+              env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
               ports: [
                 { name: 'otlp', containerPort: SightlinePort.otlp, hostPort: nodeOtlpPort, protocol: 'TCP' },
                 { name: 'http', containerPort: SightlinePort.http, protocol: 'TCP' },
@@ -193,15 +190,13 @@ export class SensorChart extends Chart {
                 },
               volumeMounts: [
                 { name: 'btf', mountPath: '/sys/kernel/btf', readOnly: true },
-                { name: 'host-proc', mountPath: '/host/proc', readOnly: true },
-                { name: 'spool', mountPath: spoolPath },
-                { name: 'config', mountPath: '/etc/sightline', readOnly: true },
+                { name: 'spool', mountPath: SPOOL_MOUNT_PATH },
+                { name: 'config', mountPath: CONFIG_MOUNT_PATH, readOnly: true },
                 { name: 'tmp', mountPath: '/tmp' },
               ],
             }],
             volumes: [
               { name: 'btf', hostPath: { path: '/sys/kernel/btf', type: 'Directory' } },
-              { name: 'host-proc', hostPath: { path: '/proc', type: 'Directory' } },
               { name: 'spool', hostPath: { path: props.spoolHostPath ?? '/var/lib/sightline/spool', type: 'DirectoryOrCreate' } },
               { name: 'config', configMap: { name: 'sightline-sensor-config' } },
               { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },

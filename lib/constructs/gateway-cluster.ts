@@ -142,6 +142,10 @@ export class GatewayCluster extends Construct {
 
     this.acknowledgeLibraryFindings(securityGroupOf(loadBalancer));
 
+    new CfnOutput(this, 'GatewayClusterName', {
+      description: 'EKS cluster of the gateway: grant yourself an access entry, then aws eks update-kubeconfig --name <this>',
+      value: this.cluster.clusterName,
+    });
     new CfnOutput(this, 'GatewayEndpointServiceName', {
       description: 'Create an interface VPC endpoint to this service in each workload VPC, then point sensors at it',
       value: this.endpointService.vpcEndpointServiceName,

@@ -15,6 +15,11 @@ export interface LlmMonitoringProps {
   readonly encryptionKey: kms.IKey;
   /** Latency SLA of one call in milliseconds. */
   readonly slaMs: number;
+  /**
+   * Percentile of DurationMs, over all calls of a minute, that the SLA alarm holds to the SLA.
+   * @default 'p99'
+   */
+  readonly slaPercentile?: string;
   /** Total tokens per hour above which the budget alarm fires. */
   readonly tokenBudgetPerHour: number;
   /**
@@ -39,13 +44,19 @@ export interface LlmMonitoringProps {
   readonly noDataAfter?: Duration;
 }
 
-const callSchema = `SCHEMA("${METRIC_NAMESPACE}", ${MetricDimension.model}, ${MetricDimension.provider})`;
-const tokenSchema = `SCHEMA("${METRIC_NAMESPACE}", ${MetricDimension.model}, ${MetricDimension.provider}, ${MetricDimension.workload})`;
 const healthSchema = `SCHEMA("${METRIC_NAMESPACE}", ${MetricDimension.component})`;
 
 /** A Metrics Insights query: aggregates over every model without knowing the models in advance. */
 function insights(sql: string, label: string, period: Duration): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({ expression: sql, usingMetrics: {}, label, period });
+}
+
+/**
+ * An account-wide total: the exporter publishes each call metric once more without dimensions, so alarms need
+ * neither Metrics Insights nor math over queries (which alarms do not accept).
+ */
+function total(metricName: string, statistic: string, label: string, period: Duration): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, statistic, label, period });
 }
 
 /** A SEARCH expression: one line per dimension combination, for dashboards over the full retention. */
@@ -104,11 +115,12 @@ export class LlmMonitoring extends Construct {
     const minute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
     const errorRatePercent = props.errorRatePercent ?? 5;
+    const slaPercentile = props.slaPercentile ?? 'p99';
     const errorRate = new cloudwatch.MathExpression({
       expression: '100 * errors / calls',
       usingMetrics: {
-        errors: insights(`SELECT SUM(${CallMetric.errors}) FROM ${callSchema}`, 'errors', fiveMinutes),
-        calls: insights(`SELECT SUM(${CallMetric.calls}) FROM ${callSchema}`, 'calls', fiveMinutes),
+        errors: total(CallMetric.errors, 'Sum', 'errors', fiveMinutes),
+        calls: total(CallMetric.calls, 'Sum', 'calls', fiveMinutes),
       },
       label: 'Error rate (%)',
       period: fiveMinutes,
@@ -126,11 +138,12 @@ export class LlmMonitoring extends Construct {
         metrics: [search(`${MetricDimension.model},${MetricDimension.provider},${MetricDimension.workload}`, CallMetric.totalTokens, 'Sum', '')],
       },
       {
-        title: 'Estimated cost (USD) by model and workload',
+        title: 'Estimated cost (USD) by model',
         graphWidgetType: GraphWidgetType.STACKED_AREA,
-        metrics: [search(`${MetricDimension.model},${MetricDimension.provider},${MetricDimension.workload}`, CallMetric.costUsd, 'Sum', '')],
+        metrics: [search(`${MetricDimension.model},${MetricDimension.provider}`, CallMetric.costUsd, 'Sum', '')],
       },
     ];
+    // DurationMs carries its distribution (Values/Counts), so CloudWatch computes these percentiles.
     const latency: CustomMetricGroup[] = ['p50', 'p90', 'p99'].map((percentile) => ({
       title: `${percentile} latency by model (ms)`,
       metrics: [search(`${MetricDimension.model},${MetricDimension.provider}`, CallMetric.durationMs, percentile, '')],
@@ -138,9 +151,9 @@ export class LlmMonitoring extends Construct {
     }));
     const slaAndErrors: CustomMetricGroup[] = [
       {
-        title: 'SLA: slowest call (ms)',
+        title: `SLA: ${slaPercentile} latency of all calls (ms)`,
         metrics: [{
-          metric: insights(`SELECT MAX(${CallMetric.durationMs}) FROM ${callSchema}`, 'slowest call', minute),
+          metric: total(CallMetric.durationMs, slaPercentile, `${slaPercentile} of all calls`, minute),
           alarmFriendlyName: 'SlaLatency',
           addAlarm: {
             Critical: {
@@ -149,10 +162,10 @@ export class LlmMonitoring extends Construct {
               evaluationPeriods: 1,
               datapointsToAlarm: 1,
               treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-              alarmDescriptionOverride: `An LLM call took longer than the ${props.slaMs} ms SLA.`,
+              alarmDescriptionOverride: `The ${slaPercentile} latency of LLM calls was over the ${props.slaMs} ms SLA for a minute.`,
             },
           },
-        }],
+        }, total(CallMetric.durationMs, 'Maximum', 'slowest call', minute)],
       },
       {
         title: 'SLA breaches by model',
@@ -178,7 +191,7 @@ export class LlmMonitoring extends Construct {
       {
         title: 'Token budget (tokens per hour)',
         metrics: [{
-          metric: insights(`SELECT SUM(${CallMetric.totalTokens}) FROM ${tokenSchema}`, 'tokens per hour', Duration.hours(1)),
+          metric: total(CallMetric.totalTokens, 'Sum', 'tokens per hour', Duration.hours(1)),
           alarmFriendlyName: 'TokenBudget',
           addAlarm: {
             Warning: {
@@ -229,13 +242,9 @@ export class LlmMonitoring extends Construct {
         }, search(MetricDimension.component, HealthMetric.spoolBytes, 'Maximum', '')],
       },
       {
-        title: 'Spans received',
+        title: 'LLM calls received by the gateway',
         metrics: [{
-          metric: insights(
-            `SELECT SUM(${HealthMetric.spansReceived}) FROM ${healthSchema} WHERE ${MetricDimension.component} = 'gateway'`,
-            'spans received by the gateway',
-            props.noDataAfter ?? Duration.minutes(15),
-          ),
+          metric: total(CallMetric.calls, 'Sum', 'calls', props.noDataAfter ?? Duration.minutes(15)),
           alarmFriendlyName: 'NoData',
           addAlarm: {
             Critical: {
@@ -243,12 +252,12 @@ export class LlmMonitoring extends Construct {
               comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
               evaluationPeriods: 1,
               datapointsToAlarm: 1,
-              // Silence is the failure this alarm exists for.
+              // Silence is the failure this alarm exists for: the exporter publishes nothing for an empty interval.
               treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
-              alarmDescriptionOverride: 'The gateway received no spans: sensors, the endpoint or the gateway are down.',
+              alarmDescriptionOverride: 'No LLM call reached the gateway: sensors, the endpoint or the gateway are down (or no workload called a model).',
             },
           },
-        }, search(MetricDimension.component, HealthMetric.spansReceived, 'Sum', '')],
+        }],
       },
     ];
 

@@ -97,6 +97,8 @@ export class BatchingExporter<T> implements Exporter<T> {
   private readonly random: () => number;
   private readonly metrics?: DeliveryMetrics;
   private buffer: T[] = [];
+  /** Callers of `export` whose items wait in `buffer`; settled when that buffer is cut into the queue. */
+  private bufferWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   private batchTimer: NodeJS.Timeout | undefined;
   private pumping: Promise<void> | undefined;
   private attempt = 0;
@@ -135,9 +137,15 @@ export class BatchingExporter<T> implements Exporter<T> {
     }
   }
 
-  /** Same as `offer`; resolves once the items are queued (durably, with a disk spool), not when delivered. */
+  /**
+   * Like `offer`, but resolves only once the items are in the queue (on disk, with a spool), not when delivered:
+   * a receiver that acknowledges its sender after this loses nothing if the process dies right after.
+   * Items still wait for their batch to fill, at most `maxDelayMs`.
+   */
   async export(items: T[]): Promise<void> {
     this.offer(items);
+    if (this.buffer.length === 0) return;
+    await new Promise<void>((resolve, reject) => this.bufferWaiters.push({ resolve, reject }));
   }
 
   /** Queues the partly filled batch now. */
@@ -185,8 +193,16 @@ export class BatchingExporter<T> implements Exporter<T> {
     }
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
+    const waiters = this.bufferWaiters;
     this.buffer = [];
-    this.queue.append(this.codec.encode(batch), batch.length);
+    this.bufferWaiters = [];
+    try {
+      this.queue.append(this.codec.encode(batch), batch.length);
+    } catch (error) {
+      for (const waiter of waiters) waiter.reject(error);
+      throw error;
+    }
+    for (const waiter of waiters) waiter.resolve();
     this.metrics?.queuedBatches.set({ exporter: this.name }, this.queue.pendingBatches);
     const spoolDropped = this.queue.droppedItems - this.spoolDroppedSeen;
     if (spoolDropped > 0) {

@@ -1,14 +1,80 @@
 /**
  * CloudWatch exporter: PutMetricData from per-interval aggregates, for dashboards and alarms. Dimensions are Model and
  * Provider (plus Workload on token metrics); a rollup without dimensions serves account-wide alarms.
+ * DurationMs goes out as Values/Counts, so CloudWatch can answer percentile statistics (p50, p90, p99) on it.
  */
 import { CloudWatchClient, PutMetricDataCommand, type CloudWatchClientConfig, type Dimension, type MetricDatum } from '@aws-sdk/client-cloudwatch';
-import type { MetricAggregate } from '../pipeline/metrics';
+import type { DurationSummary, MetricAggregate } from '../pipeline/metrics';
 import { PermanentExportError, type Exporter } from './span-exporter';
 
 export const DEFAULT_CLOUDWATCH_NAMESPACE = 'Sightline';
 /** PutMetricData accepts at most this many datums per call. */
 export const MAX_DATUMS_PER_PUT = 1000;
+/** CloudWatch accepts at most this many distinct values in one datum's Values array. */
+export const MAX_VALUES_PER_DATUM = 150;
+
+/** Duration value (ms) to the number of calls it stands for. */
+export type DurationHistogram = Map<number, number>;
+
+/**
+ * An aggregate keeps min, max, sum and three percentiles rather than its samples, so its distribution is rebuilt
+ * from those points. Each point keeps the one call at its nearest rank, so CloudWatch finds the same p50, p90 and
+ * p99; the calls between two points sit at one value inside that band, placed at the same fraction of every band
+ * so that the histogram's sum is the real one (Sum and Average stay right too).
+ */
+export function durationHistogram(summary: DurationSummary): DurationHistogram {
+  const histogram: DurationHistogram = new Map();
+  const count = summary.count;
+  if (count <= 0) return histogram;
+  const rankOf = (percent: number) => Math.min(count, Math.max(1, Math.ceil((percent / 100) * count)));
+  const points = [
+    { valueMs: summary.minMs, rank: 1 },
+    { valueMs: summary.p50Ms, rank: rankOf(50) },
+    { valueMs: summary.p90Ms, rank: rankOf(90) },
+    { valueMs: summary.p99Ms, rank: rankOf(99) },
+    { valueMs: summary.maxMs, rank: count },
+  ];
+  const bands = points.slice(1).map((upper, i) => ({
+    lowerMs: points[i].valueMs,
+    upperMs: upper.valueMs,
+    inside: Math.max(0, upper.rank - points[i].rank - 1),
+    hasUpper: upper.rank > points[i].rank,
+  }));
+  // Sum with every band's inside calls on its lower edge, and what moving all of them to the upper edge adds.
+  let floorMs = summary.minMs;
+  let spreadMs = 0;
+  for (const band of bands) {
+    floorMs += (band.hasUpper ? band.upperMs : 0) + band.inside * band.lowerMs;
+    spreadMs += band.inside * Math.max(0, band.upperMs - band.lowerMs);
+  }
+  const fraction = spreadMs > 0 ? Math.min(1, Math.max(0, (summary.sumMs - floorMs) / spreadMs)) : 1;
+  addDuration(histogram, summary.minMs, 1);
+  for (const band of bands) {
+    addDuration(histogram, band.lowerMs + fraction * Math.max(0, band.upperMs - band.lowerMs), band.inside);
+    if (band.hasUpper) addDuration(histogram, band.upperMs, 1);
+  }
+  return histogram;
+}
+
+function addDuration(histogram: DurationHistogram, valueMs: number, count: number): void {
+  if (count <= 0 || !Number.isFinite(valueMs)) return;
+  const value = Math.max(0, valueMs);
+  histogram.set(value, (histogram.get(value) ?? 0) + count);
+}
+
+/**
+ * Rounds durations to fewer significant digits until at most `maxValues` distinct ones remain (three digits keep
+ * each within 0.5 %, one digit always fits: nine values per decade). Counts are summed, never dropped.
+ */
+export function fitDurationHistogram(histogram: DurationHistogram, maxValues = MAX_VALUES_PER_DATUM): { Values: number[]; Counts: number[] } {
+  let fitted = histogram;
+  for (let digits = 3; fitted.size > maxValues && digits >= 1; digits--) {
+    fitted = new Map();
+    for (const [valueMs, count] of histogram) addDuration(fitted, valueMs === 0 ? 0 : Number(valueMs.toPrecision(digits)), count);
+  }
+  const sorted = [...fitted].sort(([a], [b]) => a - b);
+  return { Values: sorted.map(([valueMs]) => valueMs), Counts: sorted.map(([, count]) => count) };
+}
 
 export interface CloudWatchExporterOptions {
   namespace?: string;
@@ -23,14 +89,11 @@ interface Rollup {
   errors: number;
   slaBreaches: number;
   costUsd: number;
-  durationCount: number;
-  durationSumMs: number;
-  durationMinMs: number;
-  durationMaxMs: number;
+  durations: DurationHistogram;
 }
 
 function emptyRollup(dimensions: Dimension[], timestamp: Date): Rollup {
-  return { dimensions, timestamp, calls: 0, errors: 0, slaBreaches: 0, costUsd: 0, durationCount: 0, durationSumMs: 0, durationMinMs: Infinity, durationMaxMs: 0 };
+  return { dimensions, timestamp, calls: 0, errors: 0, slaBreaches: 0, costUsd: 0, durations: new Map() };
 }
 
 function addTo(rollup: Rollup, aggregate: MetricAggregate): void {
@@ -38,10 +101,7 @@ function addTo(rollup: Rollup, aggregate: MetricAggregate): void {
   rollup.errors += aggregate.errors;
   rollup.slaBreaches += aggregate.slaBreaches;
   rollup.costUsd += aggregate.costUsd;
-  rollup.durationCount += aggregate.duration.count;
-  rollup.durationSumMs += aggregate.duration.sumMs;
-  rollup.durationMinMs = Math.min(rollup.durationMinMs, aggregate.duration.minMs);
-  rollup.durationMaxMs = Math.max(rollup.durationMaxMs, aggregate.duration.maxMs);
+  for (const [valueMs, count] of durationHistogram(aggregate.duration)) addDuration(rollup.durations, valueMs, count);
 }
 
 function rollupDatums(rollup: Rollup): MetricDatum[] {
@@ -52,13 +112,8 @@ function rollupDatums(rollup: Rollup): MetricDatum[] {
     { ...base, MetricName: 'SlaBreaches', Unit: 'Count', Value: rollup.slaBreaches },
     { ...base, MetricName: 'CostUsd', Unit: 'None', Value: rollup.costUsd },
   ];
-  if (rollup.durationCount > 0) {
-    datums.push({
-      ...base,
-      MetricName: 'DurationMs',
-      Unit: 'Milliseconds',
-      StatisticValues: { SampleCount: rollup.durationCount, Sum: rollup.durationSumMs, Minimum: rollup.durationMinMs, Maximum: rollup.durationMaxMs },
-    });
+  if (rollup.durations.size > 0) {
+    datums.push({ ...base, MetricName: 'DurationMs', Unit: 'Milliseconds', ...fitDurationHistogram(rollup.durations) });
   }
   return datums;
 }

@@ -18,6 +18,8 @@ export interface SpanPipelineStages {
   metrics?: GenAiMetrics;
   exporters: ExporterFanOut;
   logger: Logger;
+  /** Sees every finished span (e.g. a log line per call in local mode). */
+  onSpan?: (span: GenAiSpan) => void;
 }
 
 export interface SpanPipelineStats {
@@ -39,11 +41,14 @@ export class SpanPipeline {
     this.inFlight.add(work);
   }
 
-  /** Processes spans and resolves once they are handed to the exporters (the OTLP receiver answers after this). */
+  /**
+   * Processes spans and resolves once every sink has them in its queue or spool: the OTLP receiver answers only
+   * then, so a gateway killed right after its 200 still has the spans on disk.
+   */
   async submitAll(spans: GenAiSpan[]): Promise<void> {
     this.stats.spansIn += spans.length;
     const ready = await Promise.all(spans.map((span) => this.prepare(span)));
-    this.deliver(ready);
+    await this.deliver(ready);
   }
 
   async drain(): Promise<void> {
@@ -51,7 +56,7 @@ export class SpanPipeline {
   }
 
   private async process(span: GenAiSpan, origin?: SpanOrigin): Promise<void> {
-    this.deliver([await this.prepare(span, origin)]);
+    await this.deliver([await this.prepare(span, origin)]);
   }
 
   private async prepare(span: GenAiSpan, origin?: SpanOrigin): Promise<GenAiSpan> {
@@ -71,8 +76,9 @@ export class SpanPipeline {
     return current;
   }
 
-  private deliver(spans: GenAiSpan[]): void {
+  private deliver(spans: GenAiSpan[]): Promise<void> {
     this.stats.spansOut += spans.length;
-    this.stages.exporters.export(spans);
+    if (this.stages.onSpan) for (const span of spans) this.stages.onSpan(span);
+    return this.stages.exporters.export(spans);
   }
 }

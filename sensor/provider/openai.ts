@@ -379,7 +379,11 @@ function responsesFinishReason(body: JsonObject, output: unknown[]): string | un
   if (status === 'completed') {
     return output.some((item) => stringField(item, 'type') === 'function_call') ? 'tool_calls' : 'stop';
   }
-  if (status === 'incomplete') return stringField(objectField(body, 'incomplete_details'), 'reason') ?? 'incomplete';
+  if (status === 'incomplete') {
+    const reason = stringField(objectField(body, 'incomplete_details'), 'reason') ?? 'incomplete';
+    // Same vocabulary as chat completions, so that a reply cut by the token limit reads `length` in either API.
+    return reason === 'max_output_tokens' ? 'length' : reason;
+  }
   if (status === 'failed') return 'error';
   return status && status !== 'in_progress' && status !== 'queued' ? status : undefined;
 }

@@ -18,6 +18,7 @@ import { isLlmRequestHead } from '../provider/registry';
 import { startOtlpReceiver, type RunningOtlpReceiver } from '../receiver/otlp-receiver';
 import { spanFromExchange } from '../span/span-from-exchange';
 import { ConnectionStreams } from '../streams/connection-streams';
+import { createCallLog } from './call-log';
 import { startHealthServer } from './health-server';
 import { registerSensorHealthMetrics } from './sensor-health-metrics';
 
@@ -54,6 +55,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
       metrics: shipsToGateway ? undefined : new GenAiMetrics({ registry, maxLabelValues: config.metrics.maxLabelValues }),
       exporters,
       logger,
+      onSpan: shipsToGateway ? undefined : createCallLog(logger),
     });
 
     const calls = { llmCalls: 0, unparsedCalls: 0, nonLlmExchanges: 0 };

@@ -1,6 +1,6 @@
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CloudWatchExporter, toMetricDatums } from '../../sensor/exporters/cloudwatch-exporter';
+import { CloudWatchExporter, durationHistogram, fitDurationHistogram, MAX_VALUES_PER_DATUM, toMetricDatums } from '../../sensor/exporters/cloudwatch-exporter';
 import { LabelCardinalityLimiter } from '../../sensor/pipeline/cardinality';
 import { MetricsAggregator } from '../../sensor/pipeline/metrics';
 import { aggregate } from './aggregate-fixture';
@@ -20,6 +20,77 @@ function find(datums: MetricDatum[], name: string, dimensions: Record<string, st
   );
 }
 
+const sum = (numbers: number[]): number => numbers.reduce((a, b) => a + b, 0);
+
+/** Nearest-rank percentile of plain samples. */
+function samplePercentile(samples: number[], percent: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil((percent / 100) * sorted.length)) - 1];
+}
+
+/** Nearest-rank percentile of a Values/Counts datum, the way a percentile statistic reads it. */
+function datumPercentile(datum: MetricDatum, percent: number): number {
+  const pairs = datum.Values!.map((value, i) => [value, datum.Counts![i]] as const).sort(([a], [b]) => a - b);
+  const rank = (percent / 100) * sum(pairs.map(([, count]) => count));
+  let seen = 0;
+  for (const [value, count] of pairs) {
+    seen += count;
+    if (seen >= rank) return value;
+  }
+  return pairs[pairs.length - 1][0];
+}
+
+describe('DurationMs as Values/Counts', () => {
+  const lognormalDurations = (n: number, seed: number): number[] => {
+    let state = seed;
+    const uniform = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) + 1) / (2 ** 31 + 1);
+    return Array.from({ length: n }, () => Math.round(Math.exp(6 + 0.8 * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform())) * 10) / 10);
+  };
+
+  it.each([1, 2, 3, 7, 40, 250, 1000])('keeps min, max, count, p50/p90/p99 and the sum of %i calls', (calls) => {
+    const durations = lognormalDurations(calls, calls);
+    const aggregator = new MetricsAggregator({ now: () => 0 });
+    durations.forEach((durationMs, index) => aggregator.record(genAiSpan({ index, durationMs })));
+    const [datum] = find(toMetricDatums(aggregator.drain()), 'DurationMs', {});
+    expect(datum.Values!.length).toBeLessThanOrEqual(MAX_VALUES_PER_DATUM);
+    expect(datum.Values).toHaveLength(datum.Counts!.length);
+    expect(sum(datum.Counts!)).toBe(calls);
+    expect(datum.Counts!.every((count) => Number.isInteger(count) && count > 0)).toBe(true);
+    expect(Math.min(...datum.Values!)).toBeCloseTo(Math.min(...durations), 6);
+    expect(Math.max(...datum.Values!)).toBeCloseTo(Math.max(...durations), 6);
+    for (const percent of [50, 90, 99]) expect(datumPercentile(datum, percent)).toBeCloseTo(samplePercentile(durations, percent), 6);
+    // Sum (and so Average) of the rebuilt distribution is the real one.
+    const histogramSum = sum(datum.Values!.map((value, i) => value * datum.Counts![i]));
+    expect(Math.abs(histogramSum - sum(durations)) / sum(durations)).toBeLessThan(1e-9);
+  });
+
+  it('rounds the durations of many groups to at most 150 distinct values and loses no call', () => {
+    const durations = Array.from({ length: 400 }, (_, i) => 10 + i * 9.7);
+    const aggregates = durations.map((durationMs, i) => aggregate({
+      workload: `w${i}`, calls: 1, duration: { count: 1, sumMs: durationMs, minMs: durationMs, maxMs: durationMs, p50Ms: durationMs, p90Ms: durationMs, p99Ms: durationMs },
+    }));
+    const [datum] = find(toMetricDatums(aggregates), 'DurationMs', { Model: 'gpt-4o', Provider: 'openai' });
+    expect(datum.Values!.length).toBeLessThanOrEqual(MAX_VALUES_PER_DATUM);
+    expect(new Set(datum.Values).size).toBe(datum.Values!.length);
+    expect(sum(datum.Counts!)).toBe(400);
+    for (const percent of [50, 90, 99]) {
+      const exact = samplePercentile(durations, percent);
+      expect(Math.abs(datumPercentile(datum, percent) - exact) / exact).toBeLessThan(0.05);
+    }
+  });
+
+  it('keeps exact values while they fit, merging equal ones', () => {
+    const fitted = fitDurationHistogram(new Map([[1234.5, 2], [0, 1], [87.25, 3]]));
+    expect(fitted).toEqual({ Values: [0, 87.25, 1234.5], Counts: [1, 3, 2] });
+    const merged = fitDurationHistogram(new Map([[1001, 1], [1002, 2], [5000, 1]]), 2);
+    expect(merged).toEqual({ Values: [1000, 5000], Counts: [3, 1] });
+  });
+
+  it('builds nothing for an empty summary', () => {
+    expect(durationHistogram({ count: 0, sumMs: 0, minMs: Infinity, maxMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0 }).size).toBe(0);
+  });
+});
+
 describe('CloudWatchExporter', () => {
   it('puts Calls, Errors, DurationMs, tokens, cost and SLA breaches in the Sightline namespace', async () => {
     cloudwatch.on(PutMetricDataCommand).resolves({});
@@ -33,8 +104,15 @@ describe('CloudWatchExporter', () => {
     expect(find(datums, 'Errors', model)[0].Value).toBe(1);
     expect(find(datums, 'SlaBreaches', model)[0].Value).toBe(2);
     expect(find(datums, 'CostUsd', model)[0].Value).toBeCloseTo(0.006, 12);
-    expect(find(datums, 'DurationMs', model)[0]).toMatchObject({ Unit: 'Milliseconds', StatisticValues: { SampleCount: 5, Sum: 4450, Minimum: 50, Maximum: 2000 } });
-    expect(find(datums, 'DurationMs', model)[0].Value).toBeUndefined();
+    const duration = find(datums, 'DurationMs', model)[0];
+    expect(duration).toMatchObject({ Unit: 'Milliseconds' });
+    expect(duration.Value).toBeUndefined();
+    expect(duration.StatisticValues).toBeUndefined();
+    // Both groups' calls, the fastest (50) and the slowest (2000) among them.
+    expect(sum(duration.Counts!)).toBe(5);
+    expect(Math.min(...duration.Values!)).toBe(50);
+    expect(Math.max(...duration.Values!)).toBe(2000);
+    expect(sum(duration.Values!.map((value, i) => value * duration.Counts![i]))).toBeCloseTo(4450, 6);
     expect(find(datums, 'InputTokens', { ...model, Workload: 'checkout' })[0].Value).toBe(1000);
     expect(find(datums, 'OutputTokens', { ...model, Workload: 'billing' })[0].Value).toBe(5);
     expect(find(datums, 'TotalTokens', { ...model, Workload: 'checkout' })[0].Value).toBe(1250);

@@ -33,8 +33,13 @@ describe('CDK app topologies', () => {
   test('no workload-side role can read or write the data stores: only the gateway writer holds data actions', () => {
     const dataPlane = allInOne.node.findChild('SightlineDataPlane') as DataPlaneStack;
     const writerPolicyPath = dataPlane.writer.node.path;
+    const sensorOnly = buildApp(new App({ context: {
+      'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', 'sightline:gatewayEndpoint': 'http://gw:4318',
+    } }));
+    const stacks = [allInOne, sensorOnly].flatMap((app) => app.node.children.filter((child): child is Stack => child instanceof Stack));
+    expect(stacks.map((stack) => stack.node.id)).toEqual(['SightlineDataPlane', 'SightlineSensor', 'SightlineSensor']);
     const offenders: string[] = [];
-    for (const stack of allInOne.node.children.filter((child): child is Stack => child instanceof Stack)) {
+    for (const stack of stacks) {
       const template = Template.fromStack(stack);
       for (const [logicalId, policy] of Object.entries(template.findResources('AWS::IAM::Policy')) as Array<[string, any]>) {
         const path = stack.node.findAll().find((child) => (child as any).logicalId !== undefined && stack.resolve((child as any).logicalId) === logicalId)?.node.path ?? logicalId;

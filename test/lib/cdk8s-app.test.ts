@@ -9,7 +9,7 @@ describe('standalone chart rendering', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'sightline-cdk8s-'));
     renderCharts({
       SIGHTLINE_IMAGE: 'registry.example/sightline:1', SIGHTLINE_GATEWAY_ENDPOINT: 'http://gw:4318', SIGHTLINE_SPAN_BUCKET: 'b',
-      AWS_REGION: 'eu-west-1', SIGHTLINE_KMS_KEY_ARN: 'arn:aws:kms:eu-west-1:111122223333:key/k',
+      AWS_REGION: 'eu-west-1',
     }, outdir).synth();
     const files = readdirSync(outdir).sort();
     expect(files).toEqual(['sightline-gateway.k8s.yaml', 'sightline-sensor.k8s.yaml']);

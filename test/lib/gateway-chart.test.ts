@@ -13,7 +13,6 @@ const image = 'public.ecr.aws/example/sightline:1.2.3';
 const sinks = {
   region: 'eu-west-1',
   spanBucketName: 'spans-bucket',
-  kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/abc',
   timestreamDatabaseName: 'sightline-db',
   slaMs: 1500,
 };
@@ -39,7 +38,7 @@ describe('GatewayChart', () => {
   });
 
   test('the container runs gateway mode on the OTLP and health ports', () => {
-    expect(container.args).toEqual(['gateway', '--config', '/etc/sightline/config.yaml', '--otlp-port', '4318', '--http-port', '9464']);
+    expect(container.args).toEqual(['gateway', '--config', '/etc/sightline/config.yaml']);
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
@@ -49,15 +48,22 @@ describe('GatewayChart', () => {
 
   test('the config carries the sinks', () => {
     const config = parse(byKind(manifests, 'ConfigMap').data['config.yaml']);
-    expect(config.exporters.s3).toEqual({ enabled: true, region: 'eu-west-1', bucket: 'spans-bucket', kmsKeyArn: sinks.kmsKeyArn });
-    expect(config.exporters.timestream).toEqual({ enabled: true, region: 'eu-west-1', database: 'sightline-db' });
-    expect(config.exporters.cloudwatch.enabled).toBe(true);
-    expect(config.metrics.slaMs).toBe(1500);
+    expect(config.exporters.s3).toEqual({ enabled: true, bucket: 'spans-bucket', prefix: '', region: 'eu-west-1' });
+    expect(config.exporters.timestream).toEqual({ enabled: true, database: 'sightline-db', table: 'llm_calls', region: 'eu-west-1' });
+    expect(config.exporters.cloudwatch).toEqual({ enabled: true, namespace: 'Sightline', region: 'eu-west-1' });
+    expect(config.metrics.slaThresholdMs).toBe(1500);
   });
 
   test('CloudWatch-only when no Timestream database is given', () => {
     const config = parse(byKind(render({ sinks: { ...sinks, timestreamDatabaseName: undefined } }), 'ConfigMap').data['config.yaml']);
-    expect(config.exporters.timestream).toEqual({ enabled: false });
+    expect(config.exporters.timestream).toBeUndefined();
+    expect(config.exporters.cloudwatch.enabled).toBe(true);
+  });
+
+  test('the spool volume is sized by spoolSizeMiB and bad sizes are refused', () => {
+    const volume = byKind(render({ spoolSizeMiB: 1024 }), 'Deployment').spec.template.spec.volumes.find((v: any) => v.name === 'spool');
+    expect(volume.emptyDir).toEqual({ sizeLimit: '1024Mi' });
+    expect(() => render({ spoolSizeMiB: 10 })).toThrow('gateway chart: spoolSizeMiB must be a whole number of at least 64, got 10');
   });
 
   test('Service selects the Deployment pods on the OTLP port', () => {

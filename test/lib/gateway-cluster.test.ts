@@ -18,7 +18,7 @@ describe('GatewayCluster', () => {
       writerRole,
       secretsKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }),
       workloadAccounts: ['444455556666'],
-      sinks: { region: 'eu-west-1', spanBucketName: 'spans', kmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/k', slaMs: 1000 },
+      sinks: { region: 'eu-west-1', spanBucketName: 'spans', slaMs: 1000 },
     });
     template = Template.fromStack(stack);
   });
@@ -66,6 +66,41 @@ describe('GatewayCluster', () => {
     template.hasResourceProperties('AWS::EC2::VPCEndpointServicePermissions', {
       AllowedPrincipals: ['arn:aws:iam::444455556666:root'],
     });
+  });
+
+  test('VPC over two zones with one NAT gateway, rejected traffic logged for a month', () => {
+    template.resourceCountIs('AWS::EC2::VPC', 1);
+    template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    template.resourceCountIs('AWS::EC2::Subnet', 4);
+    template.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'REJECT', LogDestinationType: 'cloud-watch-logs' });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  test('NLB security group: OTLP in from the VPC only, out only to the gateway pods on OTLP and health ports', () => {
+    const groups = Object.values(template.findResources('AWS::EC2::SecurityGroup')).map((group: any) => group.Properties);
+    const nlbGroup = groups.find((group) => group.GroupDescription === 'Sightline gateway NLB: OTLP from the data-plane VPC');
+    expect(nlbGroup.SecurityGroupIngress).toEqual([{
+      CidrIp: { 'Fn::GetAtt': [expect.stringMatching(/Vpc/), 'CidrBlock'] }, FromPort: 4318, ToPort: 4318, IpProtocol: 'tcp', Description: 'OTLP from inside the VPC',
+    }]);
+    // No inline egress: the only ways out are the two rules to the cluster security group below.
+    expect(nlbGroup.SecurityGroupEgress).toBeUndefined();
+    const egress = Object.values(template.findResources('AWS::EC2::SecurityGroupEgress')).map((rule: any) => rule.Properties.FromPort).sort();
+    const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress'))
+      .filter((rule: any) => rule.Properties.Description === 'from the gateway NLB').map((rule: any) => rule.Properties.FromPort).sort();
+    expect(egress).toEqual([4318, 9464]);
+    expect(ingress).toEqual([4318, 9464]);
+  });
+
+  test('the AWS Load Balancer Controller is installed to bind gateway pods into the target group', () => {
+    template.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', { Chart: 'aws-load-balancer-controller', Version: '3.2.2' });
+  });
+
+  test('outputs name the cluster, the endpoint service and the NLB endpoint', () => {
+    const outputs = Object.entries(template.findOutputs('*'));
+    const valueOf = (fragment: string) => outputs.find(([name]) => name.includes(fragment))?.[1].Value;
+    expect(valueOf('GatewayClusterName')).toEqual({ Ref: stack.getLogicalId(gateway.cluster.node.defaultChild as any) });
+    expect(valueOf('GatewayEndpointServiceName')).toBeDefined();
+    expect(JSON.stringify(valueOf('GatewayLoadBalancerEndpoint'))).toContain(':4318');
   });
 
   test('cdk-nag AwsSolutions: no unacknowledged error', () => {

@@ -2,6 +2,9 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { LlmMonitoring } from '../../lib/constructs/llm-monitoring';
+import { HealthMetric } from '../../lib/telemetry-contract';
+import { toMetricDatums } from '../../sensor/exporters/cloudwatch-exporter';
+import { aggregate } from '../exporters/aggregate-fixture';
 import { nagErrors } from './support';
 
 describe('LlmMonitoring', () => {
@@ -28,36 +31,60 @@ describe('LlmMonitoring', () => {
   test('encrypted topic with the e-mail subscription', () => {
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'sre@example.com' });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: [Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })] },
+    });
   });
 
-  test('SLA alarm: slowest call over 1000 ms in any minute', () => {
+  /** The alarm's metric when it watches one plain metric (no math, no query). */
+  const plainMetricOf = (alarm: any): any => {
+    expect(alarm.Metrics).toHaveLength(1);
+    const [{ MetricStat: stat, Expression: expression }] = alarm.Metrics;
+    expect(expression).toBeUndefined();
+    return { namespace: stat.Metric.Namespace, metricName: stat.Metric.MetricName, statistic: stat.Stat, dimensions: stat.Metric.Dimensions, period: stat.Period };
+  };
+
+  test('SLA alarm: p99 of DurationMs over all calls above 1000 ms in a minute', () => {
     const alarm = alarmNamed('SlaLatency');
-    expect(expressionOf(alarm)).toContain('SELECT MAX(DurationMs) FROM SCHEMA("Sightline", Model, Provider)');
+    expect(plainMetricOf(alarm)).toEqual({ namespace: 'Sightline', metricName: 'DurationMs', statistic: 'p99', dimensions: undefined, period: 60 });
     expect(alarm.Threshold).toBe(1000);
     expect(alarm.ComparisonOperator).toBe('GreaterThanThreshold');
-    expect(alarm.Metrics.find((metric: any) => metric.ReturnData !== false).Period).toBe(60);
   });
 
-  test('error-rate alarm divides errors by calls', () => {
+  test('SLA percentile is configurable', () => {
+    const other = new Stack(new App(), 'Other');
+    new LlmMonitoring(other, 'Monitoring', { encryptionKey: new kms.Key(other, 'Key'), slaMs: 2000, slaPercentile: 'p90', tokenBudgetPerHour: 1 });
+    Template.fromStack(other).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 2000,
+      Metrics: [Match.objectLike({ MetricStat: Match.objectLike({ Metric: { Namespace: 'Sightline', MetricName: 'DurationMs' }, Stat: 'p90' }) })],
+    });
+  });
+
+  test('error-rate alarm: plain metric math over the dimensionless Errors and Calls totals', () => {
     const alarm = alarmNamed('ErrorRate');
-    expect(expressionOf(alarm)).toContain('100 * errors / calls');
-    expect(expressionOf(alarm)).toContain('SELECT SUM(Errors)');
-    expect(expressionOf(alarm)).toContain('SELECT SUM(Calls)');
+    const byId = Object.fromEntries(alarm.Metrics.map((metric: any) => [metric.Id, metric]));
+    const expression = alarm.Metrics.find((metric: any) => metric.Expression !== undefined);
+    expect(expression.Expression).toBe('100 * errors / calls');
+    expect(alarm.Metrics.filter((metric: any) => metric.Expression !== undefined)).toHaveLength(1);
+    for (const [id, metricName] of [['errors', 'Errors'], ['calls', 'Calls']]) {
+      expect(byId[id].MetricStat).toEqual({ Metric: { Namespace: 'Sightline', MetricName: metricName }, Period: 300, Stat: 'Sum' });
+      expect(byId[id].ReturnData).toBe(false);
+    }
+    expect(expressionOf(alarm)).not.toMatch(/SELECT|SEARCH/);
     expect(alarm.Threshold).toBe(5);
   });
 
-  test('token budget alarm sums tokens per hour', () => {
+  test('token budget alarm sums the dimensionless TotalTokens per hour', () => {
     const alarm = alarmNamed('TokenBudget');
-    expect(expressionOf(alarm)).toContain('SELECT SUM(TotalTokens) FROM SCHEMA("Sightline", Model, Provider, Workload)');
+    expect(plainMetricOf(alarm)).toEqual({ namespace: 'Sightline', metricName: 'TotalTokens', statistic: 'Sum', dimensions: undefined, period: 3600 });
     expect(alarm.Threshold).toBe(2_000_000);
-    expect(alarm.Metrics.find((metric: any) => metric.Expression).Period).toBe(3600);
   });
 
-  test('health alarms: drops, spool size, and no data treated as breaching', () => {
+  test('health alarms: drops, spool size, and no calls for 15 minutes treated as breaching', () => {
     expect(expressionOf(alarmNamed('Drops'))).toContain('SUM(CaptureDrops)');
     expect(expressionOf(alarmNamed('SpoolSize'))).toContain('MAX(SpoolBytes)');
     const noData = alarmNamed('NoData');
-    expect(expressionOf(noData)).toContain("SUM(SpansReceived) FROM SCHEMA(\"Sightline\", Component) WHERE Component = 'gateway'");
+    expect(plainMetricOf(noData)).toEqual({ namespace: 'Sightline', metricName: 'Calls', statistic: 'Sum', dimensions: undefined, period: 900 });
     expect(noData.TreatMissingData).toBe('breaching');
     expect(noData.ComparisonOperator).toBe('LessThanThreshold');
   });
@@ -71,8 +98,34 @@ describe('LlmMonitoring', () => {
     for (const fragment of [
       'Models and vendors in use', 'MetricName=\\\\\\"Calls\\\\\\"',
       'Tokens over time by model and workload', '{Sightline,Model,Provider,Workload} MetricName=\\\\\\"TotalTokens\\\\\\"',
-      "'p50'", "'p90'", "'p99'", 'SlaBreaches', 'Error rate', 'Spool size', 'Spans received',
+      'SlaBreaches', 'Error rate', 'Spool size', 'LLM calls received by the gateway',
     ]) expect(dashboardBody).toContain(fragment);
+    // Latency widgets read percentile statistics of DurationMs per model.
+    for (const percentile of ['p50', 'p90', 'p99']) {
+      expect(dashboardBody).toContain(`{Sightline,Model,Provider} MetricName=\\\\\\"DurationMs\\\\\\"', '${percentile}', 300)`);
+    }
+    // Cost is published per model and provider, so the widget searches exactly those dimensions.
+    expect(dashboardBody).toContain('{Sightline,Model,Provider} MetricName=\\\\\\"CostUsd\\\\\\"');
+  });
+
+  test('every alarm and dashboard search reads a metric the CloudWatch exporter publishes, under its dimensions', () => {
+    const published = new Set(toMetricDatums([aggregate()]).map((datum) => `${datum.MetricName}[${(datum.Dimensions ?? []).map((d) => d.Name).sort().join(',')}]`));
+    const read: string[] = [];
+    for (const alarm of alarms) {
+      for (const metric of alarm.Metrics ?? []) {
+        if (metric.MetricStat !== undefined) {
+          read.push(`${metric.MetricStat.Metric.MetricName}[${(metric.MetricStat.Metric.Dimensions ?? []).map((d: any) => d.Name).sort().join(',')}]`);
+        }
+      }
+    }
+    for (const [, dimensions, metricName] of dashboardBody.matchAll(/\{Sightline,([A-Za-z,]+)\} MetricName=\\+"(\w+)\\+"/g)) {
+      read.push(`${metricName}[${dimensions.split(',').sort().join(',')}]`);
+    }
+    expect(read.length).toBeGreaterThan(10);
+    // Fleet health metrics have no publisher in the gateway yet; their widgets stay empty until one exists.
+    const unpublishedHealth = new Set<string>([HealthMetric.captureDrops, HealthMetric.spoolBytes]);
+    const missing = read.filter((key) => !published.has(key) && !unpublishedHealth.has(key.split('[')[0]));
+    expect(missing).toEqual([]);
   });
 
   test('cdk-nag AwsSolutions: no unacknowledged error', () => {

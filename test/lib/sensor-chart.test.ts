@@ -35,16 +35,16 @@ describe('SensorChart', () => {
     for (const manifest of manifests) expect(() => new models[manifest.kind](manifest).validate()).not.toThrow();
   });
 
-  test('the container runs the sensor mode pointed at the gateway, with the health port', () => {
+  test('the container runs the sensor mode from its config file, with the health port', () => {
     expect(container.image).toBe(image);
-    expect(container.args).toEqual(['sensor', '--config', '/etc/sightline/config.yaml', '--otlp-endpoint', gatewayEndpoint, '--http-port', '9464']);
+    expect(container.args).toEqual(['sensor', '--config', '/etc/sightline/config.yaml']);
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(container.ports).toEqual(expect.arrayContaining([
       expect.objectContaining({ name: 'otlp', containerPort: 4318, hostPort: 4318 }),
       expect.objectContaining({ name: 'http', containerPort: 9464 }),
     ]));
-    expect(container.env).toEqual(expect.arrayContaining([{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }]));
+    expect(container.env).toEqual([{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }]);
   });
 
   test('capabilities instead of privileged, host PID, and no SYS_ADMIN unless asked', () => {
@@ -60,15 +60,14 @@ describe('SensorChart', () => {
     expect(privileged.securityContext).toEqual({ privileged: true });
   });
 
-  test('BTF, /proc and the spool are host mounts; the config comes from the ConfigMap', () => {
+  test('BTF and the spool are host mounts (host /proc comes with hostPID); the config comes from the ConfigMap', () => {
     const volumes = Object.fromEntries(pod.volumes.map((volume: any) => [volume.name, volume]));
+    expect(Object.keys(volumes).sort()).toEqual(['btf', 'config', 'spool', 'tmp']);
     expect(volumes.btf.hostPath).toEqual({ path: '/sys/kernel/btf', type: 'Directory' });
-    expect(volumes['host-proc'].hostPath).toEqual({ path: '/proc', type: 'Directory' });
     expect(volumes.spool.hostPath).toEqual({ path: '/var/lib/sightline/spool', type: 'DirectoryOrCreate' });
     expect(volumes.config.configMap.name).toBe(byKind(manifests, 'ConfigMap').metadata.name);
     const mounts = Object.fromEntries(container.volumeMounts.map((mount: any) => [mount.name, mount]));
     expect(mounts.btf).toMatchObject({ mountPath: '/sys/kernel/btf', readOnly: true });
-    expect(mounts['host-proc']).toMatchObject({ mountPath: '/host/proc', readOnly: true });
     expect(mounts.spool.readOnly).toBeUndefined();
   });
 
@@ -85,7 +84,7 @@ describe('SensorChart', () => {
 
   test('the config names the cluster and holds no AWS settings', () => {
     const config = parse(byKind(manifests, 'ConfigMap').data['config.yaml']);
-    expect(config.kubernetes.clusterName).toBe('prod-eu');
+    expect(config.enrichment.kubernetes.clusterName).toBe('prod-eu');
     expect(JSON.stringify(manifests)).not.toMatch(/AWS_ACCESS_KEY|AWS_SECRET|aws_secret|eks.amazonaws.com\/role-arn/i);
   });
 

@@ -1,6 +1,8 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { parse } from 'yaml';
 import { SensorStack } from '../../lib/sensor-stack';
+import { parseConfig } from '../../sensor/config/load-config';
 import { nagErrors } from './support';
 
 describe('SensorStack on an existing cluster', () => {
@@ -22,8 +24,10 @@ describe('SensorStack on an existing cluster', () => {
   test('applies the sensor chart to the named cluster', () => {
     template.hasResourceProperties('Custom::AWSCDK-EKS-KubernetesResource', { ClusterName: 'workloads-prod', Overwrite: true });
     const daemonSet = manifest.find((object) => object.kind === 'DaemonSet');
-    expect(daemonSet.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['--otlp-endpoint', 'http://vpce-0123.sightline.internal:4318']));
-    expect(manifest.find((object) => object.kind === 'ConfigMap').data['config.yaml']).toContain('clusterName: workloads-prod');
+    expect(daemonSet.spec.template.spec.containers[0].args).toEqual(['sensor', '--config', '/etc/sightline/config.yaml']);
+    const config = parseConfig(parse(manifest.find((object) => object.kind === 'ConfigMap').data['config.yaml']));
+    expect(config.exporters.otlp).toMatchObject({ enabled: true, endpoint: 'http://vpce-0123.sightline.internal:4318' });
+    expect(config.enrichment.kubernetes.clusterName).toBe('workloads-prod');
   });
 
   test('its kubectl provider gets cluster access through an access entry', () => {

@@ -17,6 +17,13 @@ describe('SpanCatalog', () => {
     template = Template.fromStack(stack);
   });
 
+  test('Glue database in the account catalog holds the table', () => {
+    template.hasResourceProperties('AWS::Glue::Database', {
+      CatalogId: { Ref: 'AWS::AccountId' }, DatabaseInput: Match.objectLike({ Name: 'sightline' }),
+    });
+    template.hasResourceProperties('AWS::Glue::Table', { DatabaseName: 'sightline' });
+  });
+
   test('Glue table: every span column, JSON SerDe, date/hour partition projection over spans/', () => {
     const table = Object.values(template.findResources('AWS::Glue::Table'))[0] as any;
     const input = table.Properties.TableInput;

@@ -173,6 +173,31 @@ describe('OpenAI Responses API', () => {
     expect(call.usage).toEqual({});
   });
 
+  it('reports a reply cut by max_output_tokens as length, as chat completions do', () => {
+    const call = parse({
+      ...fx.responsesNonStreaming,
+      responseBody: {
+        id: 'resp_cut',
+        object: 'response',
+        status: 'incomplete',
+        incomplete_details: { reason: 'max_output_tokens' },
+        model: 'gpt-4.1',
+        output: [{ type: 'message', id: 'msg_cut', status: 'incomplete', role: 'assistant', content: [{ type: 'output_text', text: 'Seventeen', annotations: [] }] }],
+        usage: { input_tokens: 12, output_tokens: 1, total_tokens: 13 },
+      },
+    });
+    expect(call.finishReasons).toEqual(['length']);
+    expect(call.outputMessages).toEqual([{ role: 'assistant', parts: [{ type: 'text', content: 'Seventeen' }], finish_reason: 'length' }]);
+  });
+
+  it('keeps other incomplete reasons as the provider names them', () => {
+    const call = parse({
+      ...fx.responsesNonStreaming,
+      responseBody: { id: 'resp_filtered', object: 'response', status: 'incomplete', incomplete_details: { reason: 'content_filter' }, model: 'gpt-4.1', output: [] },
+    });
+    expect(call.finishReasons).toEqual(['content_filter']);
+  });
+
   it('counts function calls and reports tool_calls as the finish reason', () => {
     const call = parse({
       ...fx.responsesNonStreaming,

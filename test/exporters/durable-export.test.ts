@@ -1,0 +1,107 @@
+/**
+ * `export` resolves only once the items are in the spool, so the gateway's OTLP receiver can acknowledge a sensor
+ * then and a gateway killed right after its reply still holds every acknowledged span on disk.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BatchingExporter } from '../../sensor/exporters/batching-exporter';
+import { exportersConfigSchema } from '../../sensor/exporters/config';
+import { createExporters } from '../../sensor/exporters/create-exporters';
+import { jsonBatchCodec, spanBatchCodec } from '../../sensor/exporters/span-json';
+import type { Exporter } from '../../sensor/exporters/span-exporter';
+import { DiskSpool } from '../../sensor/exporters/spool';
+import { genAiSpan } from './span-fixture';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-durable-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A sink that is down for the whole test. */
+class UnreachableSink implements Exporter<number> {
+  readonly name = 'down';
+  async export(): Promise<void> {
+    throw new Error('sink unavailable');
+  }
+  async shutdown(): Promise<void> {}
+}
+
+/** What a process started after a crash would find: the spool directory copied now, read by a new DiskSpool. */
+function itemsOnDiskNow(spoolDir: string): number {
+  const copy = fs.mkdtempSync(path.join(dir, 'after-crash-'));
+  fs.cpSync(spoolDir, copy, { recursive: true });
+  const reader = new DiskSpool({ dir: copy, maxBytes: 1 << 20 });
+  let items = 0;
+  for (let batch = reader.peek(); batch; batch = reader.peek()) {
+    items += batch.itemCount;
+    reader.ack(batch);
+  }
+  return items;
+}
+
+describe('BatchingExporter.export', () => {
+  it('resolves only after its items are written to the disk spool, while batching still waits for maxDelayMs', async () => {
+    const spoolDir = path.join(dir, 'down');
+    const exporter = new BatchingExporter({
+      sink: new UnreachableSink(),
+      codec: jsonBatchCodec<number>(),
+      queue: new DiskSpool({ dir: spoolDir, maxBytes: 1 << 20 }),
+      batching: { maxBatch: 100, maxDelayMs: 150 },
+      retry: { initialDelayMs: 10_000, maxDelayMs: 10_000 },
+    });
+    const startedAt = Date.now();
+    const first = exporter.export([1, 2]);
+    const second = exporter.export([3]);
+    await Promise.all([first, second]);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(140);
+    // Before any graceful shutdown: this is what survives a SIGKILL now.
+    expect(itemsOnDiskNow(spoolDir)).toBe(3);
+    await exporter.shutdown(10);
+  });
+
+  it('resolves at once when its items fill a batch', async () => {
+    const spoolDir = path.join(dir, 'down');
+    const exporter = new BatchingExporter({
+      sink: new UnreachableSink(),
+      codec: jsonBatchCodec<number>(),
+      queue: new DiskSpool({ dir: spoolDir, maxBytes: 1 << 20 }),
+      batching: { maxBatch: 2, maxDelayMs: 60_000 },
+      retry: { initialDelayMs: 10_000, maxDelayMs: 10_000 },
+    });
+    const startedAt = Date.now();
+    await exporter.export([1, 2]);
+    expect(Date.now() - startedAt).toBeLessThan(1000);
+    expect(itemsOnDiskNow(spoolDir)).toBe(2);
+    await exporter.shutdown(10);
+  });
+});
+
+describe('createExporters fan-out export', () => {
+  it('resolves once every sink has spooled the spans, and never rejects while a sink is down', async () => {
+    // A port nobody listens on: the OTLP sink fails every attempt.
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const config = exportersConfigSchema.parse({
+      otlp: { enabled: true, endpoint: `http://127.0.0.1:${closedPort}` },
+      spool: { dir: path.join(dir, 'spool') },
+      batching: { maxBatch: 100, maxDelayMs: 100 },
+      retry: { initialDelayMs: 10_000, maxDelayMs: 10_000 },
+    });
+    const fanOut = createExporters(config);
+    await expect(fanOut.export([genAiSpan({ index: 1 }), genAiSpan({ index: 2 })])).resolves.toBeUndefined();
+
+    const copy = fs.mkdtempSync(path.join(dir, 'after-crash-'));
+    fs.cpSync(path.join(dir, 'spool', 'otlp'), copy, { recursive: true });
+    const reader = new DiskSpool({ dir: copy, maxBytes: 1 << 20 });
+    const batch = reader.peek()!;
+    expect(spanBatchCodec.decode(batch.bytes).map((span) => span.spanId)).toEqual([genAiSpan({ index: 1 }).spanId, genAiSpan({ index: 2 }).spanId]);
+    await fanOut.shutdown(10);
+  });
+});
