@@ -143,6 +143,7 @@ async function main(): Promise<void> {
     sensor = spawn(process.execPath, [...nodeFlags, path.join(root, 'bin/sightline.js'), 'sensor', '--config', path.join(work, 'sensor.yaml'), '--otlp-file', spansFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     const healthPort = (await lineFrom(sensor, 'stderr', /"healthPort":(\d+)/, 30_000))[1];
     const cpuBefore = cpuSeconds(sensor.pid!);
+    if (process.env.BENCH_HEAPSNAPSHOT) setTimeout(() => process.kill(sensor!.pid!, 'SIGUSR2'), (options.seconds - 1) * 1000);
     if (process.env.BENCH_SMAPS) setTimeout(() => fs.writeFileSync(process.env.BENCH_SMAPS!, fs.readFileSync(`/proc/${sensor!.pid}/smaps`)), (options.seconds - 1) * 1000);
     const withSensor = await runClient(path.join(work, 'client.js'), clientArgs);
     // Spans are written once connections close or go idle; wait for all of them.
