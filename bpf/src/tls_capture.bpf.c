@@ -48,11 +48,18 @@ struct {
 	__type(value, struct ssl_call);
 } read_calls SEC(".maps");
 
-/* SSL* -> socket fd, from SSL_set_fd. */
+/* A connection: an SSL* is only unique within its process. */
+struct connection_key {
+	__u64 ssl_ptr;
+	__u32 pid;
+	__u32 reserved;
+};
+
+/* Connection -> socket fd, from SSL_set_fd. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_TRACKED_CONNECTIONS);
-	__type(key, __u64);
+	__type(key, struct connection_key);
 	__type(value, __s32);
 } connection_fds SEC(".maps");
 
@@ -136,7 +143,8 @@ static __always_inline int remember_call(void *calls, __u64 ssl_ptr, __u64 buf, 
 		.ex_len_ptr = ex_len_ptr,
 		.fd = -1,
 	};
-	__s32 *known_fd = bpf_map_lookup_elem(&connection_fds, &ssl_ptr);
+	struct connection_key connection = { .ssl_ptr = ssl_ptr, .pid = pid_tgid >> 32 };
+	__s32 *known_fd = bpf_map_lookup_elem(&connection_fds, &connection);
 	if (known_fd)
 		call.fd = *known_fd;
 	bpf_map_update_elem(calls, &pid_tgid, &call, BPF_ANY);
@@ -154,7 +162,6 @@ struct chunk_loop {
 	__u32 truncated_bytes;
 	__u32 lost_before_bytes;
 	__u32 direction;
-	__u32 dropped_any;
 	char comm[TASK_COMM_BYTES];
 };
 
@@ -181,7 +188,7 @@ static long emit_chunk(__u64 index, struct chunk_loop *loop)
 	event->call_bytes = loop->call_bytes;
 	event->chunk_offset = offset;
 	event->data_bytes = len;
-	event->lost_before_bytes = index == 0 ? loop->lost_before_bytes : 0;
+	event->lost_before_bytes = loop->lost_before_bytes;
 	event->truncated_bytes = offset + len >= loop->capture_bytes ? loop->truncated_bytes : 0;
 	event->fd = loop->call->fd;
 	event->kind = TLS_EVENT_DATA;
@@ -195,16 +202,17 @@ static long emit_chunk(__u64 index, struct chunk_loop *loop)
 	asm volatile("" : "+r"(len));
 	if (len == 0 || len > TLS_CHUNK_BYTES)
 		return 1;
+	/* A chunk that cannot be delivered becomes part of the gap the next delivered record reports. */
 	if (bpf_probe_read_user(event->data, len, (const void *)(loop->call->buf + offset)) != 0) {
 		count(COUNTER_READ_ERRORS, 1);
 		count(COUNTER_DROPPED_BYTES, len);
-		loop->dropped_any += len;
+		loop->lost_before_bytes += len;
 		return 0;
 	}
 	if (bpf_ringbuf_output(&tls_events, event, TLS_EVENT_HEADER_BYTES + len, wakeup_flag()) != 0) {
 		count(COUNTER_DROPPED_EVENTS, 1);
 		count(COUNTER_DROPPED_BYTES, len);
-		loop->dropped_any += len;
+		loop->lost_before_bytes += len;
 		return 0;
 	}
 	/* Once a record got through, the gap it reported is settled. */
@@ -233,7 +241,8 @@ static __always_inline int emit_call(void *calls, __u32 direction, long ret)
 		goto done;
 
 	struct capture_config *config = settings();
-	__u32 limit = config && config->max_call_bytes ? config->max_call_bytes : 1024 * 1024;
+	/* The sensor always writes the setting; the fallback only matters if it did not. */
+	__u32 limit = config && config->max_call_bytes ? config->max_call_bytes : 8 * 1024 * 1024;
 
 	struct lost_key lost = { .ssl_ptr = call->ssl_ptr, .pid = pid_tgid >> 32, .direction = direction };
 	__u32 *pending_lost = bpf_map_lookup_elem(&lost_bytes, &lost);
@@ -260,8 +269,8 @@ static __always_inline int emit_call(void *calls, __u32 direction, long ret)
 	__u32 chunks = (loop.capture_bytes + TLS_CHUNK_BYTES - 1) / TLS_CHUNK_BYTES;
 	bpf_loop(chunks, emit_chunk, &loop, 0);
 
-	/* Whatever could not be delivered is owed to the next record of this connection and direction. */
-	__u32 still_lost = loop.lost_before_bytes + loop.dropped_any;
+	/* Whatever could not be delivered after the last record that got through is owed to the next one. */
+	__u32 still_lost = loop.lost_before_bytes;
 	if (still_lost)
 		bpf_map_update_elem(&lost_bytes, &lost, &still_lost, BPF_ANY);
 	else if (pending_lost)
@@ -348,9 +357,9 @@ int BPF_KPROBE(ssl_free_entry, void *ssl)
 	struct capture_config *config = settings();
 	if (!ssl || (config && config->ignore_pid == (__u32)(pid_tgid >> 32)))
 		return 0;
-	__u64 ssl_ptr = (__u64)ssl;
-	bpf_map_delete_elem(&connection_fds, &ssl_ptr);
-	emit_lifecycle(TLS_EVENT_CLOSE, ssl_ptr);
+	struct connection_key connection = { .ssl_ptr = (__u64)ssl, .pid = pid_tgid >> 32 };
+	bpf_map_delete_elem(&connection_fds, &connection);
+	emit_lifecycle(TLS_EVENT_CLOSE, (__u64)ssl);
 	return 0;
 }
 
@@ -375,9 +384,9 @@ int BPF_PROG(tls_process_exit, struct task_struct *task)
 SEC("uprobe")
 int BPF_KPROBE(ssl_set_fd_entry, void *ssl, int fd)
 {
-	__u64 ssl_ptr = (__u64)ssl;
+	struct connection_key connection = { .ssl_ptr = (__u64)ssl, .pid = bpf_get_current_pid_tgid() >> 32 };
 	__s32 fd32 = fd;
 	if (ssl && fd >= 0)
-		bpf_map_update_elem(&connection_fds, &ssl_ptr, &fd32, BPF_ANY);
+		bpf_map_update_elem(&connection_fds, &connection, &fd32, BPF_ANY);
 	return 0;
 }

@@ -59,6 +59,8 @@ export type CaptureCounters = Record<CaptureCounterName, number> & {
   attachFailures: number;
   malformedRecords: number;
   openConnections: number;
+  /** Records whose handling threw downstream (a bug, logged): counted so the native callback never throws. */
+  internalErrors: number;
 };
 
 interface PendingScan {
@@ -83,6 +85,8 @@ export class TlsCapture {
   private rescanTimer?: NodeJS.Timeout;
   private attachFailures = 0;
   private malformedRecords = 0;
+  private internalErrors = 0;
+  private lastCounters?: CaptureCounters;
   private stopped = false;
 
   constructor(options: Partial<TlsCaptureOptions> & Pick<TlsCaptureOptions, 'onEvent' | 'logger'>) {
@@ -123,6 +127,7 @@ export class TlsCapture {
   /** Detaches every probe and frees the BPF objects. Safe to call twice. */
   stop(): void {
     if (this.stopped) return;
+    this.lastCounters = this.counters();
     this.stopped = true;
     clearInterval(this.rescanTimer);
     clearTimeout(this.scanTimer);
@@ -136,14 +141,17 @@ export class TlsCapture {
     return [...this.attached.values()].map((a) => a.file);
   }
 
+  /** The counters; after stop(), the last values read before the BPF objects were freed. */
   counters(): CaptureCounters {
-    const kernel = this.tls?.readPerCpuCounters('capture_counters', CAPTURE_COUNTERS.length) ?? [];
+    if (this.stopped && this.lastCounters) return this.lastCounters;
+    const kernel = this.stopped ? [] : this.tls?.readPerCpuCounters('capture_counters', CAPTURE_COUNTERS.length) ?? [];
     const counters = {} as CaptureCounters;
     CAPTURE_COUNTERS.forEach((name, index) => (counters[name] = Number(kernel[index] ?? 0n)));
     counters.attachedFiles = this.attached.size;
     counters.attachFailures = this.attachFailures;
     counters.malformedRecords = this.malformedRecords;
     counters.openConnections = this.connections.openCount;
+    counters.internalErrors = this.internalErrors;
     return counters;
   }
 
@@ -171,7 +179,12 @@ export class TlsCapture {
         this.malformedRecords++;
         continue;
       }
-      this.onTlsRecord(record);
+      try {
+        this.onTlsRecord(record);
+      } catch (error) {
+        this.internalErrors++;
+        this.options.logger.error({ err: (error as Error)?.message }, 'capture: handling a record failed');
+      }
     }
   }
 

@@ -30,6 +30,11 @@ export async function runCaptureCommand(options: CaptureCommandOptions): Promise
   const logger = createLogger(process.env.SIGHTLINE_LOG_LEVEL ?? 'warn');
   const out = options.out === '-' ? process.stdout : fs.createWriteStream(options.out, { flags: 'a' });
   let events = 0;
+  let writeError: Error | undefined;
+  out.on('error', (error: Error) => {
+    writeError ??= error;
+    process.kill(process.pid, 'SIGTERM'); // stop capturing: there is nowhere to write
+  });
   const capture = new TlsCapture({
     logger,
     maxCallBytes: options.maxCallBytes,
@@ -65,8 +70,12 @@ export async function runCaptureCommand(options: CaptureCommandOptions): Promise
   await new Promise((resolve) => setTimeout(resolve, 200));
   const counters = capture.counters();
   capture.stop();
-  if (out !== process.stdout) await new Promise<void>((resolve) => (out as fs.WriteStream).end(resolve));
+  if (out !== process.stdout && !writeError) await new Promise<void>((resolve) => (out as fs.WriteStream).end(resolve));
   if (options.statsPath) fs.writeFileSync(options.statsPath, JSON.stringify(counters) + '\n');
+  if (writeError) {
+    process.stderr.write(`sightline capture: cannot write to ${options.out}: ${writeError.message}\n`);
+    process.exitCode = 1;
+  }
   process.stderr.write(
     `sightline capture: ${events} events, ${counters.bytes} bytes captured; ` +
       `${counters.truncatedBytes} bytes truncated (over ${options.maxCallBytes ?? 'the default'} per call), ` +

@@ -132,7 +132,7 @@ export class BatchingExporter<T> implements Exporter<T> {
       if (this.buffer.length >= this.batching.maxBatch) this.cutBatch();
     }
     if (this.buffer.length > 0 && !this.batchTimer) {
-      this.batchTimer = setTimeout(() => this.cutBatch(), this.batching.maxDelayMs);
+      this.batchTimer = setTimeout(() => this.cutBatchFromTimer(), this.batching.maxDelayMs);
       this.batchTimer.unref();
     }
   }
@@ -186,6 +186,15 @@ export class BatchingExporter<T> implements Exporter<T> {
     await this.sink.shutdown();
   }
 
+  /** On a timer nobody awaits: a spool write error (disk full) is logged and the waiting callers were told. */
+  private cutBatchFromTimer(): void {
+    try {
+      this.cutBatch();
+    } catch (error) {
+      this.logger.error({ exporter: this.name, err: (error as Error)?.message }, 'could not queue a batch (spool write failed)');
+    }
+  }
+
   private cutBatch(): void {
     if (this.batchTimer) {
       clearTimeout(this.batchTimer);
@@ -219,6 +228,8 @@ export class BatchingExporter<T> implements Exporter<T> {
       this.pumping = undefined;
       this.notifyIdle();
     });
+    // Observed here so a spool error (disk full) is logged instead of becoming an unhandled rejection.
+    this.pumping.catch((error: unknown) => this.logger.error({ exporter: this.name, err: (error as Error)?.message }, 'delivery stopped on a spool error; it resumes with the next batch'));
   }
 
   private notifyIdle(): void {
@@ -264,6 +275,7 @@ export class BatchingExporter<T> implements Exporter<T> {
       await new Promise<void>((resolve) => {
         this.wakeUp = resolve;
         this.retryTimer = setTimeout(resolve, delayMs);
+        this.retryTimer.unref(); // a sink that stays down must not keep a stopping process alive
       });
       this.wakeUp = undefined;
       this.retryTimer = undefined;

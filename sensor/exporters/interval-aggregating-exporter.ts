@@ -27,9 +27,12 @@ export class IntervalAggregatingExporter implements SpanExporter {
   /** Ends the current interval now and queues its aggregates. */
   closeInterval(): void {
     const aggregates = this.aggregator.drain();
-    if (aggregates.length > 0) {
+    if (aggregates.length === 0) return;
+    try {
       this.downstream.offer(aggregates);
       this.downstream.flush();
+    } catch {
+      // Runs on a timer: a spool write error must not crash the process; the downstream exporter has logged it.
     }
   }
 

@@ -96,7 +96,7 @@ export class TimestreamExporter implements Exporter<MetricAggregate> {
     this.maxThrottleRetries = options.maxThrottleRetries ?? 5;
     this.throttleRetry = options.throttleRetry ?? { initialDelayMs: 200, maxDelayMs: 5_000 };
     this.logger = options.logger ?? silentLogger;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
   }
 
   /** Records Timestream refused (RejectedRecordsException); they are logged and not retried. */

@@ -135,10 +135,11 @@ export function costOfUsage(usage: TokenCounts, model: string, table: PriceTable
   return { pricedAs, inputUsd, cacheReadUsd, cacheWriteUsd, outputUsd, totalUsd: inputUsd + cacheReadUsd + cacheWriteUsd + outputUsd };
 }
 
+/** A count or amount from a span; negative or non-finite values (possible in spans received over OTLP) do not count. */
 function numberAttribute(span: GenAiSpan, ...names: string[]): number | undefined {
   for (const name of names) {
     const value = span.attributes[name];
-    if (typeof value === 'number' && Number.isFinite(value)) return value;
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
   }
   return undefined;
 }

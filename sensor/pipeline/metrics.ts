@@ -89,7 +89,7 @@ export function spanFacts(span: GenAiSpan): SpanFacts {
     isError: span.status.code === 'error' || errorType !== '',
     durationSeconds: durationNs > 0n ? Number(durationNs) / 1e9 : 0,
     ...tokens,
-    costUsd: typeof cost === 'number' && Number.isFinite(cost) ? cost : undefined,
+    costUsd: typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 ? cost : undefined,
   };
 }
 

@@ -26,10 +26,12 @@ export interface SpanPipelineStats {
   spansIn: number;
   spansOut: number;
   enrichmentFailures: number;
+  /** Spans a stage or an exporter failed on: counted and logged, never a crash of the sensor. */
+  failures: number;
 }
 
 export class SpanPipeline {
-  readonly stats: SpanPipelineStats = { spansIn: 0, spansOut: 0, enrichmentFailures: 0 };
+  readonly stats: SpanPipelineStats = { spansIn: 0, spansOut: 0, enrichmentFailures: 0, failures: 0 };
   private inFlight = new Set<Promise<void>>();
 
   constructor(private readonly stages: SpanPipelineStages) {}
@@ -37,7 +39,12 @@ export class SpanPipeline {
   /** Processes spans in the background; `drain()` waits for those under way. */
   submit(span: GenAiSpan, origin?: SpanOrigin): void {
     this.stats.spansIn++;
-    const work = this.process(span, origin).finally(() => this.inFlight.delete(work));
+    const work = this.process(span, origin)
+      .catch((error: unknown) => {
+        this.stats.failures++;
+        this.stages.logger.warn({ err: (error as Error)?.message, span: span.name }, 'pipeline: a span could not be processed');
+      })
+      .finally(() => this.inFlight.delete(work));
     this.inFlight.add(work);
   }
 

@@ -23,7 +23,14 @@ export async function startGateway(config: SightlineConfig, logger: Logger): Pro
   const registry = new Registry();
   collectDefaultMetrics({ register: registry }); // process CPU, RSS, heap, event-loop lag
   const health = await startHealthServer(config.server.host, config.server.httpPort, registry);
-  const exporters = createExporters(config.exporters, { registry, logger, slaThresholdMs: config.metrics.slaThresholdMs });
+  let exporters;
+  try {
+    exporters = createExporters(config.exporters, { registry, logger, slaThresholdMs: config.metrics.slaThresholdMs });
+  } catch (error) {
+    // E.g. a spool directory that cannot be created: stop cleanly so the process exits with the reason.
+    await health.close();
+    throw error;
+  }
   const pipeline = new SpanPipeline({
     privacy: new PrivacyStage(config.privacy),
     cost: new CostCalculator(new PriceTable(config.pricing)),

@@ -22,7 +22,12 @@ export async function startHealthServer(host: string, port: number, registry: Re
     } else if (path === '/readyz') {
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'starting: probes not attached yet\n');
     } else if (path === '/metrics') {
-      beforeScrape?.();
+      try {
+        beforeScrape?.();
+      } catch (error) {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics: ${(error as Error).message}\n`);
+        return;
+      }
       registry
         .metrics()
         .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))

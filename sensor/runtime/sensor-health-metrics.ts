@@ -32,6 +32,7 @@ const HEALTH_METRICS: Array<[string, string, (s: Snapshot) => number]> = [
   ['sightline_capture_read_errors_total', 'User memory the BPF program could not read', (s) => s.capture.readErrors],
   ['sightline_capture_attached_files', 'TLS library files with probes attached', (s) => s.capture.attachedFiles],
   ['sightline_capture_attach_failures_total', 'Failed attempts to attach probes to a file', (s) => s.capture.attachFailures],
+  ['sightline_capture_internal_errors_total', 'Captured records whose handling failed (logged)', (s) => s.capture.internalErrors],
   ['sightline_streams_open_connections', 'TLS connections being decoded', (s) => s.streams.openConnections],
   ['sightline_streams_connections_total', 'TLS connections seen', (s) => s.streams.connectionsOpened],
   ['sightline_streams_evicted_connections_total', 'Connections ended for idleness or a full table', (s) => s.streams.connectionsEvicted],
@@ -48,6 +49,7 @@ const HEALTH_METRICS: Array<[string, string, (s: Snapshot) => number]> = [
   ['sightline_non_llm_exchanges_total', 'Decoded exchanges that were not LLM calls', (s) => s.calls.nonLlmExchanges],
   ['sightline_pipeline_spans_total', 'Spans handed to the exporters', (s) => s.pipeline.spansOut],
   ['sightline_pipeline_enrichment_failures_total', 'Spans exported without process or Kubernetes context', (s) => s.pipeline.enrichmentFailures],
+  ['sightline_pipeline_failures_total', 'Spans a pipeline stage or exporter failed on (logged)', (s) => s.pipeline.failures],
 ];
 
 /** Registers the health gauges; the returned function refreshes them from the sources (call it before a scrape). */

@@ -75,7 +75,11 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
             calls.nonLlmExchanges++;
           } else if (outcome.kind === 'unparsed') {
             calls.unparsedCalls++;
-            logger.warn({ provider: outcome.provider, reason: outcome.reason, path: exchange.request.path }, 'an LLM call could not be parsed');
+            // The path only: a query string may carry a credential the parser does not know by name.
+            logger.warn(
+              { provider: outcome.provider, reason: outcome.reason, path: exchange.request.path.split('?')[0], pid: exchange.connection.pid, process: exchange.connection.comm },
+              'an LLM call could not be parsed',
+            );
           } else {
             calls.llmCalls++;
             pipeline.submit(outcome.span, { pid: exchange.connection.pid, comm: exchange.connection.comm });

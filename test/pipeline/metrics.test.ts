@@ -188,3 +188,16 @@ describe('prometheusHandler', () => {
     }
   });
 });
+
+describe('values a client can send over OTLP', () => {
+  test('negative token counts and cost are ignored instead of breaking the counters', async () => {
+    const metrics = new GenAiMetrics();
+    const span = genAiSpan({ index: 9, inputTokens: -5, outputTokens: 7, extraAttributes: { 'sightline.cost.usd': -1 } });
+    expect(() => metrics.record(span)).not.toThrow();
+    const text = await metrics.metricsText();
+    expect(text).toMatch(/^sightline_gen_ai_requests_total\{[^}]*\} 1$/m);
+    expect(text).toMatch(/^sightline_gen_ai_response_usage_output_tokens\{[^}]*\} 7$/m);
+    expect(text).not.toMatch(/^sightline_gen_ai_response_usage_input_tokens\{/m);
+    expect(text).not.toMatch(/^sightline_gen_ai_cost_usd_total\{/m);
+  });
+});
