@@ -9,7 +9,7 @@ import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IIoK8sApiCoreV1ResourceRequirements as ResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { SightlineConfigInput } from '../../sensor/config/schema';
-import { KUBERNETES_NAMESPACE, METRIC_NAMESPACE, SightlinePort, TimestreamTable } from '../telemetry-contract';
+import { KUBERNETES_NAMESPACE, METRIC_NAMESPACE, SightlinePort, TimestreamTable } from '../../sensor/common/telemetry-contract';
 import { componentLabels, componentSelector, defineKubeObject, imageVersion } from './kube-object';
 import { CONFIG_FILE_NAME, CONFIG_FILE_PATH, CONFIG_MOUNT_PATH, renderConfigFile, SPOOL_MOUNT_PATH } from './sightline-config';
 

@@ -10,7 +10,7 @@ import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import type { IIoK8sApiCoreV1ResourceRequirements as ResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import type { IIoK8sApiCoreV1Toleration as Toleration } from 'kubernetes-models/v1/Toleration';
 import type { SightlineConfigInput } from '../../sensor/config/schema';
-import { KUBERNETES_NAMESPACE, SightlinePort } from '../telemetry-contract';
+import { KUBERNETES_NAMESPACE, SightlinePort } from '../../sensor/common/telemetry-contract';
 import { componentLabels, componentSelector, defineKubeObject, imageVersion } from './kube-object';
 import { CONFIG_FILE_NAME, CONFIG_FILE_PATH, CONFIG_MOUNT_PATH, renderConfigFile, SPOOL_MOUNT_PATH } from './sightline-config';
 

@@ -10,7 +10,7 @@ import { App as Cdk8sApp } from 'cdk8s';
 import { Construct } from 'constructs';
 import { GatewayChart, type GatewaySinks } from '../charts/gateway-chart';
 import { acknowledgeKubectlProviderFindings, acknowledgeNagRule } from '../nag-acknowledgements';
-import { SightlinePort } from '../telemetry-contract';
+import { SightlinePort } from '../../sensor/common/telemetry-contract';
 
 export interface GatewayClusterProps {
   /** Sightline container image. */

@@ -4,7 +4,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Stack, type CfnElement } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { acknowledgeNagRule } from '../nag-acknowledgements';
-import { METRIC_NAMESPACE, SpanObjectPrefix } from '../telemetry-contract';
+import { METRIC_NAMESPACE, SpanObjectPrefix } from '../../sensor/common/telemetry-contract';
 
 export interface GatewayWriterRoleProps {
   /** Bucket the gateway writes span and payload objects to. */

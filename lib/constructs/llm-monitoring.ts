@@ -8,7 +8,7 @@ import {
   DefaultDashboardFactory, GraphWidgetType, MonitoringFacade, notifySns, type CustomMetricGroup,
 } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
-import { CallMetric, HealthMetric, METRIC_NAMESPACE, MetricDimension } from '../telemetry-contract';
+import { CallMetric, HealthMetric, METRIC_NAMESPACE, MetricDimension } from '../../sensor/common/telemetry-contract';
 
 export interface LlmMonitoringProps {
   /** Key that encrypts the alarm topic. */

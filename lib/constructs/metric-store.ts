@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as timestream from 'aws-cdk-lib/aws-timestream';
 import { Construct } from 'constructs';
-import { TimestreamTable } from '../telemetry-contract';
+import { TimestreamTable } from '../../sensor/common/telemetry-contract';
 
 export interface MetricStoreProps {
   /** Key that encrypts the database. */

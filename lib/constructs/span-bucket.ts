@@ -3,7 +3,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeNagRule } from '../nag-acknowledgements';
-import { ATHENA_RESULTS_PREFIX, SpanObjectPrefix } from '../telemetry-contract';
+import { ATHENA_RESULTS_PREFIX, SpanObjectPrefix } from '../../sensor/common/telemetry-contract';
 
 export interface SpanBucketProps {
   /** Key that encrypts every span and payload object. */

@@ -4,7 +4,7 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ATHENA_RESULTS_PREFIX, SPAN_COLUMNS, SpanObjectPrefix } from '../telemetry-contract';
+import { ATHENA_RESULTS_PREFIX, SPAN_COLUMNS, SpanObjectPrefix } from '../../sensor/common/telemetry-contract';
 
 export interface SpanCatalogProps {
   /** Bucket holding the span objects. */

@@ -16,6 +16,11 @@ export const serverConfigSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0').describe('Address of the health and metrics server.'),
     httpPort: z.number().int().min(0).max(65535).default(9464).describe('Port of /readyz, /healthz and the Prometheus /metrics.'),
+    healthReportSeconds: z
+      .number()
+      .positive()
+      .default(60)
+      .describe('How often a sensor that ships to a gateway reports its capture drops and spool size there (the gateway publishes them for the health alarms).'),
   })
   .describe('Health and metrics endpoint.');
 

@@ -91,6 +91,10 @@ export class BatchingExporter<T> implements Exporter<T> {
   private readonly sink: Exporter<T>;
   private readonly codec: BatchCodec<T>;
   private readonly queue: BatchQueue;
+
+  get pendingBytes(): number {
+    return this.queue.pendingBytes;
+  }
   private readonly batching: BatchingOptions;
   private readonly retry: RetryOptions;
   private readonly logger: ExportLogger;

@@ -36,6 +36,8 @@ export interface ExporterFanOut {
    */
   export(spans: GenAiSpan[]): Promise<void>;
   shutdown(timeoutMs?: number): Promise<void>;
+  /** Undelivered bytes over all sinks' queues and spools: the spool size the health alarms watch. */
+  pendingBytes(): number;
 }
 
 export function createExporters(config: ExportersConfig, dependencies: ExporterDependencies = {}): ExporterFanOut {
@@ -82,6 +84,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
 
   return {
     exporters,
+    pendingBytes: () => exporters.reduce((sum, exporter) => sum + (exporter.pendingBytes ?? 0), 0),
     async export(spans) {
       await Promise.all(
         exporters.map((exporter) =>

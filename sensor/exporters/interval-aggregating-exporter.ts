@@ -9,6 +9,10 @@ export class IntervalAggregatingExporter implements SpanExporter {
   private readonly aggregator: MetricsAggregator;
   private readonly timer: NodeJS.Timeout;
 
+  get pendingBytes(): number {
+    return this.downstream.pendingBytes;
+  }
+
   constructor(
     private readonly downstream: BatchingExporter<MetricAggregate>,
     intervalMs: number,

@@ -8,6 +8,8 @@ export interface Exporter<T> {
   /** Resolves once the sink accepted the whole batch; rejects to have the batch retried (see PermanentExportError). */
   export(items: T[]): Promise<void>;
   shutdown(): Promise<void>;
+  /** Bytes waiting in this exporter's queue or spool (undelivered), where it has one. */
+  readonly pendingBytes?: number;
 }
 
 export type SpanExporter = Exporter<GenAiSpan>;

@@ -4,6 +4,7 @@
  * same metrics, UI and storage as captured ones. Converted legacy attributes are removed.
  */
 import type { AttributeValue, Attributes, GenAiSpan } from '../span/gen-ai-span';
+import { isHealthReport } from '../runtime/health-report';
 import { dropCredentialAttributes } from '../pipeline/privacy/redact';
 import type { OtlpSpanEvent } from './otlp-codec';
 
@@ -326,6 +327,8 @@ export interface NormaliseOptions {
 export function normaliseSpan(span: GenAiSpan, events: OtlpSpanEvent[], options: NormaliseOptions): GenAiSpan | undefined {
   const attributes = dropCredentialAttributes(span.attributes);
   const resource = dropCredentialAttributes(span.resource);
+  // Sensors' health reports carry no GenAI attributes but are always kept: the gateway publishes them.
+  if (isHealthReport(span)) return { ...span, attributes, resource };
   if (!hasGenAiAttributes(attributes)) return options.keepNonGenAiSpans ? { ...span, attributes, resource } : undefined;
   const normalised = normaliseGenAiAttributes(attributes, events, span.status.code === 'error');
   const client = stringOf(normalised['sightline.client']) ?? stringOf(resource['sightline.workload']) ?? stringOf(resource['k8s.deployment.name'])

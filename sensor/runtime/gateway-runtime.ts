@@ -11,6 +11,8 @@ import { GenAiMetrics } from '../pipeline/metrics';
 import { PrivacyStage } from '../pipeline/privacy/privacy-stage';
 import { SpanPipeline } from '../pipeline/span-pipeline';
 import { startOtlpReceiver } from '../receiver/otlp-receiver';
+import { FleetHealth, cloudWatchHealthPublisher } from './fleet-health';
+import { isHealthReport, readHealthReport } from './health-report';
 import { startHealthServer } from './health-server';
 
 export interface RunningGateway {
@@ -23,13 +25,17 @@ export async function startGateway(config: SightlineConfig, logger: Logger): Pro
   const registry = new Registry();
   collectDefaultMetrics({ register: registry }); // process CPU, RSS, heap, event-loop lag
   const health = await startHealthServer(config.server.host, config.server.httpPort, registry);
-  let exporters;
+  let exporters: ReturnType<typeof createExporters>;
   try {
     exporters = createExporters(config.exporters, { registry, logger, slaThresholdMs: config.metrics.slaThresholdMs });
   } catch (error) {
     // E.g. a spool directory that cannot be created: stop cleanly so the process exits with the reason.
     await health.close();
     throw error;
+  }
+  const fleetHealth = new FleetHealth(registry, () => exporters!.pendingBytes(), logger);
+  if (config.exporters.cloudwatch.enabled) {
+    fleetHealth.publishEvery(config.exporters.cloudwatch.intervalSeconds * 1000, cloudWatchHealthPublisher(config.exporters.cloudwatch.namespace, config.exporters.cloudwatch.region));
   }
   const pipeline = new SpanPipeline({
     privacy: new PrivacyStage(config.privacy),
@@ -42,7 +48,15 @@ export async function startGateway(config: SightlineConfig, logger: Logger): Pro
   try {
     receiver = await startOtlpReceiver({
       config: { ...config.receiver, enabled: true },
-      onSpans: (spans) => pipeline.submitAll(spans),
+      onSpans: (spans) => {
+        const calls = spans.filter((span) => {
+          if (!isHealthReport(span)) return true;
+          const report = readHealthReport(span);
+          if (report) fleetHealth.record(report);
+          return false;
+        });
+        return pipeline.submitAll(calls);
+      },
       log: { warn: (message) => logger.warn(message), debug: (message) => logger.debug(message) },
     });
   } catch (error) {
@@ -59,6 +73,7 @@ export async function startGateway(config: SightlineConfig, logger: Logger): Pro
     otlpPort: receiver.port,
     stop: async () => {
       health.setReady(false);
+      fleetHealth.stop();
       await running.close();
       await pipeline.drain();
       await exporters.shutdown();

@@ -3,6 +3,7 @@
  * for instrumented apps on the node, and the health server. With an OTLP endpoint it ships spans to the gateway
  * (which computes metrics and cost); without one it is the local, all-in-one mode and does everything itself.
  */
+import * as os from 'node:os';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { TlsCapture } from '../capture/tls-capture';
 import type { Logger } from '../common/logger';
@@ -19,6 +20,7 @@ import { startOtlpReceiver, type RunningOtlpReceiver } from '../receiver/otlp-re
 import { spanFromExchange } from '../span/span-from-exchange';
 import { ConnectionStreams } from '../streams/connection-streams';
 import { createCallLog } from './call-log';
+import { healthReportSpan } from './health-report';
 import { startHealthServer } from './health-server';
 import { registerSensorHealthMetrics } from './sensor-health-metrics';
 
@@ -38,6 +40,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
   let receiver: RunningOtlpReceiver | undefined;
   let capture: TlsCapture | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
+  let healthTimer: NodeJS.Timeout | undefined;
   const refreshHealthSources: Array<() => void> = [];
   const refreshHealth = () => refreshHealthSources.forEach((refresh) => refresh());
 
@@ -120,6 +123,17 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
     );
     sweepTimer = setInterval(() => streams.sweep(Date.now()), 5_000);
     sweepTimer.unref();
+    if (shipsToGateway) {
+      const resource = { 'service.name': 'sightline-sensor', 'host.name': os.hostname(), ...(process.env.NODE_NAME ? { 'k8s.node.name': process.env.NODE_NAME } : {}) };
+      let droppedReported = 0;
+      healthTimer = setInterval(() => {
+        const dropped = running.counters().droppedBytes;
+        const report = healthReportSpan({ droppedBytesSinceLastReport: dropped - droppedReported, spoolBytes: exporters!.pendingBytes() }, resource);
+        droppedReported = dropped;
+        exporters!.export([report]).catch(() => undefined); // a failed export is logged by the exporter and spooled
+      }, config.server.healthReportSeconds * 1000);
+      healthTimer.unref();
+    }
     health.setReady(true);
     logger.info(
       { files: capture.attachedFiles.map((file) => file.displayPath), healthPort: health.port, otlpPort: receiver?.port, mode: shipsToGateway ? 'ship to gateway' : 'local' },
@@ -132,6 +146,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
       stop: async () => {
         health.setReady(false);
         clearInterval(sweepTimer);
+        clearInterval(healthTimer);
         running.stop();
         streams.endAll(Date.now());
         await receiver?.close();
@@ -143,6 +158,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
     };
   } catch (error) {
     clearInterval(sweepTimer);
+    clearInterval(healthTimer);
     capture?.stop();
     await receiver?.close();
     await exporters?.shutdown().catch(() => undefined);

@@ -50,6 +50,7 @@ beforeAll(async () => {
     workDir: path.join(workDir, 'sensor'),
     dataDir: path.join(workDir, 'sensor', 'data'),
     otlpEndpoint: `http://127.0.0.1:${gateway.otlpPort}`,
+    config: { server: { host: '127.0.0.1', httpPort: 0, healthReportSeconds: 1 } },
   });
 });
 
@@ -129,4 +130,15 @@ test('official SDK calls arrive in S3 as priced rows and in the gateway /metrics
     12,
   );
   expect(sampleValue(metrics, 'sightline_exporter_items_total', { exporter: 's3', outcome: 'delivered' })).toBeGreaterThanOrEqual(4);
+});
+
+test('the sensor reports its health to the gateway, which serves it for the fleet health alarms', async () => {
+  const metrics = await waitFor('a sensor health report at the gateway', async () => {
+    const text = await gateway.metrics();
+    return sampleValue(text, 'sightline_fleet_spool_bytes', { component: 'sensor' }) !== undefined ? text : undefined;
+  }, 15_000);
+  expect(sampleValue(metrics, 'sightline_fleet_capture_dropped_bytes_total')).toBeGreaterThanOrEqual(0);
+  expect(sampleValue(metrics, 'sightline_fleet_spool_bytes', { component: 'gateway' })).toBeGreaterThanOrEqual(0);
+  // Health reports are not LLM calls: nothing of them reaches the span bucket or the call metrics.
+  expect(metrics).not.toContain('sightline.sensor.health');
 });

@@ -2,7 +2,10 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { LlmMonitoring } from '../../lib/constructs/llm-monitoring';
-import { HealthMetric } from '../../lib/telemetry-contract';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../../sensor/common/logger';
+import { HealthMetric } from '../../sensor/common/telemetry-contract';
+import { FleetHealth } from '../../sensor/runtime/fleet-health';
 import { toMetricDatums } from '../../sensor/exporters/cloudwatch-exporter';
 import { aggregate } from '../exporters/aggregate-fixture';
 import { nagErrors } from './support';
@@ -109,7 +112,8 @@ describe('LlmMonitoring', () => {
   });
 
   test('every alarm and dashboard search reads a metric the CloudWatch exporter publishes, under its dimensions', () => {
-    const published = new Set(toMetricDatums([aggregate()]).map((datum) => `${datum.MetricName}[${(datum.Dimensions ?? []).map((d) => d.Name).sort().join(',')}]`));
+    const healthDatums = new FleetHealth(new Registry(), () => 0, silentLogger()).drain();
+    const published = new Set([...toMetricDatums([aggregate()]), ...healthDatums].map((datum) => `${datum.MetricName}[${(datum.Dimensions ?? []).map((d) => d.Name).sort().join(',')}]`));
     const read: string[] = [];
     for (const alarm of alarms) {
       for (const metric of alarm.Metrics ?? []) {
@@ -122,10 +126,10 @@ describe('LlmMonitoring', () => {
       read.push(`${metricName}[${dimensions.split(',').sort().join(',')}]`);
     }
     expect(read.length).toBeGreaterThan(10);
-    // Fleet health metrics have no publisher in the gateway yet; their widgets stay empty until one exists.
-    const unpublishedHealth = new Set<string>([HealthMetric.captureDrops, HealthMetric.spoolBytes]);
-    const missing = read.filter((key) => !published.has(key) && !unpublishedHealth.has(key.split('[')[0]));
+    const missing = read.filter((key) => !published.has(key));
     expect(missing).toEqual([]);
+    // The health widgets and alarms read what the gateway's fleet health publishes.
+    expect(read.some((key) => key.startsWith(`${HealthMetric.captureDrops}[`))).toBe(true);
   });
 
   test('cdk-nag AwsSolutions: no unacknowledged error', () => {

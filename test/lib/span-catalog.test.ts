@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { SpanCatalog } from '../../lib/constructs/span-catalog';
-import { SPAN_COLUMNS } from '../../lib/telemetry-contract';
+import { SPAN_COLUMNS } from '../../sensor/common/telemetry-contract';
 import { nagErrors } from './support';
 
 describe('SpanCatalog', () => {

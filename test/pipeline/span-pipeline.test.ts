@@ -7,7 +7,7 @@ import type { GenAiSpan } from '../../sensor/span/gen-ai-span';
 import { genAiSpan } from '../exporters/span-fixture';
 
 function fanOut(received: GenAiSpan[]): ExporterFanOut {
-  return { exporters: [], export: async (spans) => void received.push(...spans), shutdown: async () => undefined };
+  return { exporters: [], export: async (spans) => void received.push(...spans), shutdown: async () => undefined, pendingBytes: () => 0 };
 }
 
 test('a stage that throws costs that span only: counted, logged, and the process does not see an unhandled rejection', async () => {

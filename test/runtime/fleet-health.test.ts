@@ -1,0 +1,55 @@
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../../sensor/common/logger';
+import { HealthMetric, MetricDimension } from '../../sensor/common/telemetry-contract';
+import { normaliseSpan } from '../../sensor/receiver/normalise';
+import { FleetHealth, cloudWatchHealthPublisher } from '../../sensor/runtime/fleet-health';
+import { healthReportSpan, isHealthReport, readHealthReport } from '../../sensor/runtime/health-report';
+
+test('a sensor health report survives the trip through the gateway receiver and reads back', () => {
+  const report = healthReportSpan({ droppedBytesSinceLastReport: 4096, spoolBytes: 1234 }, { 'host.name': 'node-a' });
+  const received = normaliseSpan(report, [], { keepNonGenAiSpans: false });
+  expect(received && isHealthReport(received)).toBe(true);
+  expect(readHealthReport(received!)).toEqual({ droppedBytesSinceLastReport: 4096, spoolBytes: 1234 });
+  expect(readHealthReport({ ...report, attributes: { 'sightline.health.capture_dropped_bytes': -1, 'sightline.health.spool_bytes': 1 } })).toBeUndefined();
+});
+
+test('per interval: sensor drops summed, largest sensor spool, the gateway spool; then a new interval', async () => {
+  const registry = new Registry();
+  let gatewaySpool = 500;
+  const fleet = new FleetHealth(registry, () => gatewaySpool, silentLogger());
+  fleet.record({ droppedBytesSinceLastReport: 100, spoolBytes: 10 });
+  fleet.record({ droppedBytesSinceLastReport: 20, spoolBytes: 70 });
+  const values = (datums: ReturnType<FleetHealth['drain']>) => datums.map((d) => [d.MetricName, d.Dimensions[0].Value, d.Value]);
+  expect(values(fleet.drain())).toEqual([
+    [HealthMetric.captureDrops, 'sensor', 120],
+    [HealthMetric.spoolBytes, 'sensor', 70],
+    [HealthMetric.spoolBytes, 'gateway', 500],
+  ]);
+  gatewaySpool = 0;
+  expect(values(fleet.drain())).toEqual([
+    [HealthMetric.captureDrops, 'sensor', 0],
+    [HealthMetric.spoolBytes, 'sensor', 0],
+    [HealthMetric.spoolBytes, 'gateway', 0],
+  ]);
+  const text = await registry.metrics();
+  expect(text).toMatch(/^sightline_fleet_capture_dropped_bytes_total 120$/m);
+  expect(text).toMatch(/^sightline_fleet_spool_bytes\{component="sensor"\} 70$/m);
+  expect(text).toMatch(/^sightline_fleet_spool_bytes\{component="gateway"\} 0$/m);
+});
+
+test('published to CloudWatch with the namespace and the Component dimension the alarms read', async () => {
+  const cloudwatch = mockClient(CloudWatchClient);
+  cloudwatch.on(PutMetricDataCommand).resolves({});
+  try {
+    const fleet = new FleetHealth(new Registry(), () => 0, silentLogger());
+    fleet.record({ droppedBytesSinceLastReport: 7, spoolBytes: 0 });
+    await cloudWatchHealthPublisher('Sightline', 'eu-west-1')(fleet.drain());
+    const input = cloudwatch.commandCalls(PutMetricDataCommand)[0].args[0].input;
+    expect(input.Namespace).toBe('Sightline');
+    expect(input.MetricData?.[0]).toMatchObject({ MetricName: 'CaptureDrops', Dimensions: [{ Name: MetricDimension.component, Value: 'sensor' }], Unit: 'Bytes', Value: 7 });
+  } finally {
+    cloudwatch.restore();
+  }
+});
