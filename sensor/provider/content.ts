@@ -20,8 +20,9 @@ export function toolCallPart(id: string | undefined, name: string | undefined, a
   return { type: 'tool_call', id: id ?? '', name: name ?? '', arguments: toolArguments(args) };
 }
 
-export function toolCallResponsePart(id: string | undefined, result: unknown): MessagePart {
-  return { type: 'tool_call_response', id: id ?? '', result: result ?? null };
+/** `response` as in the OTel GenAI message schema (the receiver and the obfuscation use the same name). */
+export function toolCallResponsePart(id: string | undefined, response: unknown): MessagePart {
+  return { type: 'tool_call_response', id: id ?? '', response: response ?? null };
 }
 
 /** Media and other parts keep their kind but not their bytes (images inline as base64 would swamp a span). */

@@ -211,3 +211,16 @@ describe('credential attributes', () => {
     expect(JSON.stringify([result.attributes, result.resource])).not.toMatch(/sk-live|sk-ant-key|azure-key|api-key=abc|AIzaSecret|user:pw/);
   });
 });
+
+test('tool results the sensor captured are obfuscated with the request prompts', async () => {
+  const { toolCallResponsePart } = await import('../../sensor/provider/content');
+  const { PrivacyStage } = await import('../../sensor/pipeline/privacy/privacy-stage');
+  const messages = JSON.stringify([{ role: 'tool', parts: [toolCallResponsePart('call_9', 'account 12345 is overdrawn')] }]);
+  const span = {
+    traceId: '0'.repeat(32), spanId: '0'.repeat(16), name: 'chat m', kind: 'client' as const, startTimeUnixNano: 0n, endTimeUnixNano: 1n,
+    attributes: { 'gen_ai.input.messages': messages }, resource: {}, status: { code: 'unset' as const }, source: 'ebpf' as const,
+  };
+  const out = new PrivacyStage({ obfuscation: { requestPrompts: true } }).apply(span);
+  expect(String(out.attributes['gen_ai.input.messages'])).not.toContain('overdrawn');
+  expect(JSON.parse(String(out.attributes['gen_ai.input.messages']))[0].parts[0]).toMatchObject({ type: 'tool_call_response', id: 'call_9' });
+});

@@ -46,7 +46,7 @@ describe('Anthropic messages', () => {
     expect(call.inputMessages).toEqual([
       { role: 'user', parts: [{ type: 'text', content: 'Weather in Rome?' }] },
       { role: 'assistant', parts: [{ type: 'tool_call', id: 'toolu_01A', name: 'get_weather', arguments: { city: 'Rome' } }] },
-      { role: 'user', parts: [{ type: 'tool_call_response', id: 'toolu_01A', result: 'sunny, 24C' }] },
+      { role: 'user', parts: [{ type: 'tool_call_response', id: 'toolu_01A', response: 'sunny, 24C' }] },
     ]);
     expect(call.outputMessages).toEqual([
       {

@@ -134,7 +134,7 @@ describe('bedrock invoke, per model family', () => {
     expect(call.inputMessages).toEqual([
       { role: 'user', parts: [{ type: 'text', content: 'Weather in Paris?' }] },
       { role: 'assistant', parts: [{ type: 'tool_call', id: 'tu_1', name: 'get_weather', arguments: { city: 'Paris' } }] },
-      { role: 'user', parts: [{ type: 'tool_call_response', id: 'tu_1', result: '18C' }] },
+      { role: 'user', parts: [{ type: 'tool_call_response', id: 'tu_1', response: '18C' }] },
     ]);
     expect(call.outputMessages).toEqual([{ role: 'assistant', parts: [{ type: 'text', content: 'It is 18C.' }], finish_reason: 'end_turn' }]);
     expect(call.error).toBeUndefined();
@@ -367,7 +367,7 @@ describe('bedrock converse', () => {
     expect(call.inputMessages).toEqual([
       { role: 'user', parts: [{ type: 'text', content: 'What is 2+2?' }, { type: 'blob', modality: 'image', format: 'png' }] },
       { role: 'assistant', parts: [{ type: 'tool_call', id: 't1', name: 'calc', arguments: { expr: '2+2' } }] },
-      { role: 'user', parts: [{ type: 'tool_call_response', id: 't1', result: [{ value: 4 }] }] },
+      { role: 'user', parts: [{ type: 'tool_call_response', id: 't1', response: [{ value: 4 }] }] },
     ]);
     expect(call.outputMessages).toEqual([{ role: 'assistant', parts: [{ type: 'text', content: '4' }], finish_reason: 'end_turn' }]);
   });

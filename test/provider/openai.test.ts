@@ -74,7 +74,7 @@ describe('OpenAI chat completions', () => {
       { role: 'system', parts: [{ type: 'text', content: 'You are a terse weather assistant.' }] },
       { role: 'user', parts: [{ type: 'text', content: 'Weather in Paris?' }] },
       { role: 'assistant', parts: [{ type: 'tool_call', id: 'call_abc123', name: 'get_weather', arguments: { city: 'Paris' } }] },
-      { role: 'tool', parts: [{ type: 'tool_call_response', id: 'call_abc123', result: 'rainy, 14C' }] },
+      { role: 'tool', parts: [{ type: 'tool_call_response', id: 'call_abc123', response: 'rainy, 14C' }] },
     ]);
     expect(call.outputMessages).toEqual([
       { role: 'assistant', parts: [{ type: 'text', content: 'It is rainy in Paris, 14C.' }], finish_reason: 'stop' },

@@ -65,7 +65,7 @@ describe('buildSpan from an OpenAI chat call', () => {
   it('carries content as JSON strings in the semconv shapes', () => {
     const input = JSON.parse(a['gen_ai.input.messages'] as string);
     expect(input[0]).toEqual({ role: 'system', parts: [{ type: 'text', content: 'You are a terse weather assistant.' }] });
-    expect(input[3]).toEqual({ role: 'tool', parts: [{ type: 'tool_call_response', id: 'call_abc123', result: 'rainy, 14C' }] });
+    expect(input[3]).toEqual({ role: 'tool', parts: [{ type: 'tool_call_response', id: 'call_abc123', response: 'rainy, 14C' }] });
     const output = JSON.parse(a['gen_ai.output.messages'] as string);
     expect(output[0]).toEqual({ role: 'assistant', parts: [{ type: 'text', content: 'It is rainy in Paris, 14C.' }], finish_reason: 'stop' });
     expect(output).toHaveLength(2);
