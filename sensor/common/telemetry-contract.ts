@@ -47,6 +47,7 @@ export const ATHENA_RESULTS_PREFIX = 'athena-results/';
 export const SPAN_COLUMNS: ReadonlyArray<{ readonly name: string; readonly type: string; readonly comment: string }> = [
   { name: 'trace_id', type: 'string', comment: 'W3C trace id, hex' },
   { name: 'span_id', type: 'string', comment: 'span id, hex' },
+  { name: 'parent_span_id', type: 'string', comment: 'parent span id, hex; empty for a root span' },
   { name: 'name', type: 'string', comment: '{operation} {request model}' },
   { name: 'start_time', type: 'string', comment: 'ISO-8601 start of the call' },
   { name: 'end_time', type: 'string', comment: 'ISO-8601 end of the call' },
@@ -65,6 +66,7 @@ export const SPAN_COLUMNS: ReadonlyArray<{ readonly name: string; readonly type:
   { name: 'namespace', type: 'string', comment: 'Kubernetes namespace of the calling pod' },
   { name: 'cluster', type: 'string', comment: 'cluster name of the calling pod' },
   { name: 'pod', type: 'string', comment: 'calling pod' },
+  { name: 'source', type: 'string', comment: 'ebpf (captured by a sensor) or otlp (sent by an instrumented app)' },
   { name: 'attributes', type: 'string', comment: 'all span attributes as a JSON string' },
 ];
 

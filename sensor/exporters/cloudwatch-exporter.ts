@@ -3,11 +3,12 @@
  * Provider (plus Workload on token metrics); a rollup without dimensions serves account-wide alarms.
  * DurationMs goes out as Values/Counts, so CloudWatch can answer percentile statistics (p50, p90, p99) on it.
  */
+import { CallMetric, METRIC_NAMESPACE, MetricDimension } from '../common/telemetry-contract';
 import { CloudWatchClient, PutMetricDataCommand, type CloudWatchClientConfig, type Dimension, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import type { DurationSummary, MetricAggregate } from '../pipeline/metrics';
 import { PermanentExportError, type Exporter } from './span-exporter';
 
-export const DEFAULT_CLOUDWATCH_NAMESPACE = 'Sightline';
+export const DEFAULT_CLOUDWATCH_NAMESPACE = METRIC_NAMESPACE;
 /** PutMetricData accepts at most this many datums per call. */
 export const MAX_DATUMS_PER_PUT = 1000;
 /** CloudWatch accepts at most this many distinct values in one datum's Values array. */
@@ -107,13 +108,13 @@ function addTo(rollup: Rollup, aggregate: MetricAggregate): void {
 function rollupDatums(rollup: Rollup): MetricDatum[] {
   const base = { Dimensions: rollup.dimensions, Timestamp: rollup.timestamp };
   const datums: MetricDatum[] = [
-    { ...base, MetricName: 'Calls', Unit: 'Count', Value: rollup.calls },
-    { ...base, MetricName: 'Errors', Unit: 'Count', Value: rollup.errors },
-    { ...base, MetricName: 'SlaBreaches', Unit: 'Count', Value: rollup.slaBreaches },
-    { ...base, MetricName: 'CostUsd', Unit: 'None', Value: rollup.costUsd },
+    { ...base, MetricName: CallMetric.calls, Unit: 'Count', Value: rollup.calls },
+    { ...base, MetricName: CallMetric.errors, Unit: 'Count', Value: rollup.errors },
+    { ...base, MetricName: CallMetric.slaBreaches, Unit: 'Count', Value: rollup.slaBreaches },
+    { ...base, MetricName: CallMetric.costUsd, Unit: 'None', Value: rollup.costUsd },
   ];
   if (rollup.durations.size > 0) {
-    datums.push({ ...base, MetricName: 'DurationMs', Unit: 'Milliseconds', ...fitDurationHistogram(rollup.durations) });
+    datums.push({ ...base, MetricName: CallMetric.durationMs, Unit: 'Milliseconds', ...fitDurationHistogram(rollup.durations) });
   }
   return datums;
 }
@@ -126,8 +127,8 @@ export function toMetricDatums(aggregates: readonly MetricAggregate[]): MetricDa
   for (const aggregate of aggregates) {
     const timestamp = new Date(aggregate.intervalEndMs);
     const modelDimensions = [
-      { Name: 'Model', Value: aggregate.model || 'unknown' },
-      { Name: 'Provider', Value: aggregate.provider || 'unknown' },
+      { Name: MetricDimension.model, Value: aggregate.model || 'unknown' },
+      { Name: MetricDimension.provider, Value: aggregate.provider || 'unknown' },
     ];
     const modelKey = JSON.stringify([aggregate.intervalEndMs, aggregate.model, aggregate.provider]);
     let modelRollup = byModel.get(modelKey);
@@ -137,11 +138,11 @@ export function toMetricDatums(aggregates: readonly MetricAggregate[]): MetricDa
     if (!intervalRollup) byInterval.set(aggregate.intervalEndMs, (intervalRollup = emptyRollup([], timestamp)));
     addTo(intervalRollup, aggregate);
 
-    const tokenDimensions = [...modelDimensions, { Name: 'Workload', Value: aggregate.workload || 'unknown' }];
+    const tokenDimensions = [...modelDimensions, { Name: MetricDimension.workload, Value: aggregate.workload || 'unknown' }];
     for (const [MetricName, Value] of [
-      ['InputTokens', aggregate.inputTokens],
-      ['OutputTokens', aggregate.outputTokens],
-      ['TotalTokens', aggregate.totalTokens],
+      [CallMetric.inputTokens, aggregate.inputTokens],
+      [CallMetric.outputTokens, aggregate.outputTokens],
+      [CallMetric.totalTokens, aggregate.totalTokens],
     ] as const) {
       datums.push({ MetricName, Dimensions: tokenDimensions, Timestamp: timestamp, Unit: 'Count', Value });
     }
@@ -150,7 +151,7 @@ export function toMetricDatums(aggregates: readonly MetricAggregate[]): MetricDa
   // Account-wide token totals, for token-budget alarms.
   const totalTokens = new Map<number, number>();
   for (const aggregate of aggregates) totalTokens.set(aggregate.intervalEndMs, (totalTokens.get(aggregate.intervalEndMs) ?? 0) + aggregate.totalTokens);
-  for (const [endMs, Value] of totalTokens) datums.push({ MetricName: 'TotalTokens', Dimensions: [], Timestamp: new Date(endMs), Unit: 'Count', Value });
+  for (const [endMs, Value] of totalTokens) datums.push({ MetricName: CallMetric.totalTokens, Dimensions: [], Timestamp: new Date(endMs), Unit: 'Count', Value });
   return datums;
 }
 

@@ -21,11 +21,15 @@ export class OtlpHttpExporter implements SpanExporter {
   readonly name = 'otlp';
   private readonly url: string;
   private readonly headers: Record<string, string>;
+  private readonly safeUrl: string;
   private readonly timeoutMs: number;
   private readonly logger: ExportLogger;
 
   constructor(options: OtlpHttpExporterOptions) {
     this.url = tracesUrl(options.endpoint);
+    // For messages: an endpoint may carry userinfo or a token in its query, which must not reach a log.
+    const parsed = new URL(this.url);
+    this.safeUrl = `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
     this.headers = { ...options.headers, 'content-type': 'application/x-protobuf' };
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.logger = options.logger ?? silentLogger;
@@ -44,7 +48,7 @@ export class OtlpHttpExporter implements SpanExporter {
       this.logPartialSuccess(body, spans.length);
       return;
     }
-    const message = `OTLP endpoint ${this.url} answered HTTP ${response.status}`;
+    const message = `OTLP endpoint ${this.safeUrl} answered HTTP ${response.status}`;
     if (isRetryableHttpStatus(response.status)) throw new Error(message);
     throw new PermanentExportError(`${message}; the batch of ${spans.length} spans is dropped`);
   }

@@ -246,7 +246,9 @@ export function decodeTraceRequest(body: Buffer, encoding: OtlpEncoding): Decode
     try {
       parsed = JSON.parse(body.toString('utf8'));
     } catch (error) {
-      throw new OtlpDecodeError(`body is not valid JSON: ${(error as Error).message}`);
+      // Only the position: V8's message quotes part of the body, which is echoed to the client and logged.
+      const position = /position (\d+)/.exec((error as Error).message)?.[1];
+      throw new OtlpDecodeError(`body is not valid JSON${position ? ` (at byte ${position})` : ''}`);
     }
     const object = asObject(parsed);
     if (!object) throw new OtlpDecodeError('body must be a JSON object with a "resourceSpans" array');

@@ -97,3 +97,10 @@ describe('S3SpanExporter', () => {
     reader.destroy();
   });
 });
+
+test('every column of an S3 span row is a column of the Glue table, in the same order', () => {
+  const { SPAN_COLUMNS } = require('../../sensor/common/telemetry-contract') as typeof import('../../sensor/common/telemetry-contract');
+  const { toSpanRow } = require('../../sensor/exporters/s3-exporter') as typeof import('../../sensor/exporters/s3-exporter');
+  const { genAiSpan } = require('./span-fixture') as typeof import('./span-fixture');
+  expect(Object.keys(toSpanRow(genAiSpan({ index: 1 })))).toEqual(SPAN_COLUMNS.map((column) => column.name));
+});

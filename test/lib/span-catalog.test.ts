@@ -29,9 +29,9 @@ describe('SpanCatalog', () => {
     const input = table.Properties.TableInput;
     expect(input.Name).toBe('spans');
     expect(input.StorageDescriptor.Columns.map((column: any) => column.Name)).toEqual([
-      'trace_id', 'span_id', 'name', 'start_time', 'end_time', 'duration_ms', 'provider', 'operation', 'request_model',
+      'trace_id', 'span_id', 'parent_span_id', 'name', 'start_time', 'end_time', 'duration_ms', 'provider', 'operation', 'request_model',
       'response_model', 'input_tokens', 'output_tokens', 'total_tokens', 'cost_usd', 'status_code', 'error_type',
-      'workload', 'namespace', 'cluster', 'pod', 'attributes',
+      'workload', 'namespace', 'cluster', 'pod', 'source', 'attributes',
     ]);
     expect(input.StorageDescriptor.Columns).toHaveLength(SPAN_COLUMNS.length);
     expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe('org.openx.data.jsonserde.JsonSerDe');
