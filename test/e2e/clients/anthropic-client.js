@@ -1,20 +1,12 @@
 // Calls the mock provider through the official @anthropic-ai/sdk (HTTP/1.1 via undici, trusting the test CA).
 'use strict';
-const fs = require('node:fs');
 const { default: Anthropic } = require('@anthropic-ai/sdk');
-const { Agent, fetch } = require('undici');
-const { runPlan } = require('./client-io');
+const { runPlan, undiciSdkOptions } = require('./client-io');
 
 let client;
 
 runPlan(async (plan, call) => {
-  client ??= new Anthropic({
-    apiKey: plan.apiKey,
-    baseURL: plan.baseURL,
-    maxRetries: 0,
-    fetch,
-    fetchOptions: { dispatcher: new Agent({ connect: { ca: fs.readFileSync(plan.caPath, 'utf8') } }) },
-  });
+  client ??= new Anthropic(undiciSdkOptions(plan));
   switch (call.api) {
     case 'messages':
       return client.messages.create(call.params);

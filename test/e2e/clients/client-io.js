@@ -35,4 +35,17 @@ async function runPlan(run, report = () => ({})) {
   process.stdout.write(JSON.stringify({ pid: process.pid, results, ...report() }));
 }
 
-module.exports = { runPlan };
+/** Options the openai and anthropic SDKs share: the plan's key and base URL, no retries, undici trusting the test CA. */
+function undiciSdkOptions(plan) {
+  const fs = require('node:fs');
+  const { Agent, fetch } = require('undici');
+  return {
+    apiKey: plan.apiKey,
+    baseURL: plan.baseURL,
+    maxRetries: 0,
+    fetch,
+    fetchOptions: { dispatcher: new Agent({ connect: { ca: fs.readFileSync(plan.caPath, 'utf8') } }) },
+  };
+}
+
+module.exports = { runPlan, undiciSdkOptions };

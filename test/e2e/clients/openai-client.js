@@ -1,20 +1,12 @@
 // Calls the mock provider through the official openai SDK (HTTP/1.1 via undici, trusting the test CA).
 'use strict';
-const fs = require('node:fs');
 const { default: OpenAI } = require('openai');
-const { Agent, fetch } = require('undici');
-const { runPlan } = require('./client-io');
+const { runPlan, undiciSdkOptions } = require('./client-io');
 
 let client;
 
 runPlan(async (plan, call) => {
-  client ??= new OpenAI({
-    apiKey: plan.apiKey,
-    baseURL: plan.baseURL,
-    maxRetries: 0,
-    fetch,
-    fetchOptions: { dispatcher: new Agent({ connect: { ca: fs.readFileSync(plan.caPath, 'utf8') } }) },
-  });
+  client ??= new OpenAI(undiciSdkOptions(plan));
   switch (call.api) {
     case 'chat':
       return client.chat.completions.create(call.params);
