@@ -1,6 +1,7 @@
 /** The `sightline` command line. */
 import { Command, InvalidArgumentError } from 'commander';
 import { runCaptureCommand } from '../sensor/cli/capture-command';
+import { SightlinePort } from '../sensor/common/telemetry-contract';
 import { runGatewayCommand, runSensorCommand } from '../sensor/cli/service-commands';
 
 function positiveInteger(value: string): number {
@@ -24,24 +25,22 @@ function positiveNumber(value: string): number {
 export function buildCli(): Command {
   const program = new Command('sightline').description('Zero-instrumentation LLM observability').showHelpAfterError();
 
-  program
-    .command('sensor')
-    .description('capture LLM calls on this host and turn them into GenAI spans and metrics')
-    .option('--config <file>', 'YAML configuration file (see docs/configuration.md)')
-    .option('--otlp-file <path>', 'append spans as OTLP/JSON, one ExportTraceServiceRequest per line')
+  /** Options the two services share; each command adds its own. */
+  const service = (name: string, description: string, otlpFileHelp: string) =>
+    program
+      .command(name)
+      .description(description)
+      .option('--config <file>', 'YAML configuration file (see docs/configuration.md)')
+      .option('--otlp-file <path>', otlpFileHelp)
+      .option('--http-port <n>', `port of /readyz, /healthz and /metrics (default ${SightlinePort.http})`, port)
+      .option('--data-dir <dir>', 'where the spool lives (spans wait here while a sink is down)');
+
+  service('sensor', 'capture LLM calls on this host and turn them into GenAI spans and metrics', 'append spans as OTLP/JSON, one ExportTraceServiceRequest per line')
     .option('--otlp-endpoint <url>', 'ship spans to a Sightline gateway (or any OTLP/HTTP collector)')
-    .option('--http-port <n>', 'port of /readyz, /healthz and /metrics (default 9464)', port)
-    .option('--data-dir <dir>', 'where the spool lives (spans wait here while a sink is down)')
     .action(async (options) => runSensorCommand(options));
 
-  program
-    .command('gateway')
-    .description('receive OTLP from sensors and instrumented apps; compute metrics and cost; write to storage')
-    .option('--config <file>', 'YAML configuration file (see docs/configuration.md)')
-    .option('--otlp-port <n>', 'OTLP/HTTP receiver port (default 4318)', port)
-    .option('--http-port <n>', 'port of /readyz, /healthz and /metrics (default 9464)', port)
-    .option('--otlp-file <path>', 'append the normalised spans as OTLP/JSON lines')
-    .option('--data-dir <dir>', 'where the spool lives (spans wait here while a sink is down)')
+  service('gateway', 'receive OTLP from sensors and instrumented apps; compute metrics and cost; write to storage', 'append the normalised spans as OTLP/JSON lines')
+    .option('--otlp-port <n>', `OTLP/HTTP receiver port (default ${SightlinePort.otlp})`, port)
     .action(async (options) => runGatewayCommand(options));
 
   program

@@ -3,6 +3,7 @@
  * generated from it (`npm run docs:config`), and a test fails when the two differ.
  */
 import { z } from 'zod';
+import { SightlinePort } from '../common/telemetry-contract';
 import { captureConfigSchema } from '../capture/config';
 import { exportersConfigSchema } from '../exporters/config';
 import { httpConfigSchema } from '../http/config';
@@ -15,7 +16,7 @@ import { receiverConfigSchema } from '../receiver/config';
 export const serverConfigSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0').describe('Address of the health and metrics server.'),
-    httpPort: z.number().int().min(0).max(65535).default(9464).describe('Port of /readyz, /healthz and the Prometheus /metrics.'),
+    httpPort: z.number().int().min(0).max(65535).default(SightlinePort.http).describe('Port of /readyz, /healthz and the Prometheus /metrics.'),
     healthReportSeconds: z
       .number()
       .positive()

@@ -1,5 +1,6 @@
 /** OTLP/HTTP receiver settings. */
 import { z } from 'zod';
+import { SightlinePort } from '../common/telemetry-contract';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -7,7 +8,7 @@ export const receiverConfigSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Accept OTLP/HTTP traces from applications that are already instrumented.'),
     host: z.string().min(1).default('0.0.0.0').describe('Address the receiver listens on.'),
-    port: z.number().int().min(0).max(65535).default(4318).describe('Port the receiver listens on (4318 is the OTLP/HTTP default).'),
+    port: z.number().int().min(0).max(65535).default(SightlinePort.otlp).describe('Port the receiver listens on (4318 is the OTLP/HTTP default).'),
     maxBodyBytes: z
       .number()
       .int()
