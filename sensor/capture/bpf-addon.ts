@@ -9,7 +9,6 @@ export interface NativeBpfObject {
   writeArrayMap(map: string, index: number, value: Buffer): void;
   readPerCpuCounters(map: string, count: number): bigint[];
   consumeRingBuffer(map: string, onBatch: (batch: Buffer) => void, maxPendingBytes: number): void;
-  linkCount(): number;
   close(): void;
 }
 

@@ -19,7 +19,8 @@ import {
 } from './event-layout';
 import { checkCapturePrerequisites, explainBpfFailure } from './preflight';
 import { attachTlsProbes, detachTlsProbes, type AttachedFile } from './tls-probes';
-import { DEFAULT_LIBRARY_DIRS, TlsLibraryDiscovery, type TlsLibraryFile } from './tls-library-discovery';
+import { captureConfigSchema } from './config';
+import { TlsLibraryDiscovery, type TlsLibraryFile } from './tls-library-discovery';
 import type { Logger } from '../common/logger';
 
 export interface TlsCaptureOptions {
@@ -43,15 +44,18 @@ export interface TlsCaptureOptions {
   onClose?: (closed: ConnectionClosed) => void;
 }
 
+const CONFIG_DEFAULTS = captureConfigSchema.parse({});
+
+/** The `capture` config section's defaults, plus the settings only code changes. */
 export const DEFAULT_CAPTURE_OPTIONS = {
-  maxCallBytes: 8 * 1024 * 1024,
-  ringBufferBytes: 16 * 1024 * 1024,
+  maxCallBytes: CONFIG_DEFAULTS.maxCallBytes,
+  ringBufferBytes: CONFIG_DEFAULTS.ringBufferBytes,
   maxPendingBytes: 256 * 1024 * 1024,
-  rescanIntervalMs: 10_000,
+  rescanIntervalMs: CONFIG_DEFAULTS.rescanIntervalSeconds * 1000,
   execRescanDelaysMs: [0, 50, 200, 500, 1000],
-  libraryDirs: DEFAULT_LIBRARY_DIRS,
+  libraryDirs: CONFIG_DEFAULTS.libraryDirs,
   executables: [] as string[],
-  excludePaths: [] as string[],
+  excludePaths: CONFIG_DEFAULTS.excludePaths,
 };
 
 export type CaptureCounters = Record<CaptureCounterName, number> & {
@@ -70,6 +74,8 @@ interface PendingScan {
 }
 
 const MAX_PENDING_SCANS = 10_000;
+/** Matches the streams stage's default idle timeout: a connection silent this long is treated as gone. */
+const CONNECTION_ID_IDLE_MS = 300_000;
 const SCAN_TICK_MS = 25;
 
 export class TlsCapture {
@@ -116,7 +122,10 @@ export class TlsCapture {
     this.discovery = new TlsLibraryDiscovery(addon.findElfSymbols, '/proc', (message) => this.options.logger.debug(message), this.options.excludePaths);
     this.attachAll(this.discovery.scanPaths(this.options.libraryDirs, this.options.executables));
     this.attachAll(this.discovery.scanAllProcesses());
-    this.rescanTimer = setInterval(() => this.attachAll(this.discovery!.scanAllProcesses()), this.options.rescanIntervalMs);
+    this.rescanTimer = setInterval(() => {
+      this.attachAll(this.discovery!.scanAllProcesses());
+      this.connections.sweep(Date.now() - CONNECTION_ID_IDLE_MS);
+    }, this.options.rescanIntervalMs);
     this.rescanTimer.unref();
     this.options.logger.info(
       { files: [...this.attached.values()].map((a) => a.file.displayPath) },
@@ -213,7 +222,7 @@ export class TlsCapture {
       pid,
       tid: record.readUInt32LE(TLS_EVENT.tid),
       comm: readCString(record, TLS_EVENT.comm, TLS_EVENT.commBytes),
-      conn: this.connections.idFor(pid, sslPtr),
+      conn: this.connections.idFor(pid, sslPtr, tsMs),
       dir: record[TLS_EVENT.direction] === TlsDirection.in ? 'in' : 'out',
       // A copy: a view would keep the whole 1 MiB delivery batch alive for as long as a decoder holds a few bytes.
       data: Buffer.from(record.subarray(TLS_EVENT.data, TLS_EVENT.data + dataBytes)),

@@ -29,7 +29,6 @@ export const DEFAULT_LIBRARY_DIRS = ['/lib', '/lib64', '/usr/lib', '/usr/lib64',
 export class TlsLibraryDiscovery {
   /** fileKey -> the file, or null when it was examined and has no TLS functions. */
   private readonly examined = new Map<string, TlsLibraryFile | null>();
-  examineFailures = 0;
 
   constructor(
     private readonly findSymbols: SymbolFinder,
@@ -115,7 +114,6 @@ export class TlsLibraryDiscovery {
       offsets = this.findSymbols(attachPath, [...TLS_FUNCTIONS]);
     } catch (error) {
       // Not cached: the file may be readable on the next scan (e.g. a process that was still starting).
-      this.examineFailures++;
       this.onError(`cannot read symbols of ${displayPath}: ${(error as Error).message}`);
       return null;
     }
@@ -125,9 +123,6 @@ export class TlsLibraryDiscovery {
     return file;
   }
 
-  get tlsFiles(): TlsLibraryFile[] {
-    return [...this.examined.values()].filter((file): file is TlsLibraryFile => file !== null);
-  }
 }
 
 /** The same identity /proc/PID/maps prints: major:minor in hex, then the inode. */

@@ -1,6 +1,7 @@
 /** `sightline capture`: raw TLS plaintext as JSON lines, for debugging what the sensor sees. */
 import * as fs from 'node:fs';
 import type { CaptureEvent } from '../capture/capture-event';
+import { captureConfigSchema } from '../capture/config';
 import { TlsCapture } from '../capture/tls-capture';
 import { createLogger } from '../common/logger';
 
@@ -26,7 +27,24 @@ export function captureLine(event: CaptureEvent): string {
   });
 }
 
+/** The flags go through the `capture` config schema, so they are checked as the config file would be. */
+function validatedCaptureSettings(options: CaptureCommandOptions) {
+  const flags: Record<string, string> = { maxCallBytes: '--max-call-bytes', ringBufferBytes: '--ring-buffer-bytes', excludePaths: '--exclude' };
+  const result = captureConfigSchema.safeParse({ maxCallBytes: options.maxCallBytes, ringBufferBytes: options.ringBufferBytes, excludePaths: options.excludePaths });
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new Error(`${flags[String(issue.path[0])] ?? issue.path.join('.')}: ${issue.message}`);
+}
+
 export async function runCaptureCommand(options: CaptureCommandOptions): Promise<void> {
+  let settings: ReturnType<typeof validatedCaptureSettings>;
+  try {
+    settings = validatedCaptureSettings(options);
+  } catch (error) {
+    process.stderr.write(`sightline capture: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const logger = createLogger(process.env.SIGHTLINE_LOG_LEVEL ?? 'warn');
   const out = options.out === '-' ? process.stdout : fs.createWriteStream(options.out, { flags: 'a' });
   let events = 0;
@@ -37,10 +55,10 @@ export async function runCaptureCommand(options: CaptureCommandOptions): Promise
   });
   const capture = new TlsCapture({
     logger,
-    maxCallBytes: options.maxCallBytes,
-    ringBufferBytes: options.ringBufferBytes,
+    maxCallBytes: settings.maxCallBytes,
+    ringBufferBytes: settings.ringBufferBytes,
     executables: [process.execPath],
-    excludePaths: options.excludePaths,
+    excludePaths: settings.excludePaths,
     onEvent: (event) => {
       events++;
       out.write(captureLine(event) + '\n');
@@ -78,7 +96,7 @@ export async function runCaptureCommand(options: CaptureCommandOptions): Promise
   }
   process.stderr.write(
     `sightline capture: ${events} events, ${counters.bytes} bytes captured; ` +
-      `${counters.truncatedBytes} bytes truncated (over ${options.maxCallBytes ?? 'the default'} per call), ` +
+      `${counters.truncatedBytes} bytes truncated (over ${settings.maxCallBytes} per call), ` +
       `${counters.droppedBytes} bytes dropped (ring buffer full), ${counters.readErrors} read errors\n`,
   );
 }

@@ -1,6 +1,6 @@
 /** The contract every HTTP decoder (HTTP/1.1, HTTP/2) implements: bytes of one TLS connection in, exchanges out. */
 import type { Direction } from '../capture/capture-event';
-import type { ConnectionContext, HeaderMap, HttpExchange } from './http-exchange';
+import type { HeaderMap, HttpExchange } from './http-exchange';
 
 export interface HttpDecodeLimits {
   /** Largest body kept per message; bytes beyond are skipped and the body marked truncated. */
@@ -61,4 +61,3 @@ export interface ConnectionDecoder {
   end(tsMs: number): void;
 }
 
-export type ConnectionDecoderFactory = (ctx: ConnectionContext, options: HttpDecoderOptions) => ConnectionDecoder;

@@ -111,3 +111,9 @@ function one(i) {
   expect(run.exitCode).toBe(0);
   expect(run.stdout.trim()).toBe('150');
 });
+
+test('flags are checked like the config file: a bad ring size names the flag and exits 2 before loading BPF', async () => {
+  const run = await runProcess(process.execPath, [CLI, 'capture', '--out', '/dev/null', '--ring-buffer-bytes', '1000']);
+  expect(run.exitCode).toBe(2);
+  expect(run.stderr).toContain('--ring-buffer-bytes: must be a power of two of at least 4096');
+});

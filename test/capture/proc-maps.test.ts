@@ -40,3 +40,12 @@ test('connection ids are stable per SSL object and new after it is freed or its 
   expect(ids.closeProcess(10)).toEqual([reused]);
   expect(ids.openCount).toBe(1);
 });
+
+test('connection ids unused for long are forgotten, so a lost exit record does not leak them', () => {
+  const ids = new ConnectionIds();
+  const old = ids.idFor(10, 0x1, 1_000);
+  ids.idFor(11, 0x2, 5_000);
+  ids.sweep(2_000);
+  expect(ids.openCount).toBe(1);
+  expect(ids.idFor(10, 0x1, 6_000)).not.toBe(old);
+});

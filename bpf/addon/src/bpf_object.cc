@@ -52,7 +52,6 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod("writeArrayMap", &BpfObject::WriteArrayMap),
                          InstanceMethod("readPerCpuCounters", &BpfObject::ReadPerCpuCounters),
                          InstanceMethod("consumeRingBuffer", &BpfObject::ConsumeRingBuffer),
-                         InstanceMethod("linkCount", &BpfObject::LinkCount),
                          InstanceMethod("close", &BpfObject::Close),
                      });
 }
@@ -254,9 +253,6 @@ Napi::Value BpfObject::ConsumeRingBuffer(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value BpfObject::LinkCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(links_.size()));
-}
 
 void BpfObject::CloseAll() {
   for (auto& entry : consumers_) entry.second->Stop();

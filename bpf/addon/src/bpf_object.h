@@ -25,7 +25,6 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value WriteArrayMap(const Napi::CallbackInfo& info);
   Napi::Value ReadPerCpuCounters(const Napi::CallbackInfo& info);
   Napi::Value ConsumeRingBuffer(const Napi::CallbackInfo& info);
-  Napi::Value LinkCount(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   void CloseAll();
   int MapFd(Napi::Env env, const std::string& name);

@@ -5,7 +5,7 @@
  * gap or an HPACK error ends decoding of that direction; the other direction carries on.
  */
 import type { Direction } from '../../capture/capture-event';
-import type { ConnectionDecoder, ConnectionDecoderFactory, HttpDecoderOptions, RequestHead } from '../connection-decoder';
+import type { ConnectionDecoder, HttpDecoderOptions, RequestHead } from '../connection-decoder';
 import { decodeContentEncoding } from '../content-encoding';
 import { stripCredentialAuthority, stripCredentialHeaders, stripCredentialQuery } from '../credentials';
 import type { ConnectionContext, HeaderMap, HttpExchange, HttpRequest, HttpResponse } from '../http-exchange';
@@ -557,4 +557,3 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
   }
 }
 
-export const createHttp2ConnectionDecoder: ConnectionDecoderFactory = (ctx, options) => new Http2ConnectionDecoder(ctx, options);
