@@ -93,17 +93,13 @@ function indexed(attributes: Attributes, prefix: string, consumed: Set<string>):
 }
 
 function toolCallParts(fields: Record<string, AttributeValue>, prefix: string, nameKey: string, argumentsKey: string, idKey: string): Array<Record<string, unknown>> {
-  const calls = new Map<number, Record<string, unknown>>();
-  for (const [key, value] of Object.entries(fields)) {
-    const match = new RegExp(`^${prefix.replace(/\./g, '\\.')}(\\d+)\\.(.+)$`).exec(key);
-    if (!match) continue;
-    const call = calls.get(Number(match[1])) ?? { type: 'tool_call' };
-    if (match[2] === nameKey) call.name = value;
-    else if (match[2] === argumentsKey) call.arguments = value;
-    else if (match[2] === idKey) call.id = value;
-    calls.set(Number(match[1]), call);
-  }
-  return [...calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
+  return [...indexed(fields, prefix, new Set()).values()].map((call) => {
+    const part: Record<string, unknown> = { type: 'tool_call' };
+    if (call[nameKey] !== undefined) part.name = call[nameKey];
+    if (call[argumentsKey] !== undefined) part.arguments = call[argumentsKey];
+    if (call[idKey] !== undefined) part.id = call[idKey];
+    return part;
+  });
 }
 
 /** OpenLLMetry `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`. */
