@@ -30,5 +30,6 @@ COPY --from=build /src/bpf/addon/build/Release/ ./bpf/addon/build/Release/
 RUN groupadd --system --gid 10001 sightline && useradd --system --uid 10001 --gid sightline --no-create-home sightline
 USER 10001
 EXPOSE 4318 9464
-ENTRYPOINT ["node", "dist/bin/sightline.js"]
+# --max-semi-space-size: see bin/sightline.js.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/bin/sightline.js"]
 CMD ["--help"]

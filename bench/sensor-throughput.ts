@@ -140,7 +140,13 @@ async function main(): Promise<void> {
 
     const spansFile = path.join(work, 'spans.jsonl');
     const nodeFlags = process.env.SENSOR_NODE_FLAGS?.split(' ').filter(Boolean) ?? []; // for memory experiments
-    sensor = spawn(process.execPath, [...nodeFlags, path.join(root, 'bin/sightline.js'), 'sensor', '--config', path.join(work, 'sensor.yaml'), '--otlp-file', spansFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const sensorArgs = ['sensor', '--config', path.join(work, 'sensor.yaml'), '--otlp-file', spansFile];
+    const launcher = path.join(root, 'bin/sightline.js');
+    // Started as `npx sightline` starts it (the launcher's own node flags apply) unless flags are under test.
+    sensor =
+      nodeFlags.length > 0
+        ? spawn(process.execPath, [...nodeFlags, launcher, ...sensorArgs], { stdio: ['ignore', 'ignore', 'pipe'] })
+        : spawn(launcher, sensorArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
     const healthPort = (await lineFrom(sensor, 'stderr', /"healthPort":(\d+)/, 30_000))[1];
     const cpuBefore = cpuSeconds(sensor.pid!);
     if (process.env.BENCH_HEAPSNAPSHOT) setTimeout(() => process.kill(sensor!.pid!, 'SIGUSR2'), (options.seconds - 1) * 1000);

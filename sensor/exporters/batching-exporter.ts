@@ -4,7 +4,7 @@
  * the sink accepted it, retrying with capped exponential backoff and jitter while the sink is down.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { BatchCodec } from './span-json';
+import { joinEncodedItems, type BatchCodec } from './span-json';
 import { PermanentExportError, silentLogger, type ExportLogger, type Exporter } from './span-exporter';
 import type { BatchQueue, QueuedBatch } from './spool';
 
@@ -13,6 +13,11 @@ export interface BatchingOptions {
   maxBatch: number;
   /** Longest time an item waits for its batch to fill. */
   maxDelayMs: number;
+  /**
+   * Encoded bytes per batch: a batch is cut before it grows past this (an item bigger on its own goes alone).
+   * Keeps request and object sizes sane and the memory of a batch in flight bounded when spans carry large prompts.
+   */
+  maxBatchBytes?: number;
 }
 
 export interface RetryOptions {
@@ -100,7 +105,9 @@ export class BatchingExporter<T> implements Exporter<T> {
   private readonly logger: ExportLogger;
   private readonly random: () => number;
   private readonly metrics?: DeliveryMetrics;
-  private buffer: T[] = [];
+  /** Items offered and not yet cut into a batch, already encoded (see BatchCodec). */
+  private buffer: string[] = [];
+  private bufferBytes = 0;
   /** Callers of `export` whose items wait in `buffer`; settled when that buffer is cut into the queue. */
   private bufferWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   private batchTimer: NodeJS.Timeout | undefined;
@@ -131,8 +138,21 @@ export class BatchingExporter<T> implements Exporter<T> {
   /** Buffers the items; never blocks and never throws for a sink problem. */
   offer(items: readonly T[]): void {
     if (this.stopped) throw new Error(`exporter ${this.name}: offer after shutdown`);
+    const maxBatchBytes = this.batching.maxBatchBytes ?? Infinity;
     for (const item of items) {
-      this.buffer.push(item);
+      let encoded: string;
+      try {
+        encoded = this.codec.encodeItem(item);
+      } catch (error) {
+        this.logger.error({ exporter: this.name, err: (error as Error)?.message }, 'item cannot be encoded; dropping it');
+        this.counts.rejectedItems++;
+        this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' });
+        continue;
+      }
+      // Lengths in UTF-16 units: close enough to bytes for a size cap, and free to read.
+      if (this.buffer.length > 0 && this.bufferBytes + encoded.length > maxBatchBytes) this.cutBatch();
+      this.buffer.push(encoded);
+      this.bufferBytes += encoded.length + 1;
       if (this.buffer.length >= this.batching.maxBatch) this.cutBatch();
     }
     if (this.buffer.length > 0 && !this.batchTimer) {
@@ -208,9 +228,10 @@ export class BatchingExporter<T> implements Exporter<T> {
     const batch = this.buffer;
     const waiters = this.bufferWaiters;
     this.buffer = [];
+    this.bufferBytes = 0;
     this.bufferWaiters = [];
     try {
-      this.queue.append(this.codec.encode(batch), batch.length);
+      this.queue.append(joinEncodedItems(batch), batch.length);
     } catch (error) {
       for (const waiter of waiters) waiter.reject(error);
       throw error;

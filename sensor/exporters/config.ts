@@ -69,6 +69,12 @@ export const exportersConfigSchema = z
       .object({
         maxBatch: z.number().int().positive().default(512).describe('Items per batch.'),
         maxDelayMs: z.number().int().positive().default(1000).describe('Longest wait for a batch to fill, in milliseconds.'),
+        maxBatchBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1024 * 1024)
+          .describe('Encoded size per batch in bytes: a batch is cut before it grows past this, which bounds request and object sizes and the memory of spans with large prompts.'),
       })
       .prefault({})
       .describe('Batching shared by all sinks.'),

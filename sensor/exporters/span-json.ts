@@ -3,13 +3,9 @@ import type { GenAiSpan } from '../span/gen-ai-span';
 
 type SpanJson = Omit<GenAiSpan, 'startTimeUnixNano' | 'endTimeUnixNano'> & { startTimeUnixNano: string; endTimeUnixNano: string };
 
-export function encodeSpans(spans: readonly GenAiSpan[]): Buffer {
-  const plain: SpanJson[] = spans.map((span) => ({
-    ...span,
-    startTimeUnixNano: span.startTimeUnixNano.toString(),
-    endTimeUnixNano: span.endTimeUnixNano.toString(),
-  }));
-  return Buffer.from(JSON.stringify(plain));
+function spanToJson(span: GenAiSpan): string {
+  const plain: SpanJson = { ...span, startTimeUnixNano: span.startTimeUnixNano.toString(), endTimeUnixNano: span.endTimeUnixNano.toString() };
+  return JSON.stringify(plain);
 }
 
 export function decodeSpans(bytes: Uint8Array): GenAiSpan[] {
@@ -17,18 +13,27 @@ export function decodeSpans(bytes: Uint8Array): GenAiSpan[] {
   return plain.map((span) => ({ ...span, startTimeUnixNano: BigInt(span.startTimeUnixNano), endTimeUnixNano: BigInt(span.endTimeUnixNano) }));
 }
 
-/** Encodes and decodes a batch of items for the spool. */
+/**
+ * Encodes and decodes a batch of items for the spool. Items are encoded one at a time, as they are offered, so a
+ * batch waiting to fill holds one flat string per item instead of the item's object graph, and its size in bytes
+ * is known before it is cut; the batch is the JSON array of those items.
+ */
 export interface BatchCodec<T> {
-  encode(items: readonly T[]): Buffer;
+  encodeItem(item: T): string;
   decode(bytes: Uint8Array): T[];
 }
 
-export const spanBatchCodec: BatchCodec<GenAiSpan> = { encode: encodeSpans, decode: decodeSpans };
+/** The batch bytes for items encoded by `encodeItem`: one JSON array. */
+export function joinEncodedItems(encoded: readonly string[]): Buffer {
+  return Buffer.from(`[${encoded.join(',')}]`);
+}
+
+export const spanBatchCodec: BatchCodec<GenAiSpan> = { encodeItem: spanToJson, decode: decodeSpans };
 
 /** For items that are plain JSON already (metric aggregates). */
 export function jsonBatchCodec<T>(): BatchCodec<T> {
   return {
-    encode: (items) => Buffer.from(JSON.stringify(items)),
+    encodeItem: (item) => JSON.stringify(item),
     decode: (bytes) => JSON.parse(Buffer.from(bytes).toString('utf8')) as T[],
   };
 }

@@ -31,6 +31,23 @@ export interface BatchQueue {
 }
 
 const HEADER_BYTES = 12;
+
+/** Writes every byte of `buffers`, in order, at the file's position, resuming after a short write. */
+export function writeAllSync(fd: number, buffers: Buffer[], writev: (fd: number, buffers: Buffer[]) => number = fs.writevSync): void {
+  let pending = buffers.filter((buffer) => buffer.length > 0);
+  while (pending.length > 0) {
+    let written = writev(fd, pending);
+    const rest: Buffer[] = [];
+    for (const buffer of pending) {
+      if (written >= buffer.length) written -= buffer.length;
+      else {
+        rest.push(written > 0 ? buffer.subarray(written) : buffer);
+        written = 0;
+      }
+    }
+    pending = rest;
+  }
+}
 const SEGMENT_FILE = /^segment-(\d{16})\.spool$/;
 const CURSOR_FILE = 'cursor.json';
 
@@ -124,7 +141,7 @@ export class DiskSpool implements BatchQueue {
     header.writeUInt32LE(bytes.length, 0);
     header.writeUInt32LE(crc32(bytes), 4);
     header.writeUInt32LE(itemCount, 8);
-    fs.writeSync(this.activeFd!, Buffer.concat([header, bytes]));
+    writeAllSync(this.activeFd!, [header, bytes]); // no copy of a large batch into one buffer
     const entry: RecordEntry = { offset: active.size, length: bytes.length, itemCount };
     active.records.push(entry);
     active.size += recordBytes;

@@ -10,7 +10,7 @@ describe('exportersConfigSchema', () => {
     const config = exportersConfigSchema.parse({});
     expect(config.s3).toEqual({ enabled: false, prefix: '', forcePathStyle: false });
     expect(config.cloudwatch).toMatchObject({ enabled: false, namespace: 'Sightline', intervalSeconds: 60 });
-    expect(config.batching).toEqual({ maxBatch: 512, maxDelayMs: 1000 });
+    expect(config.batching).toEqual({ maxBatch: 512, maxDelayMs: 1000, maxBatchBytes: 1024 * 1024 });
     expect(config.retry).toEqual({ initialDelayMs: 500, maxDelayMs: 30_000 });
     expect(config.spool.maxBytes).toBe(256 * 1024 * 1024);
   });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { BatchingExporter, backoffDelayMs } from '../../sensor/exporters/batching-exporter';
 import { jsonBatchCodec } from '../../sensor/exporters/span-json';
 import type { Exporter } from '../../sensor/exporters/span-exporter';
-import { DiskSpool, MemoryQueue } from '../../sensor/exporters/spool';
+import { DiskSpool, MemoryQueue, writeAllSync } from '../../sensor/exporters/spool';
 
 let dir: string;
 beforeEach(() => {
@@ -67,6 +67,21 @@ describe('DiskSpool', () => {
     expect(drain(reopened)).toEqual([1, 2, 3]);
   });
 
+  it('writes every byte, in order, when the disk takes them in short writes', () => {
+    const file = path.join(dir, 'short-writes');
+    const fd = fs.openSync(file, 'a');
+    const parts = [Buffer.from('header-12345'), Buffer.alloc(0), Buffer.from('body '.repeat(20))];
+    let calls = 0;
+    // Each call writes at most 7 bytes, so the write crosses many calls and splits inside both buffers.
+    writeAllSync(fd, parts, (target, buffers) => {
+      calls++;
+      return fs.writeSync(target, Buffer.concat(buffers).subarray(0, 7));
+    });
+    fs.closeSync(fd);
+    expect(fs.readFileSync(file)).toEqual(Buffer.concat(parts));
+    expect(calls).toBe(Math.ceil(Buffer.concat(parts).length / 7));
+  });
+
   it('refuses a batch larger than the whole spool, counted', () => {
     const spool = new DiskSpool({ dir, maxBytes: 64 });
     spool.append(record(1), 5);
@@ -85,11 +100,11 @@ describe('MemoryQueue', () => {
 });
 
 describe('BatchingExporter', () => {
-  class FlakySink implements Exporter<number> {
+  class FlakySink<T = number> implements Exporter<T> {
     readonly name = 'flaky';
-    readonly received: number[][] = [];
+    readonly received: T[][] = [];
     failuresLeft = 0;
-    async export(items: number[]): Promise<void> {
+    async export(items: T[]): Promise<void> {
       if (this.failuresLeft > 0) {
         this.failuresLeft--;
         throw new Error('sink unavailable');
@@ -108,6 +123,28 @@ describe('BatchingExporter', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(sink.received).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
     await exporter.shutdown();
+  });
+
+  it('cuts a batch before its encoded size passes maxBatchBytes; an item bigger on its own goes alone', async () => {
+    const sink = new FlakySink<string>();
+    const codec = jsonBatchCodec<string>();
+    const exporter = new BatchingExporter({ sink, codec, queue: new MemoryQueue(1 << 20), batching: { maxBatch: 100, maxDelayMs: 20, maxBatchBytes: 250 }, retry: { initialDelayMs: 5, maxDelayMs: 10 } });
+    const item = (letter: string, length: number) => letter.repeat(length);
+    exporter.offer([item('a', 100), item('b', 100), item('c', 100), item('d', 400), item('e', 10)]);
+    expect(await exporter.waitUntilDelivered(5000)).toBe(true);
+    await exporter.shutdown();
+    expect(sink.received.map((batch) => batch.map((s) => s[0]).join(''))).toEqual(['ab', 'c', 'd', 'e']);
+    expect(sink.received.flat()).toEqual([item('a', 100), item('b', 100), item('c', 100), item('d', 400), item('e', 10)]);
+  });
+
+  it('drops and counts an item that cannot be encoded, and delivers the rest', async () => {
+    const sink = new FlakySink<unknown>();
+    const exporter = new BatchingExporter<unknown>({ sink, codec: jsonBatchCodec<unknown>(), queue: new MemoryQueue(1 << 20), batching: { maxBatch: 10, maxDelayMs: 5 }, retry: { initialDelayMs: 5, maxDelayMs: 10 } });
+    exporter.offer([1, { big: 2n }, 3]);
+    expect(await exporter.waitUntilDelivered(5000)).toBe(true);
+    await exporter.shutdown();
+    expect(sink.received.flat()).toEqual([1, 3]);
+    expect(exporter.stats()).toMatchObject({ deliveredItems: 2, rejectedItems: 1 });
   });
 
   it('retries with backoff until the sink accepts, without reordering', async () => {
