@@ -94,6 +94,7 @@ export class TlsCapture {
   private internalErrors = 0;
   private lastCounters?: CaptureCounters;
   private stopped = false;
+  private rescanning = false;
 
   constructor(options: Partial<TlsCaptureOptions> & Pick<TlsCaptureOptions, 'onEvent' | 'logger'>) {
     const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
@@ -123,7 +124,7 @@ export class TlsCapture {
     this.attachAll(this.discovery.scanPaths(this.options.libraryDirs, this.options.executables));
     this.attachAll(this.discovery.scanAllProcesses());
     this.rescanTimer = setInterval(() => {
-      this.attachAll(this.discovery!.scanAllProcesses());
+      this.rescanInBackground();
       this.connections.sweep(Date.now() - CONNECTION_ID_IDLE_MS);
     }, this.options.rescanIntervalMs);
     this.rescanTimer.unref();
@@ -162,6 +163,16 @@ export class TlsCapture {
     counters.openConnections = this.connections.openCount;
     counters.internalErrors = this.internalErrors;
     return counters;
+  }
+
+  /** Catches libraries loaded late (dlopen) that no exec announced; one rescan at a time. */
+  private rescanInBackground(): void {
+    if (this.rescanning || this.stopped) return;
+    this.rescanning = true;
+    this.discovery!.scanAllProcessesInBackground()
+      .then((files) => this.attachAll(files))
+      .catch((error: unknown) => this.options.logger.warn({ err: (error as Error)?.message }, 'capture: process rescan failed'))
+      .finally(() => (this.rescanning = false));
   }
 
   private attachAll(files: TlsLibraryFile[]): void {

@@ -4,6 +4,7 @@
  * and reached through /proc/PID/root so files inside containers are covered too.
  */
 import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseExecutableMappings } from './proc-maps';
 
@@ -20,6 +21,9 @@ export interface TlsLibraryFile {
   /** File offsets of the TLS functions this file defines. */
   offsets: Partial<Record<TlsFunction, number>>;
 }
+
+/** Maps files read at once by a background rescan: enough to keep libuv's threads busy, few enough to stay light. */
+const CONCURRENT_MAPS_READS = 16;
 
 export type SymbolFinder = (filePath: string, names: string[]) => Record<string, number>;
 
@@ -42,18 +46,42 @@ export class TlsLibraryDiscovery {
     return this.excludedPrefixes.some((prefix) => filePath.startsWith(prefix));
   }
 
-  /** Every process on the host. Returns the TLS files not seen before. */
+  /** Every process on the host, synchronously (at start, before the sensor reports ready). Returns the TLS files not seen before. */
   scanAllProcesses(): TlsLibraryFile[] {
-    const found: TlsLibraryFile[] = [];
     let entries: string[];
     try {
       entries = fs.readdirSync(this.procRoot);
     } catch (error) {
       this.onError(`cannot list ${this.procRoot}: ${(error as Error).message}`);
-      return found;
+      return [];
     }
-    for (const entry of entries) {
-      if (/^\d+$/.test(entry)) found.push(...this.scanProcess(Number(entry)));
+    const found: TlsLibraryFile[] = [];
+    for (const pid of pidsIn(entries)) found.push(...this.scanProcess(pid));
+    return found;
+  }
+
+  /**
+   * Every process on the host, for the periodic rescan: the maps files are read a few at a time by libuv's
+   * threads, so a node with a thousand processes (tens of milliseconds of /proc reads) never stalls the event loop
+   * that drains the capture ring. Returns the TLS files not seen before.
+   */
+  async scanAllProcessesInBackground(): Promise<TlsLibraryFile[]> {
+    let pids: number[];
+    try {
+      pids = pidsIn(await fsp.readdir(this.procRoot));
+    } catch (error) {
+      this.onError(`cannot list ${this.procRoot}: ${(error as Error).message}`);
+      return [];
+    }
+    const found: TlsLibraryFile[] = [];
+    for (let i = 0; i < pids.length; i += CONCURRENT_MAPS_READS) {
+      const slice = pids.slice(i, i + CONCURRENT_MAPS_READS);
+      const maps = await Promise.all(slice.map((pid) => fsp.readFile(`${this.procRoot}/${pid}/maps`, 'utf8').catch(() => undefined)));
+      // Checking and recording examined files happens synchronously after the read, so a scan after exec that
+      // runs in between never examines (and attaches) the same file twice.
+      maps.forEach((text, j) => {
+        if (text !== undefined) found.push(...this.scanMaps(slice[j], text));
+      });
     }
     return found;
   }
@@ -66,6 +94,10 @@ export class TlsLibraryDiscovery {
     } catch {
       return []; // the process is gone, or a kernel thread: nothing to attach
     }
+    return this.scanMaps(pid, maps);
+  }
+
+  private scanMaps(pid: number, maps: string): TlsLibraryFile[] {
     const found: TlsLibraryFile[] = [];
     for (const mapping of parseExecutableMappings(maps)) {
       if (this.examined.has(mapping.fileKey) || this.excluded(mapping.path)) continue;
@@ -123,6 +155,10 @@ export class TlsLibraryDiscovery {
     return file;
   }
 
+}
+
+function pidsIn(procEntries: string[]): number[] {
+  return procEntries.filter((entry) => /^\d+$/.test(entry)).map(Number);
 }
 
 /** The same identity /proc/PID/maps prints: major:minor in hex, then the inode. */
