@@ -29,6 +29,12 @@ export const exportersConfigSchema = z
         region: z.string().optional().describe('AWS region; default from the environment.'),
         endpoint: z.string().url().optional().describe('Endpoint URL for S3-compatible servers (MinIO and the like).'),
         forcePathStyle: z.boolean().default(false).describe('Path-style addressing (needed by most S3-compatible servers).'),
+        maxBatchBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(16 * 1024 * 1024)
+          .describe('Encoded spans per S3 object, in bytes; overrides `batching.maxBatchBytes` for S3 because every object is a PUT request and Athena reads fewer, larger objects faster.'),
       })
       .prefault({})
       .describe('S3 span exporter.'),

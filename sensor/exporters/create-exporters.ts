@@ -46,8 +46,8 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
     config.spool.dir
       ? new DiskSpool({ dir: path.join(config.spool.dir, sinkName), maxBytes: config.spool.maxBytes })
       : new MemoryQueue(config.spool.memoryMaxBytes);
-  const deliver = <T>(sink: Exporter<T>, codec: BatchCodec<T>) =>
-    new BatchingExporter<T>({ sink, codec, queue: queueFor(sink.name), batching: config.batching, retry: config.retry, logger, registry: dependencies.registry });
+  const deliver = <T>(sink: Exporter<T>, codec: BatchCodec<T>, batching: Partial<ExportersConfig['batching']> = {}) =>
+    new BatchingExporter<T>({ sink, codec, queue: queueFor(sink.name), batching: { ...config.batching, ...batching }, retry: config.retry, logger, registry: dependencies.registry });
   const aggregateCodec = jsonBatchCodec<MetricAggregate>();
 
   const exporters: SpanExporter[] = [];
@@ -61,7 +61,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
       prefix: config.s3.prefix,
       clientConfig: { region: config.s3.region, endpoint: config.s3.endpoint, forcePathStyle: config.s3.forcePathStyle },
     });
-    exporters.push(deliver(s3, spanBatchCodec));
+    exporters.push(deliver(s3, spanBatchCodec, { maxBatchBytes: config.s3.maxBatchBytes }));
   }
   if (config.timestream.enabled) {
     const timestream = new (loadTimestream().TimestreamExporter)({

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Registry } from 'prom-client';
 import { exportersConfigSchema } from '../../sensor/exporters/config';
@@ -35,6 +36,35 @@ describe('createExporters', () => {
       expect(await registry.metrics()).toMatch(/sightline_exporter_items_total\{exporter="file",outcome="delivered"\} 2/);
     } finally {
       cloudwatch.restore();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('cuts S3 objects at s3.maxBatchBytes and other sinks at batching.maxBatchBytes', async () => {
+    const s3 = mockClient(S3Client);
+    s3.on(PutObjectCommand).resolves({});
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-fanout-'));
+    try {
+      const config = exportersConfigSchema.parse({
+        file: { enabled: true, path: path.join(dir, 'spans.jsonl') },
+        s3: { enabled: true, bucket: 'spans', region: 'eu-west-1', maxBatchBytes: 64 * 1024 },
+        batching: { maxBatch: 1000, maxDelayMs: 5000, maxBatchBytes: 8 * 1024 },
+      });
+      const spans = Array.from({ length: 100 }, (_, i) => genAiSpan({ index: i + 1 }));
+      const spanBytes = JSON.stringify({ ...spans[0], startTimeUnixNano: '', endTimeUnixNano: '' }).length;
+      expect(spanBytes * spans.length).toBeLessThan(64 * 1024); // all spans fit one S3 object ...
+      expect(spanBytes * spans.length).toBeGreaterThan(4 * 8 * 1024); // ... and make several file batches
+      const fanOut = createExporters(config);
+      await fanOut.export(spans);
+      await fanOut.shutdown(5000);
+
+      const puts = s3.commandCalls(PutObjectCommand);
+      expect(puts).toHaveLength(1);
+      const fileBatches = fs.readFileSync(path.join(dir, 'spans.jsonl'), 'utf8').trim().split('\n');
+      expect(fileBatches.length).toBeGreaterThanOrEqual(4);
+      expect(fileBatches.flatMap((line) => JSON.parse(line).resourceSpans[0].scopeSpans[0].spans)).toHaveLength(100);
+    } finally {
+      s3.restore();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
