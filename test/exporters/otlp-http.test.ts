@@ -96,7 +96,7 @@ describe('delivery through the spool', () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     first.flush();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const deadline = Date.now() + 5000; first.stats().failedAttempts === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(first.stats().failedAttempts).toBeGreaterThan(0);
     await first.shutdown(200); // the process goes away with the sink still down
     expect(first.stats().queuedBatches).toBeGreaterThanOrEqual(50 / 7);
