@@ -19,6 +19,10 @@ enum tls_direction {
 	TLS_DIRECTION_IN = 1,  /* the process read the bytes (SSL_read*) */
 };
 
+/* Address families as the kernel numbers them (AF_INET, AF_INET6); vmlinux.h has no macros. */
+#define PEER_FAMILY_IPV4 2
+#define PEER_FAMILY_IPV6 10
+
 enum tls_event_kind {
 	TLS_EVENT_DATA = 1,
 	TLS_EVENT_CLOSE = 2,        /* SSL_free: the connection's SSL object is gone */
@@ -39,9 +43,11 @@ struct tls_event {
 	int fd;                          /* socket fd, or -1 when not resolved */
 	unsigned char kind;              /* enum tls_event_kind */
 	unsigned char direction;         /* enum tls_direction */
-	unsigned short reserved;
+	unsigned short peer_port;        /* the socket's remote port (host order), 0 when not resolved */
 	char comm[TASK_COMM_BYTES];
-	unsigned int reserved2;          /* keeps data[] 8-byte aligned, so the struct has no implicit padding */
+	unsigned short peer_family;      /* PEER_FAMILY_*, or 0 when the peer is not resolved */
+	unsigned short reserved;
+	unsigned char peer_addr[16];     /* remote address: IPv4 in the first 4 bytes, or IPv6 (network order) */
 	unsigned char data[TLS_CHUNK_BYTES];
 };
 

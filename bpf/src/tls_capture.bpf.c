@@ -7,12 +7,18 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
 #include "sightline_events.h"
 
 /* Debian's libbpf 1.1 predates BPF_UPROBE; BPF_KPROBE reads the same pt_regs argument registers. */
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* File type bits of inode->i_mode (from stat.h, which vmlinux.h does not carry). */
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
 
 /* Room for a few multi-MiB calls in flight while userspace drains (a power of two, as required). The sensor maps
  * the ring twice, so its RSS grows by twice this; the sensor sets the size from config (capture.ringBufferBytes). */
@@ -25,12 +31,19 @@ char LICENSE[] SEC("license") = "GPL";
  */
 #define WAKEUP_PENDING_BYTES (512 * 1024)
 
+/* The socket behind a connection, learnt once at SSL_set_fd. */
+struct connection_socket {
+	__s32 fd;
+	__u16 peer_family; /* PEER_FAMILY_*, 0 when the peer is unknown */
+	__u16 peer_port;   /* host order */
+	__u8 peer_addr[16];
+};
+
 struct ssl_call {
 	__u64 ssl_ptr;
 	__u64 buf;
 	__u64 ex_len_ptr; /* SSL_*_ex: where the library stores the byte count; 0 for the plain forms */
-	__s32 fd;
-	__u32 reserved;
+	struct connection_socket socket;
 };
 
 /* One map per direction: a read and a write of the same thread never nest, but keeping them apart costs nothing. */
@@ -55,13 +68,13 @@ struct connection_key {
 	__u32 reserved;
 };
 
-/* Connection -> socket fd, from SSL_set_fd. */
+/* Connection -> its socket fd and peer, from SSL_set_fd. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_TRACKED_CONNECTIONS);
 	__type(key, struct connection_key);
-	__type(value, __s32);
-} connection_fds SEC(".maps");
+	__type(value, struct connection_socket);
+} connection_sockets SEC(".maps");
 
 struct lost_key {
 	__u64 ssl_ptr;
@@ -141,12 +154,12 @@ static __always_inline int remember_call(void *calls, __u64 ssl_ptr, __u64 buf, 
 		.ssl_ptr = ssl_ptr,
 		.buf = buf,
 		.ex_len_ptr = ex_len_ptr,
-		.fd = -1,
+		.socket = { .fd = -1 },
 	};
 	struct connection_key connection = { .ssl_ptr = ssl_ptr, .pid = pid_tgid >> 32 };
-	__s32 *known_fd = bpf_map_lookup_elem(&connection_fds, &connection);
-	if (known_fd)
-		call.fd = *known_fd;
+	struct connection_socket *known = bpf_map_lookup_elem(&connection_sockets, &connection);
+	if (known)
+		call.socket = *known;
 	bpf_map_update_elem(calls, &pid_tgid, &call, BPF_ANY);
 	return 0;
 }
@@ -190,11 +203,13 @@ static long emit_chunk(__u64 index, struct chunk_loop *loop)
 	event->data_bytes = len;
 	event->lost_before_bytes = loop->lost_before_bytes;
 	event->truncated_bytes = offset + len >= loop->capture_bytes ? loop->truncated_bytes : 0;
-	event->fd = loop->call->fd;
+	event->fd = loop->call->socket.fd;
 	event->kind = TLS_EVENT_DATA;
 	event->direction = loop->direction;
+	event->peer_port = loop->call->socket.peer_port;
+	event->peer_family = loop->call->socket.peer_family;
 	event->reserved = 0;
-	event->reserved2 = 0;
+	__builtin_memcpy(event->peer_addr, loop->call->socket.peer_addr, sizeof(event->peer_addr));
 	__builtin_memcpy(event->comm, loop->comm, TASK_COMM_BYTES);
 
 	/* The verifier needs len provably within data[] as a 64-bit value; the empty asm stops clang from
@@ -358,7 +373,7 @@ int BPF_KPROBE(ssl_free_entry, void *ssl)
 	if (!ssl || (config && config->ignore_pid == (__u32)(pid_tgid >> 32)))
 		return 0;
 	struct connection_key connection = { .ssl_ptr = (__u64)ssl, .pid = pid_tgid >> 32 };
-	bpf_map_delete_elem(&connection_fds, &connection);
+	bpf_map_delete_elem(&connection_sockets, &connection);
 	emit_lifecycle(TLS_EVENT_CLOSE, (__u64)ssl);
 	return 0;
 }
@@ -377,16 +392,55 @@ int BPF_PROG(tls_process_exit, struct task_struct *task)
 }
 
 /*
+ * The remote end of socket `fd` of the current process, when it is a connected TCP socket. Read from the task's
+ * fd table with CO-RE, so it needs no syscall probe; a fd that is not a socket leaves the peer unknown.
+ */
+static __always_inline void resolve_peer(int fd, struct connection_socket *socket)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) != 0 || !file)
+		return;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	if (!sk)
+		return;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (port == 0)
+		return; /* not connected yet */
+	if (family == PEER_FAMILY_IPV4) {
+		__u32 addr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(socket->peer_addr, &addr, sizeof(addr));
+	} else if (family == PEER_FAMILY_IPV6) {
+		BPF_CORE_READ_INTO(&socket->peer_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		return;
+	}
+	socket->peer_family = family;
+	socket->peer_port = port;
+}
+
+/*
  * SSL_set_fd tells which socket a connection uses (python, most C clients). It runs once per connection,
- * unlike a syscall tracepoint, which would tax every syscall on the host. Clients with their own BIO
- * (curl, node) never call it; their fd stays -1 and the peer comes from the HTTP Host header instead.
+ * unlike a syscall tracepoint, which would tax every syscall on the host; the peer is resolved here too, since
+ * clients connect before they hand the socket to OpenSSL. Clients with their own BIO (curl, node) never call it;
+ * their fd stays -1 and the peer comes from the HTTP Host header instead.
  */
 SEC("uprobe")
 int BPF_KPROBE(ssl_set_fd_entry, void *ssl, int fd)
 {
+	if (!ssl || fd < 0)
+		return 0;
 	struct connection_key connection = { .ssl_ptr = (__u64)ssl, .pid = bpf_get_current_pid_tgid() >> 32 };
-	__s32 fd32 = fd;
-	if (ssl && fd >= 0)
-		bpf_map_update_elem(&connection_fds, &connection, &fd32, BPF_ANY);
+	struct connection_socket socket = { .fd = fd };
+	resolve_peer(fd, &socket);
+	bpf_map_update_elem(&connection_sockets, &connection, &socket, BPF_ANY);
 	return 0;
 }

@@ -1,6 +1,12 @@
 /** One captured TLS plaintext buffer (or a piece of one), as the capture stage hands it to the streams stage. */
 export type Direction = 'out' | 'in';
 
+export interface SocketPeer {
+  /** IPv4 dotted or IPv6 in RFC 5952 form; an IPv4-mapped IPv6 address is given as IPv4. */
+  address: string;
+  port: number;
+}
+
 export interface CaptureEvent {
   /** Wall-clock time of the SSL call's return, in Unix epoch milliseconds (microsecond precision). */
   tsMs: number;
@@ -15,6 +21,8 @@ export interface CaptureEvent {
   cgroupId: bigint;
   /** Socket fd when the kernel side could resolve it, else -1. */
   fd: number;
+  /** The socket's remote end, when the kernel side could resolve it (clients that call SSL_set_fd). */
+  peer?: SocketPeer;
   /** Bytes of this connection and direction lost just before `data` (the ring buffer was full): a gap. */
   lostBeforeBytes: number;
   /** Bytes of the SSL call beyond the capture limit, lost just after `data`: a gap. */

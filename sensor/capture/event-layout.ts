@@ -22,12 +22,18 @@ export const TLS_EVENT = {
   fd: 52,
   kind: 56,
   direction: 57,
+  peerPort: 58,
   comm: 60,
   commBytes: 16,
-  data: 80,
+  peerFamily: 76,
+  peerAddr: 80,
+  data: 96,
   /** sizeof(struct tls_event) */
-  size: 80 + TLS_CHUNK_BYTES,
+  size: 96 + TLS_CHUNK_BYTES,
 } as const;
+
+/** PEER_FAMILY_* */
+export const PeerFamily = { ipv4: 2, ipv6: 10 } as const;
 
 export const ProcessEventKind = { exec: 1 } as const;
 

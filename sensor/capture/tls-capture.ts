@@ -18,6 +18,7 @@ import {
   type CaptureCounterName,
 } from './event-layout';
 import { checkCapturePrerequisites, explainBpfFailure } from './preflight';
+import { readPeer } from './socket-peer';
 import { attachTlsProbes, detachTlsProbes, type AttachedFile } from './tls-probes';
 import { captureConfigSchema } from './config';
 import { TlsLibraryDiscovery, type TlsLibraryFile } from './tls-library-discovery';
@@ -239,6 +240,7 @@ export class TlsCapture {
       data: Buffer.from(record.subarray(TLS_EVENT.data, TLS_EVENT.data + dataBytes)),
       cgroupId: record.readBigUInt64LE(TLS_EVENT.cgroupId),
       fd: record.readInt32LE(TLS_EVENT.fd),
+      peer: readPeer(record),
       lostBeforeBytes: record.readUInt32LE(TLS_EVENT.lostBeforeBytes),
       truncatedBytes: record.readUInt32LE(TLS_EVENT.truncatedBytes),
     });

@@ -117,6 +117,12 @@ function spanAttributes(call: LlmCall, error: SpanError | undefined): Attributes
   // Where the call went.
   if (call.serverAddress) set('server.address', call.serverAddress);
   set('server.port', call.serverPort);
+  // The socket's remote end, when the capture resolved it: the IP behind server.address (a proxy, a load balancer).
+  const peer = call.exchange.connection.peer;
+  if (peer) {
+    set('network.peer.address', peer.address);
+    set('network.peer.port', peer.port);
+  }
   set('http.response.status_code', call.httpStatus);
 
   // Content, as JSON strings (OTLP attributes cannot hold structured values everywhere).

@@ -43,7 +43,7 @@ export class ConnectionStreams {
       this.streams.delete(event.conn);
     } else {
       if (this.streams.size >= this.options.maxConnections) this.evictOldest(event.tsMs);
-      const context: ConnectionContext = { conn: event.conn, pid: event.pid, tid: event.tid, comm: event.comm, cgroupId: event.cgroupId, fd: event.fd };
+      const context: ConnectionContext = { conn: event.conn, pid: event.pid, tid: event.tid, comm: event.comm, cgroupId: event.cgroupId, fd: event.fd, peer: event.peer };
       stream = { decoder: createConnectionDecoder(context, this.options.decoder), lastActivityMs: event.tsMs };
       this.stats.connectionsOpened++;
       this.options.onConnectionOpened?.(context);

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CAPTURE_CONFIG, CAPTURE_COUNTERS, PROCESS_EVENT, TLS_CHUNK_BYTES, TLS_EVENT, TlsEventKind, ProcessEventKind } from '../../sensor/capture/event-layout';
+import { CAPTURE_CONFIG, CAPTURE_COUNTERS, PROCESS_EVENT, TLS_CHUNK_BYTES, TLS_EVENT, TlsEventKind, ProcessEventKind, PeerFamily } from '../../sensor/capture/event-layout';
 
 const HEADER = path.resolve(__dirname, '../../bpf/src/sightline_events.h');
 
@@ -23,6 +23,12 @@ function layoutFromC(): Record<string, number> {
     ['tls.fd', 'offsetof(struct tls_event, fd)'],
     ['tls.kind', 'offsetof(struct tls_event, kind)'],
     ['tls.direction', 'offsetof(struct tls_event, direction)'],
+    ['tls.peerPort', 'offsetof(struct tls_event, peer_port)'],
+    ['tls.peerFamily', 'offsetof(struct tls_event, peer_family)'],
+    ['tls.peerAddr', 'offsetof(struct tls_event, peer_addr)'],
+    ['tls.peerAddrBytes', 'sizeof(((struct tls_event *)0)->peer_addr)'],
+    ['family.ipv4', 'PEER_FAMILY_IPV4'],
+    ['family.ipv6', 'PEER_FAMILY_IPV6'],
     ['tls.comm', 'offsetof(struct tls_event, comm)'],
     ['tls.commBytes', 'sizeof(((struct tls_event *)0)->comm)'],
     ['tls.data', 'offsetof(struct tls_event, data)'],
@@ -77,6 +83,9 @@ test('event-layout.ts matches bpf/src/sightline_events.h', () => {
   expect(c['kind.data']).toBe(TlsEventKind.data);
   expect(c['kind.close']).toBe(TlsEventKind.close);
   expect(c['kind.processExit']).toBe(TlsEventKind.processExit);
+  expect(c['tls.peerAddrBytes']).toBe(16);
+  expect(c['family.ipv4']).toBe(PeerFamily.ipv4);
+  expect(c['family.ipv6']).toBe(PeerFamily.ipv6);
 
   const { commBytes: pComm, filenameBytes, size: pSize, ...processOffsets } = PROCESS_EVENT;
   for (const [field, offset] of Object.entries(processOffsets)) expect([field, c[`process.${field}`]]).toEqual([field, offset]);

@@ -77,6 +77,31 @@ describe('TLS capture with real clients over loopback', () => {
     const captured = await expectCapturedExactly(harness, earlyPython.pid, server.connections.slice(before));
     expect(captured).toHaveLength(SIZES.length);
     expect(captured.every((c) => c.events.every((e) => e.comm.startsWith('python')))).toBe(true);
+    // python hands its connected socket to OpenSSL (SSL_set_fd), so the kernel side resolves the peer.
+    for (const connection of captured) {
+      expect(connection.events.every((e) => e.fd >= 0)).toBe(true);
+      expect(new Set(connection.events.map((e) => JSON.stringify(e.peer)))).toEqual(new Set([JSON.stringify({ address: '127.0.0.1', port: server.port })]));
+    }
+  });
+
+  test('python3 over IPv6: the peer is resolved as ::1 and the server port', async () => {
+    const ipv6Server = await startRecordingTlsServer(certs.certPath, certs.keyPath, '::1');
+    try {
+      const script = [
+        'import http.client, ssl, sys',
+        'context = ssl.create_default_context(cafile=sys.argv[1])',
+        'connection = http.client.HTTPSConnection("::1", int(sys.argv[2]), context=context)',
+        'connection.request("POST", "/v6", body=b"over-ipv6" * 10)',
+        'print(len(connection.getresponse().read()))',
+      ].join('\n');
+      const run = await runProcess('/usr/bin/python3', ['-c', script, certs.caCertPath, String(ipv6Server.port)]);
+      expect(run.stderr).toBe('');
+      expect(run.exitCode).toBe(0);
+      const [captured] = await expectCapturedExactly(harness, run.pid, ipv6Server.connections);
+      expect(new Set(captured.events.map((e) => JSON.stringify(e.peer)))).toEqual(new Set([JSON.stringify({ address: '::1', port: ipv6Server.port })]));
+    } finally {
+      await ipv6Server.close();
+    }
   });
 
   test('curl started after the sensor: 100 B, 64 KiB and 4 MiB captured exactly, both ways', async () => {
@@ -87,6 +112,8 @@ describe('TLS capture with real clients over loopback', () => {
       expect(run.exitCode).toBe(0);
       const [captured] = await expectCapturedExactly(harness, run.pid, server.connections.slice(before));
       expect(captured.events.every((e) => e.comm === 'curl')).toBe(true);
+      // curl feeds OpenSSL through its own BIO and never calls SSL_set_fd: no fd, no peer, nothing invented.
+      expect(captured.events.every((e) => e.fd === -1 && e.peer === undefined)).toBe(true);
     }
   });
 

@@ -287,6 +287,9 @@ function endpoint(client: string, status: number): Attributes {
     'sightline.server': '127.0.0.1',
     'sightline.client': client,
     'http.response.status_code': status,
+    // python hands its connected socket to OpenSSL (SSL_set_fd), so the capture resolves the socket's peer;
+    // node and curl feed OpenSSL through their own BIOs and get none.
+    ...(client === PYTHON_EXECUTABLE ? { 'network.peer.address': '127.0.0.1', 'network.peer.port': mock.port } : {}),
   };
 }
 

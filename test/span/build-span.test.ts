@@ -60,6 +60,15 @@ describe('buildSpan from an OpenAI chat call', () => {
     expect(a['server.address']).toBe('api.openai.com');
     expect(a['server.port']).toBe(443);
     expect(a['http.response.status_code']).toBe(200);
+    // No socket peer in this fixture: nothing is made up.
+    expect(a).not.toHaveProperty('network.peer.address');
+  });
+
+  it('carries the socket peer as network.peer.*, beside the server named by the Host header', () => {
+    const viaProxy = buildSpan(openAiAdapter.parse(makeExchange({ ...openAiFx.chatNonStreaming, peer: { address: '10.0.3.7', port: 3128 } })), IDS).attributes;
+    expect(viaProxy['server.address']).toBe('api.openai.com');
+    expect(viaProxy['network.peer.address']).toBe('10.0.3.7');
+    expect(viaProxy['network.peer.port']).toBe(3128);
   });
 
   it('carries content as JSON strings in the semconv shapes', () => {

@@ -25,7 +25,7 @@ export function patternBody(length: number, seed = 0): Buffer {
   return body;
 }
 
-export async function startRecordingTlsServer(certPath: string, keyPath: string): Promise<RecordingTlsServer> {
+export async function startRecordingTlsServer(certPath: string, keyPath: string, host = '127.0.0.1'): Promise<RecordingTlsServer> {
   const connections: RecordedConnection[] = [];
   const sockets = new Set<tls.TLSSocket>();
   const server = tls.createServer({ cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath), ALPNProtocols: ['http/1.1'] }, (socket) => {
@@ -56,7 +56,7 @@ export async function startRecordingTlsServer(certPath: string, keyPath: string)
     });
     socket.on('error', () => undefined);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return {
     port: (server.address() as AddressInfo).port,
     connections,
