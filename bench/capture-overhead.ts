@@ -1,12 +1,17 @@
 /**
  * Capture cost: request rate of a keep-alive HTTPS client on loopback with and without the sensor attached,
- * measured in the same run, rounds interleaved so drift on the machine hits both sides alike.
+ * measured in the same run, rounds interleaved so drift on the machine hits every side alike. Two sensors are
+ * measured: `sightline capture` (the eBPF capture stage alone, writing every buffer as JSON) and `sightline sensor`
+ * (capture, HTTP decoding, provider recognition, spans and exporters: what runs on a node).
  *
  * The server stands in for the remote LLM provider, which in production is not on the traced host: it runs
  * from its own copy of the node binary, and the sensor is told to leave that copy alone.
  *
  *   npm run bench            (options: --seconds N per round, --rounds N, --concurrency N, --body-bytes N,
  *                             --latency-ms N: the provider answers after this delay, as real LLM APIs do)
+ *
+ * The client posts its bodies to /v1/chat/completions, so the full sensor treats every request as an LLM call
+ * (one it cannot parse: the body is not JSON), its most expensive path short of building a span.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -88,8 +93,17 @@ function firstLine(child: ChildProcess, stream: 'stdout' | 'stderr', pattern: Re
   });
 }
 
-async function startSensor(root: string, providerDir: string): Promise<ChildProcess> {
-  const args = [path.join(root, 'bin', 'sightline.js'), 'capture', '--out', '/dev/null', '--exclude', providerDir];
+type SensorMode = 'capture' | 'sensor';
+const MODES: SensorMode[] = ['capture', 'sensor'];
+
+async function startSensor(root: string, work: string, providerDir: string, mode: SensorMode): Promise<ChildProcess> {
+  const launcher = path.join(root, 'bin', 'sightline.js');
+  let args = [launcher, 'capture', '--out', '/dev/null', '--exclude', providerDir];
+  if (mode === 'sensor') {
+    const config = path.join(work, 'sensor.yaml');
+    fs.writeFileSync(config, `capture:\n  excludePaths: [${JSON.stringify(providerDir)}]\nreceiver:\n  enabled: false\nserver:\n  httpPort: 0\n`);
+    args = [launcher, 'sensor', '--config', config, '--otlp-file', '/dev/null'];
+  }
   const sensor = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   await firstLine(sensor, 'stderr', /probes attached to \d+ TLS file/, 30_000);
   return sensor;
@@ -124,25 +138,29 @@ async function main(): Promise<void> {
   console.log(`capture overhead: ${options.rounds} rounds x ${options.seconds} s, ${options.concurrency} requests in flight, ${options.bodyBytes} B bodies, provider latency ${options.latencyMs} ms, ${os.cpus().length} CPUs`);
   await run(process.execPath, [...clientArgs.slice(0, 3), '1', ...clientArgs.slice(4)]); // warm-up
   const without: number[] = [];
-  const withSensor: number[] = [];
+  const withSensor: Record<SensorMode, number[]> = { capture: [], sensor: [] };
   try {
     for (let round = 1; round <= options.rounds; round++) {
       without.push(Number(await run(process.execPath, clientArgs)));
-      const sensor = await startSensor(root, providerDir);
-      try {
-        withSensor.push(Number(await run(process.execPath, clientArgs)));
-      } finally {
-        await stopSensor(sensor);
+      for (const mode of MODES) {
+        const sensor = await startSensor(root, work, providerDir, mode);
+        try {
+          withSensor[mode].push(Number(await run(process.execPath, clientArgs)));
+        } finally {
+          await stopSensor(sensor);
+        }
       }
-      console.log(`  round ${round}: without sensor ${without[round - 1].toFixed(0)} req/s, with sensor ${withSensor[round - 1].toFixed(0)} req/s`);
+      console.log(`  round ${round}: without ${without[round - 1].toFixed(0)} req/s, ${MODES.map((mode) => `with ${mode} ${withSensor[mode][round - 1].toFixed(0)} req/s`).join(', ')}`);
     }
   } finally {
     server.kill();
     fs.rmSync(work, { recursive: true, force: true });
   }
-  const ratio = median(withSensor) / median(without);
-  console.log(`median: without ${median(without).toFixed(0)} req/s, with ${median(withSensor).toFixed(0)} req/s`);
-  console.log(`ratio with/without: ${ratio.toFixed(3)} (${((1 - ratio) * 100).toFixed(1)}% fewer requests per second; target at most 2%)`);
+  console.log(`median without: ${median(without).toFixed(0)} req/s`);
+  for (const mode of MODES) {
+    const ratio = median(withSensor[mode]) / median(without);
+    console.log(`with sightline ${mode}: ${median(withSensor[mode]).toFixed(0)} req/s, ratio ${ratio.toFixed(3)} (${((1 - ratio) * 100).toFixed(1)}% fewer requests per second; target at most 2%)`);
+  }
 }
 
 main().catch((error: Error) => {

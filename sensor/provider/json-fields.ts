@@ -70,11 +70,22 @@ export function tryParseJson(text: string): unknown {
  * means the traffic is not what the path promised: ProviderParseError.
  */
 export function readJsonObjectBody(provider: string, what: string, body: Buffer, truncated: boolean): JsonObject | undefined {
-  const parsed = tryParseJson(body.toString('utf8'));
+  // Only a body starting with '{' can be an object: checking first spares decoding and a thrown SyntaxError per
+  // call for traffic that is not JSON at all.
+  const parsed = startsLikeObject(body) ? tryParseJson(body.toString('utf8')) : undefined;
   if (isObject(parsed)) return parsed;
   if (truncated) return undefined;
   if (body.length === 0) throw new ProviderParseError(provider, `${what} body is empty; expected a JSON object`);
   throw new ProviderParseError(provider, `${what} body is not a JSON object (${describeStart(body)})`);
+}
+
+const JSON_WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+function startsLikeObject(body: Buffer): boolean {
+  for (const byte of body) {
+    if (!JSON_WHITESPACE.has(byte)) return byte === 0x7b; // '{'
+  }
+  return false;
 }
 
 /** Enough of a body to tell what it was (HTML error page, truncated JSON) without copying content into logs. */

@@ -83,7 +83,15 @@ export interface ProviderAdapter {
 
 export class ProviderParseError extends Error {
   constructor(readonly provider: string, message: string) {
-    super(`${provider}: ${message}`);
+    // An expected outcome that can come at traffic rate, always caught by the caller: capturing a stack trace
+    // would cost more than the parse that failed, so none is taken.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(`${provider}: ${message}`);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.name = 'ProviderParseError';
   }
 }

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { TlsCapture } from '../capture/tls-capture';
 import type { Logger } from '../common/logger';
+import { createLogRateLimit } from '../common/log-rate-limit';
 import type { SightlineConfig } from '../config/schema';
 import { createExporters, type ExporterFanOut } from '../exporters/create-exporters';
 import { newHttpDecodeStats } from '../http/connection-decoder';
@@ -62,6 +63,8 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
     });
 
     const calls = { llmCalls: 0, unparsedCalls: 0, nonLlmExchanges: 0 };
+    // A client that keeps sending what the adapters cannot parse would otherwise log at its call rate.
+    const unparsedLogLimit = createLogRateLimit(10, 60_000);
     const httpStats = newHttpDecodeStats();
     const streams = new ConnectionStreams({
       idleTimeoutMs: config.http.idleConnectionSeconds * 1000,
@@ -78,6 +81,10 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
             calls.nonLlmExchanges++;
           } else if (outcome.kind === 'unparsed') {
             calls.unparsedCalls++;
+            const allowed = unparsedLogLimit.allow();
+            const skipped = unparsedLogLimit.skippedInClosedWindow();
+            if (skipped > 0) logger.warn({ skipped }, `${skipped} more LLM call(s) could not be parsed (see sightline_llm_unparsed_calls_total)`);
+            if (!allowed) return;
             // The path only: a query string may carry a credential the parser does not know by name.
             logger.warn(
               { provider: outcome.provider, reason: outcome.reason, path: exchange.request.path.split('?')[0], pid: exchange.connection.pid, process: exchange.connection.comm },
