@@ -98,13 +98,14 @@ const MODES: SensorMode[] = ['capture', 'sensor'];
 
 async function startSensor(root: string, work: string, providerDir: string, mode: SensorMode): Promise<ChildProcess> {
   const launcher = path.join(root, 'bin', 'sightline.js');
-  let args = [launcher, 'capture', '--out', '/dev/null', '--exclude', providerDir];
+  let args = ['capture', '--out', '/dev/null', '--exclude', providerDir];
   if (mode === 'sensor') {
     const config = path.join(work, 'sensor.yaml');
     fs.writeFileSync(config, `capture:\n  excludePaths: [${JSON.stringify(providerDir)}]\nreceiver:\n  enabled: false\nserver:\n  httpPort: 0\n`);
-    args = [launcher, 'sensor', '--config', config, '--otlp-file', '/dev/null'];
+    args = ['sensor', '--config', config, '--otlp-file', '/dev/null'];
   }
-  const sensor = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Started as `npx sightline` starts it, so the launcher's node flags apply.
+  const sensor = spawn(launcher, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   await firstLine(sensor, 'stderr', /probes attached to \d+ TLS file/, 30_000);
   return sensor;
 }

@@ -399,7 +399,7 @@ static __always_inline void resolve_peer(int fd, struct connection_socket *socke
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return;
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *file = NULL;
@@ -418,7 +418,8 @@ static __always_inline void resolve_peer(int fd, struct connection_socket *socke
 	if (family == PEER_FAMILY_IPV4) {
 		__u32 addr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 		__builtin_memcpy(socket->peer_addr, &addr, sizeof(addr));
-	} else if (family == PEER_FAMILY_IPV6) {
+	} else if (family == PEER_FAMILY_IPV6 && bpf_core_field_exists(sk->__sk_common.skc_v6_daddr)) {
+		/* Guarded: a kernel built without IPv6 has no such field, and the relocation would fail the load. */
 		BPF_CORE_READ_INTO(&socket->peer_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	} else {
 		return;

@@ -18,7 +18,7 @@ import {
   type CaptureCounterName,
 } from './event-layout';
 import { checkCapturePrerequisites, explainBpfFailure } from './preflight';
-import { readPeer } from './socket-peer';
+import { SocketPeerReader } from './socket-peer';
 import { attachTlsProbes, detachTlsProbes, type AttachedFile } from './tls-probes';
 import { captureConfigSchema } from './config';
 import { TlsLibraryDiscovery, type TlsLibraryFile } from './tls-library-discovery';
@@ -96,6 +96,7 @@ export class TlsCapture {
   private lastCounters?: CaptureCounters;
   private stopped = false;
   private rescanning = false;
+  private readonly peers = new SocketPeerReader();
 
   constructor(options: Partial<TlsCaptureOptions> & Pick<TlsCaptureOptions, 'onEvent' | 'logger'>) {
     const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
@@ -240,7 +241,7 @@ export class TlsCapture {
       data: Buffer.from(record.subarray(TLS_EVENT.data, TLS_EVENT.data + dataBytes)),
       cgroupId: record.readBigUInt64LE(TLS_EVENT.cgroupId),
       fd: record.readInt32LE(TLS_EVENT.fd),
-      peer: readPeer(record),
+      peer: this.peers.read(record),
       lostBeforeBytes: record.readUInt32LE(TLS_EVENT.lostBeforeBytes),
       truncatedBytes: record.readUInt32LE(TLS_EVENT.truncatedBytes),
     });

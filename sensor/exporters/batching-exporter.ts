@@ -149,10 +149,11 @@ export class BatchingExporter<T> implements Exporter<T> {
         this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' });
         continue;
       }
-      // Lengths in UTF-16 units: close enough to bytes for a size cap, and free to read.
-      if (this.buffer.length > 0 && this.bufferBytes + encoded.length > maxBatchBytes) this.cutBatch();
+      // UTF-8 bytes, not string length: a prompt in CJK is three bytes a character on the wire and in the spool.
+      const encodedBytes = Buffer.byteLength(encoded);
+      if (this.buffer.length > 0 && this.bufferBytes + encodedBytes + 1 > maxBatchBytes) this.cutBatch();
       this.buffer.push(encoded);
-      this.bufferBytes += encoded.length + 1;
+      this.bufferBytes += encodedBytes + 1; // and its separator
       if (this.buffer.length >= this.batching.maxBatch) this.cutBatch();
     }
     if (this.buffer.length > 0 && !this.batchTimer) {
@@ -226,12 +227,13 @@ export class BatchingExporter<T> implements Exporter<T> {
     }
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
+    const bytes = this.bufferBytes + 1; // the brackets, less the last separator
     const waiters = this.bufferWaiters;
     this.buffer = [];
     this.bufferBytes = 0;
     this.bufferWaiters = [];
     try {
-      this.queue.append(joinEncodedItems(batch), batch.length);
+      this.queue.append(joinEncodedItems(batch, bytes), batch.length);
     } catch (error) {
       for (const waiter of waiters) waiter.reject(error);
       throw error;

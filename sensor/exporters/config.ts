@@ -34,7 +34,7 @@ export const exportersConfigSchema = z
           .int()
           .min(1024)
           .default(16 * 1024 * 1024)
-          .describe('Encoded spans per S3 object, in bytes; overrides `batching.maxBatchBytes` for S3 because every object is a PUT request and Athena reads fewer, larger objects faster.'),
+          .describe('Encoded spans per S3 object, in bytes; overrides `batching.maxBatchBytes` for S3 because every object is a PUT request and Athena reads fewer, larger objects faster. Like every batch, at most a quarter of the spool (or in-memory queue).'),
       })
       .prefault({})
       .describe('S3 span exporter.'),

@@ -46,8 +46,20 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
     config.spool.dir
       ? new DiskSpool({ dir: path.join(config.spool.dir, sinkName), maxBytes: config.spool.maxBytes })
       : new MemoryQueue(config.spool.memoryMaxBytes);
-  const deliver = <T>(sink: Exporter<T>, codec: BatchCodec<T>, batching: Partial<ExportersConfig['batching']> = {}) =>
-    new BatchingExporter<T>({ sink, codec, queue: queueFor(sink.name), batching: { ...config.batching, ...batching }, retry: config.retry, logger, registry: dependencies.registry });
+  // A batch is at most a quarter of its queue, so an outage keeps several batches instead of refusing one.
+  const queueBytes = config.spool.dir ? config.spool.maxBytes : config.spool.memoryMaxBytes;
+  const deliver = <T>(sink: Exporter<T>, codec: BatchCodec<T>, batching: Partial<ExportersConfig['batching']> = {}) => {
+    const maxBatchBytes = Math.min(batching.maxBatchBytes ?? config.batching.maxBatchBytes, Math.floor(queueBytes / 4));
+    return new BatchingExporter<T>({
+      sink,
+      codec,
+      queue: queueFor(sink.name),
+      batching: { ...config.batching, ...batching, maxBatchBytes },
+      retry: config.retry,
+      logger,
+      registry: dependencies.registry,
+    });
+  };
   const aggregateCodec = jsonBatchCodec<MetricAggregate>();
 
   const exporters: SpanExporter[] = [];

@@ -23,9 +23,21 @@ export interface BatchCodec<T> {
   decode(bytes: Uint8Array): T[];
 }
 
-/** The batch bytes for items encoded by `encodeItem`: one JSON array. */
-export function joinEncodedItems(encoded: readonly string[]): Buffer {
-  return Buffer.from(`[${encoded.join(',')}]`);
+/**
+ * The batch bytes for items encoded by `encodeItem`: one JSON array, written straight into one buffer (no joined
+ * string beside it). `totalBytes`, when the caller has counted it, saves measuring every item again.
+ */
+export function joinEncodedItems(encoded: readonly string[], totalBytes?: number): Buffer {
+  const size = totalBytes ?? encoded.reduce((sum, item) => sum + Buffer.byteLength(item) + 1, 1);
+  const batch = Buffer.allocUnsafe(Math.max(size, 2));
+  let offset = batch.write('[', 0, 'latin1');
+  encoded.forEach((item, index) => {
+    if (index > 0) offset += batch.write(',', offset, 'latin1');
+    offset += batch.write(item, offset, 'utf8');
+  });
+  offset += batch.write(']', offset, 'latin1');
+  if (offset !== batch.length) throw new Error(`batch encoding: wrote ${offset} bytes, expected ${batch.length}`);
+  return batch;
 }
 
 export const spanBatchCodec: BatchCodec<GenAiSpan> = { encodeItem: spanToJson, decode: decodeSpans };

@@ -37,6 +37,7 @@ export function writeAllSync(fd: number, buffers: Buffer[], writev: (fd: number,
   let pending = buffers.filter((buffer) => buffer.length > 0);
   while (pending.length > 0) {
     let written = writev(fd, pending);
+    if (written <= 0) throw new Error(`spool: write made no progress (${written} bytes)`);
     const rest: Buffer[] = [];
     for (const buffer of pending) {
       if (written >= buffer.length) written -= buffer.length;
@@ -77,6 +78,8 @@ export interface DiskSpoolOptions {
   segmentBytes?: number;
   /** Called with the batches and items lost when the spool drops its oldest segment or refuses an oversized batch. */
   onDrop?: (batches: number, items: number, reason: 'full' | 'oversized') => void;
+  /** How records reach the segment file; `fs.writevSync` unless a test stands in a failing disk. */
+  writev?: (fd: number, buffers: Buffer[]) => number;
 }
 
 export class DiskSpool implements BatchQueue {
@@ -84,6 +87,7 @@ export class DiskSpool implements BatchQueue {
   private readonly maxBytes: number;
   private readonly segmentBytes: number;
   private readonly onDrop?: DiskSpoolOptions['onDrop'];
+  private readonly writev?: DiskSpoolOptions['writev'];
   private segments: Segment[] = [];
   /** Index of the first unacknowledged record in segments[0]. */
   private headIndex = 0;
@@ -103,6 +107,7 @@ export class DiskSpool implements BatchQueue {
     this.segmentBytes = Math.max(HEADER_BYTES + 1, options.segmentBytes ?? Math.min(Math.floor(options.maxBytes / 4), 16 * 1024 * 1024));
     this.maxRecentBytes = Math.min(this.maxBytes, 8 * 1024 * 1024);
     this.onDrop = options.onDrop;
+    this.writev = options.writev;
     fs.mkdirSync(this.dir, { recursive: true });
     this.recover();
   }
@@ -141,7 +146,17 @@ export class DiskSpool implements BatchQueue {
     header.writeUInt32LE(bytes.length, 0);
     header.writeUInt32LE(crc32(bytes), 4);
     header.writeUInt32LE(itemCount, 8);
-    writeAllSync(this.activeFd!, [header, bytes]); // no copy of a large batch into one buffer
+    try {
+      writeAllSync(this.activeFd!, [header, bytes], this.writev); // no copy of a large batch into one buffer
+    } catch (error) {
+      // A torn record (disk full mid-write) would shift every later record in this segment: cut it off.
+      try {
+        fs.ftruncateSync(this.activeFd!, active.size);
+      } catch {
+        // The restart scan drops a torn tail too.
+      }
+      throw error;
+    }
     const entry: RecordEntry = { offset: active.size, length: bytes.length, itemCount };
     active.records.push(entry);
     active.size += recordBytes;

@@ -9,23 +9,26 @@ export interface ServerEndpoint {
   serverPort: number;
 }
 
+/**
+ * The server the call was addressed to: the Host header or `:authority`. The socket's peer stands in only when
+ * there is no authority at all, since it may be a proxy or a load balancer rather than the server named.
+ */
 export function serverEndpoint(exchange: HttpExchange): ServerEndpoint {
   const authority = exchange.request.authority.trim();
-  const peer = exchange.connection.peer;
   if (!authority) {
+    const peer = exchange.connection.peer;
     return { serverAddress: peer?.address ?? '', serverPort: peer?.port ?? DEFAULT_TLS_PORT };
   }
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(authority);
-  if (bracketed) return { serverAddress: bracketed[1], serverPort: portOr(bracketed[2], peer?.port) };
+  if (bracketed) return { serverAddress: bracketed[1], serverPort: portOrDefault(bracketed[2]) };
   const hostPort = /^([^:]+):(\d+)$/.exec(authority);
-  if (hostPort) return { serverAddress: hostPort[1], serverPort: portOr(hostPort[2], peer?.port) };
-  return { serverAddress: authority, serverPort: peer?.port ?? DEFAULT_TLS_PORT };
+  if (hostPort) return { serverAddress: hostPort[1], serverPort: portOrDefault(hostPort[2]) };
+  return { serverAddress: authority, serverPort: DEFAULT_TLS_PORT };
 }
 
-function portOr(text: string | undefined, fallback: number | undefined): number {
+function portOrDefault(text: string | undefined): number {
   const port = text === undefined ? NaN : Number(text);
-  if (Number.isInteger(port) && port > 0 && port < 65536) return port;
-  return fallback ?? DEFAULT_TLS_PORT;
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULT_TLS_PORT;
 }
 
 export interface CallTimes {

@@ -65,9 +65,14 @@ test('the periodic rescan attaches a libssl loaded long after exec, and its call
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
 
-    await harness.waitFor(() => harness.capture.attachedFiles.some((file) => file.displayPath === lateCopy), 10_000, `an attachment to ${lateCopy}`);
-    // Attached only after the import: never by the scans that followed the exec.
-    expect(output).toContain('loaded');
+    const attachedLate = () => harness.capture.attachedFiles.some((file) => file.displayPath === lateCopy);
+    // The scans that follow an exec end 1 s after it; the import comes at 2.5 s. In between: not attached.
+    await harness.waitFor(() => output.includes('started'), 10_000, 'the client to start');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(output).not.toContain('loaded'); // still asleep, or the check below proves nothing
+    expect(attachedLate()).toBe(false);
+    await harness.waitFor(() => output.includes('loaded'), 10_000, 'the client to import ssl');
+    await harness.waitFor(attachedLate, 10_000, `an attachment to ${lateCopy}`);
     child.stdin.end('go\n');
     expect(await exited).toBe(0);
     expect(output.split('\n')[2]).toMatch(/^\d+$/);

@@ -1,5 +1,7 @@
 import { PeerFamily, TLS_EVENT } from '../../sensor/capture/event-layout';
-import { readPeer } from '../../sensor/capture/socket-peer';
+import { SocketPeerReader } from '../../sensor/capture/socket-peer';
+
+const readPeer = (record: Buffer) => new SocketPeerReader().read(record);
 
 function header(family: number, port: number, address: number[]): Buffer {
   const record = Buffer.alloc(TLS_EVENT.data);
@@ -29,5 +31,16 @@ describe('readPeer', () => {
     expect(readPeer(header(0, 0, []))).toBeUndefined();
     expect(readPeer(header(PeerFamily.ipv4, 0, [10, 0, 0, 1]))).toBeUndefined();
     expect(readPeer(header(1, 443, [1, 2, 3, 4]))).toBeUndefined();
+  });
+
+  it('reuses the last peer while the header is the same, and reads a new one when it changes', () => {
+    const reader = new SocketPeerReader();
+    const first = reader.read(header(PeerFamily.ipv4, 443, [10, 0, 3, 7]));
+    expect(reader.read(header(PeerFamily.ipv4, 443, [10, 0, 3, 7]))).toBe(first);
+    expect(reader.read(header(PeerFamily.ipv4, 443, [10, 0, 3, 8]))).toEqual({ address: '10.0.3.8', port: 443 });
+    expect(reader.read(header(PeerFamily.ipv4, 8443, [10, 0, 3, 8]))).toEqual({ address: '10.0.3.8', port: 8443 });
+    expect(reader.read(header(PeerFamily.ipv6, 8443, [10, 0, 3, 8]))).toEqual({ address: 'a00:308::', port: 8443 });
+    expect(reader.read(header(0, 0, []))).toBeUndefined();
+    expect(reader.read(header(1, 8443, [10, 0, 3, 8]))).toBeUndefined();
   });
 });

@@ -60,6 +60,12 @@ describe('createExporters', () => {
 
       const puts = s3.commandCalls(PutObjectCommand);
       expect(puts).toHaveLength(1);
+
+      // A batch never takes more than a quarter of its queue: with a 64 KiB in-memory queue, S3 objects hold 16 KiB.
+      const small = createExporters(exportersConfigSchema.parse({ ...config, file: { enabled: false }, spool: { memoryMaxBytes: 64 * 1024 } }));
+      await small.export(spans);
+      await small.shutdown(5000);
+      expect(s3.commandCalls(PutObjectCommand).length - 1).toBeGreaterThanOrEqual(Math.ceil((spanBytes * spans.length) / (16 * 1024)));
       const fileBatches = fs.readFileSync(path.join(dir, 'spans.jsonl'), 'utf8').trim().split('\n');
       expect(fileBatches.length).toBeGreaterThanOrEqual(4);
       expect(fileBatches.flatMap((line) => JSON.parse(line).resourceSpans[0].scopeSpans[0].spans)).toHaveLength(100);

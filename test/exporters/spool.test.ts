@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BatchingExporter, backoffDelayMs } from '../../sensor/exporters/batching-exporter';
-import { jsonBatchCodec } from '../../sensor/exporters/span-json';
+import { joinEncodedItems, jsonBatchCodec } from '../../sensor/exporters/span-json';
 import type { Exporter } from '../../sensor/exporters/span-exporter';
 import { DiskSpool, MemoryQueue, writeAllSync } from '../../sensor/exporters/spool';
 
@@ -82,6 +82,32 @@ describe('DiskSpool', () => {
     expect(calls).toBe(Math.ceil(Buffer.concat(parts).length / 7));
   });
 
+  it('cuts off a record torn by a failing disk, so the records after it stay readable', () => {
+    let failNext = false;
+    const disk = (fd: number, buffers: Buffer[]) => {
+      if (!failNext) return fs.writevSync(fd, buffers);
+      failNext = false;
+      fs.writeSync(fd, Buffer.concat(buffers).subarray(0, 20)); // part of the record lands, then the disk is full
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    };
+    const spool = new DiskSpool({ dir, maxBytes: 100_000, writev: disk });
+    spool.append(record(1), 1);
+    failNext = true;
+    expect(() => spool.append(record(2), 1)).toThrow(/ENOSPC/);
+    spool.append(record(3), 1);
+    spool.close();
+    // Read back from the file (not from the spool's cache of recent batches): exactly the two whole records.
+    const reopened = new DiskSpool({ dir, maxBytes: 100_000 });
+    expect(drain(reopened)).toEqual([1, 3]);
+  });
+
+  it('stops with an error instead of spinning when the disk accepts nothing', () => {
+    const file = path.join(dir, 'stuck');
+    const fd = fs.openSync(file, 'a');
+    expect(() => writeAllSync(fd, [Buffer.from('abc')], () => 0)).toThrow(/no progress/);
+    fs.closeSync(fd);
+  });
+
   it('refuses a batch larger than the whole spool, counted', () => {
     const spool = new DiskSpool({ dir, maxBytes: 64 });
     spool.append(record(1), 5);
@@ -137,6 +163,18 @@ describe('BatchingExporter', () => {
     expect(sink.received.flat()).toEqual([item('a', 100), item('b', 100), item('c', 100), item('d', 400), item('e', 10)]);
   });
 
+  it('counts batch size in UTF-8 bytes, so multi-byte text cannot overrun maxBatchBytes', async () => {
+    const sink = new FlakySink<string>();
+    const exporter = new BatchingExporter({ sink, codec: jsonBatchCodec<string>(), queue: new MemoryQueue(1 << 20), batching: { maxBatch: 100, maxDelayMs: 20, maxBatchBytes: 500 }, retry: { initialDelayMs: 5, maxDelayMs: 10 } });
+    const cjk = '漢'.repeat(60); // 60 characters, 180 bytes
+    exporter.offer([cjk, cjk, cjk, cjk]);
+    expect(await exporter.waitUntilDelivered(5000)).toBe(true);
+    await exporter.shutdown();
+    // Counted as string length (62 each) all four would fit 500; as bytes (182 each) two do.
+    expect(sink.received.map((batch) => batch.length)).toEqual([2, 2]);
+    expect(sink.received.flat()).toEqual([cjk, cjk, cjk, cjk]);
+  });
+
   it('drops and counts an item that cannot be encoded, and delivers the rest', async () => {
     const sink = new FlakySink<unknown>();
     const exporter = new BatchingExporter<unknown>({ sink, codec: jsonBatchCodec<unknown>(), queue: new MemoryQueue(1 << 20), batching: { maxBatch: 10, maxDelayMs: 5 }, retry: { initialDelayMs: 5, maxDelayMs: 10 } });
@@ -162,5 +200,16 @@ describe('BatchingExporter', () => {
     const retry = { initialDelayMs: 100, maxDelayMs: 1000, jitter: 0.5 };
     expect([0, 1, 2, 3, 4, 5].map((attempt) => backoffDelayMs(attempt, retry, () => 0))).toEqual([100, 200, 400, 800, 1000, 1000]);
     expect(backoffDelayMs(2, retry, () => 1)).toBe(200);
+  });
+});
+
+describe('joinEncodedItems', () => {
+  it('writes the JSON array of the encoded items, multi-byte text included, with or without a byte count', () => {
+    const items = ['{"a":"漢字"}', '{"b":1}', '"é"'];
+    const expected = Buffer.from(`[${items.join(',')}]`);
+    expect(joinEncodedItems(items)).toEqual(expected);
+    expect(joinEncodedItems(items, expected.length)).toEqual(expected);
+    expect(joinEncodedItems([]).toString()).toBe('[]');
+    expect(() => joinEncodedItems(items, expected.length + 1)).toThrow(/expected/);
   });
 });

@@ -67,8 +67,12 @@ describe('buildSpan from an OpenAI chat call', () => {
   it('carries the socket peer as network.peer.*, beside the server named by the Host header', () => {
     const viaProxy = buildSpan(openAiAdapter.parse(makeExchange({ ...openAiFx.chatNonStreaming, peer: { address: '10.0.3.7', port: 3128 } })), IDS).attributes;
     expect(viaProxy['server.address']).toBe('api.openai.com');
+    expect(viaProxy['server.port']).toBe(443); // the Host header's (default) port, not the proxy's
     expect(viaProxy['network.peer.address']).toBe('10.0.3.7');
     expect(viaProxy['network.peer.port']).toBe(3128);
+    // With no Host header at all, the socket's peer is the best name there is.
+    const noHost = buildSpan(openAiAdapter.parse(makeExchange({ ...openAiFx.chatNonStreaming, authority: '', peer: { address: '2001:db8::7', port: 8443 } })), IDS).attributes;
+    expect([noHost['server.address'], noHost['server.port']]).toEqual(['2001:db8::7', 8443]);
   });
 
   it('carries content as JSON strings in the semconv shapes', () => {

@@ -216,7 +216,8 @@ describe('HTTP/2 traffic recorded from Node http2', () => {
     expect(carrying(SSE_EVENTS[SSE_EVENTS.length - 1])).toHaveLength(1);
     expect(response.firstBodyByteTsMs).toBe(carrying(SSE_EVENTS[0])[0].tsMs);
     expect(response.endTsMs).toBe(carrying(SSE_EVENTS[SSE_EVENTS.length - 1])[0].tsMs);
-    expect(response.endTsMs).toBeGreaterThan(response.firstBodyByteTsMs!);
+    // Equal only if the proxy read all three spaced writes in one chunk.
+    expect(response.endTsMs).toBeGreaterThanOrEqual(response.firstBodyByteTsMs!);
     expect(stream.request.startTsMs).toBeLessThanOrEqual(response.startTsMs);
   });
 
