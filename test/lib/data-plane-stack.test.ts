@@ -27,9 +27,9 @@ describe('DataPlaneStack', () => {
     const queries = Object.values(template.findResources('AWS::Athena::NamedQuery')).map((query: any) => query.Properties.QueryString);
     expect(queries.some((sql) => sql.includes('duration_ms > 800'))).toBe(true);
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm: any) => alarm.Properties);
-    const slaAlarm = alarms.find((alarm) => JSON.stringify(alarm.AlarmName).includes('SlaLatency'));
-    expect(slaAlarm.Threshold).toBe(800);
-    expect(slaAlarm.Metrics[0].MetricStat).toMatchObject({ Metric: { Namespace: 'Sightline', MetricName: 'DurationMs' }, Stat: 'p99' });
+    const slaAlarm = alarms.find((alarm) => JSON.stringify(alarm.AlarmName).includes('SlaBreach'));
+    expect(slaAlarm.AlarmDescription).toContain('800 ms');
+    expect(slaAlarm.Metrics[0].MetricStat).toMatchObject({ Metric: { Namespace: 'Sightline', MetricName: 'SlaBreaches' }, Stat: 'Sum' });
     const manifests = JSON.stringify(template.findResources('Custom::AWSCDK-EKS-KubernetesResource'));
     expect(manifests).toContain('slaThresholdMs: 800');
   });

@@ -47,20 +47,13 @@ describe('LlmMonitoring', () => {
     return { namespace: stat.Metric.Namespace, metricName: stat.Metric.MetricName, statistic: stat.Stat, dimensions: stat.Metric.Dimensions, period: stat.Period };
   };
 
-  test('SLA alarm: p99 of DurationMs over all calls above 1000 ms in a minute', () => {
-    const alarm = alarmNamed('SlaLatency');
-    expect(plainMetricOf(alarm)).toEqual({ namespace: 'Sightline', metricName: 'DurationMs', statistic: 'p99', dimensions: undefined, period: 60 });
-    expect(alarm.Threshold).toBe(1000);
+  test('SLA alarm: any call over the SLA in a minute (the Sum of the dimensionless SlaBreaches count above 0)', () => {
+    const alarm = alarmNamed('SlaBreach');
+    expect(plainMetricOf(alarm)).toEqual({ namespace: 'Sightline', metricName: 'SlaBreaches', statistic: 'Sum', dimensions: undefined, period: 60 });
+    expect(alarm.Threshold).toBe(0);
     expect(alarm.ComparisonOperator).toBe('GreaterThanThreshold');
-  });
-
-  test('SLA percentile is configurable', () => {
-    const other = new Stack(new App(), 'Other');
-    new LlmMonitoring(other, 'Monitoring', { encryptionKey: new kms.Key(other, 'Key'), slaMs: 2000, slaPercentile: 'p90', tokenBudgetPerHour: 1 });
-    Template.fromStack(other).hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Threshold: 2000,
-      Metrics: [Match.objectLike({ MetricStat: Match.objectLike({ Metric: { Namespace: 'Sightline', MetricName: 'DurationMs' }, Stat: 'p90' }) })],
-    });
+    expect(alarm.TreatMissingData).toBe('notBreaching');
+    expect(alarm.AlarmDescription).toContain('1000 ms');
   });
 
   test('error-rate alarm: plain metric math over the dimensionless Errors and Calls totals', () => {
