@@ -11,6 +11,14 @@ import { PermanentExportError, type Exporter } from './span-exporter';
 export const DEFAULT_CLOUDWATCH_NAMESPACE = METRIC_NAMESPACE;
 /** PutMetricData accepts at most this many datums per call. */
 export const MAX_DATUMS_PER_PUT = 1000;
+/** The most datums one aggregate can add: its 3 token counts, a model rollup and an interval rollup (5 each), and an interval token total. */
+const MAX_DATUMS_PER_AGGREGATE = 3 + 5 + 5 + 1;
+/**
+ * Aggregates per batch such that one batch is one PutMetricData call. PutMetricData adds values up rather than
+ * replacing them, so a batch split over several calls and retried after a later call failed would count its
+ * earlier calls twice.
+ */
+export const MAX_AGGREGATES_PER_PUT = Math.floor(MAX_DATUMS_PER_PUT / MAX_DATUMS_PER_AGGREGATE);
 /** CloudWatch accepts at most this many distinct values in one datum's Values array. */
 export const MAX_VALUES_PER_DATUM = 150;
 

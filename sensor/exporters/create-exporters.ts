@@ -87,7 +87,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
   if (config.cloudwatch.enabled) {
     const cloudwatch = new (loadCloudWatch().CloudWatchExporter)({ namespace: config.cloudwatch.namespace, clientConfig: { region: config.cloudwatch.region } });
     exporters.push(
-      new IntervalAggregatingExporter(deliver(cloudwatch, aggregateCodec), config.cloudwatch.intervalSeconds * 1000, {
+      new IntervalAggregatingExporter(deliver(cloudwatch, aggregateCodec, { maxBatch: Math.min(config.batching.maxBatch, loadCloudWatch().MAX_AGGREGATES_PER_PUT) }), config.cloudwatch.intervalSeconds * 1000, {
         slaThresholdMs: dependencies.slaThresholdMs,
         cardinality: new LabelCardinalityLimiter({ maxValuesPerLabel: config.cloudwatch.maxDimensionValues }),
       }),

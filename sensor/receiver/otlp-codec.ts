@@ -110,10 +110,20 @@ function idToHex(value: unknown, encoding: OtlpEncoding): string | undefined {
   return 'invalid';
 }
 
-function nanos(value: unknown): bigint {
-  if (typeof value === 'string' && /^[0-9]+$/.test(value)) return BigInt(value);
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
-  return 0n;
+/** fixed64 in the proto: the largest time a sender can mean. */
+const MAX_UNIX_NANO = 2n ** 64n - 1n;
+
+/**
+ * A `fixed64` time as OTLP/JSON or protobuf gives it. JSON may carry it as a string or a number (the spec allows
+ * both); a number has already lost the nanoseconds past 2^53 to JSON.parse, so it keeps about 0.25 µs of
+ * precision. Undefined for anything that is not a time up to 2^64 - 1.
+ */
+function nanos(value: unknown): bigint | undefined {
+  let time: bigint | undefined;
+  if (value === undefined || value === null) time = 0n;
+  else if (typeof value === 'string' && /^[0-9]{1,20}$/.test(value)) time = BigInt(value);
+  else if (typeof value === 'number' && Number.isFinite(value) && value >= 0) time = BigInt(Math.round(value));
+  return time !== undefined && time <= MAX_UNIX_NANO ? time : undefined;
 }
 
 function anyValueToJson(value: Loose | undefined, encoding: OtlpEncoding): unknown {
@@ -180,6 +190,10 @@ function convertSpan(raw: Loose, resource: Attributes, scope: Loose | undefined,
   const parent = idToHex(raw.parentSpanId, encoding);
   if (parent && parent !== '' && !/^[0-9a-f]{16}$/.test(parent)) return 'parentSpanId must be 8 bytes';
 
+  const startTimeUnixNano = nanos(raw.startTimeUnixNano);
+  const endTimeUnixNano = nanos(raw.endTimeUnixNano);
+  if (startTimeUnixNano === undefined || endTimeUnixNano === undefined) return 'startTimeUnixNano and endTimeUnixNano must be unsigned 64-bit integers';
+
   const attributes = toAttributes(raw.attributes, encoding, 'span.attributes');
   if (typeof scope?.name === 'string' && scope.name !== '') attributes['otel.scope.name'] = scope.name;
   if (typeof scope?.version === 'string' && scope.version !== '') attributes['otel.scope.version'] = scope.version;
@@ -190,8 +204,8 @@ function convertSpan(raw: Loose, resource: Attributes, scope: Loose | undefined,
     spanId,
     name: typeof raw.name === 'string' ? raw.name : '',
     kind: SPAN_KINDS[String(raw.kind ?? '')] ?? 'internal',
-    startTimeUnixNano: nanos(raw.startTimeUnixNano),
-    endTimeUnixNano: nanos(raw.endTimeUnixNano),
+    startTimeUnixNano,
+    endTimeUnixNano,
     attributes,
     resource: { ...resource },
     status: statusMessage === undefined

@@ -1,6 +1,6 @@
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CloudWatchExporter, durationHistogram, fitDurationHistogram, MAX_VALUES_PER_DATUM, toMetricDatums } from '../../sensor/exporters/cloudwatch-exporter';
+import { CloudWatchExporter, durationHistogram, fitDurationHistogram, MAX_AGGREGATES_PER_PUT, MAX_DATUMS_PER_PUT, MAX_VALUES_PER_DATUM, toMetricDatums } from '../../sensor/exporters/cloudwatch-exporter';
 import { LabelCardinalityLimiter } from '../../sensor/pipeline/cardinality';
 import { MetricsAggregator } from '../../sensor/pipeline/metrics';
 import { aggregate } from './aggregate-fixture';
@@ -131,6 +131,14 @@ describe('CloudWatchExporter', () => {
     expect(Math.max(...sizes)).toBe(1000);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(expectedDatums);
     expect(cloudwatch.commandCalls(PutMetricDataCommand).every((call) => call.args[0].input.Namespace === 'Custom')).toBe(true);
+  });
+
+  it('fits a batch of MAX_AGGREGATES_PER_PUT aggregates, however varied, in one PutMetricData call', () => {
+    // The worst case: every aggregate its own model and its own interval, so none shares a rollup.
+    const varied = Array.from({ length: MAX_AGGREGATES_PER_PUT }, (_, i) => aggregate({ model: `m${i}`, intervalEndMs: Date.UTC(2026, 10, 25, 14, i + 1) }));
+    const datums = toMetricDatums(varied).length;
+    expect(datums).toBeLessThanOrEqual(MAX_DATUMS_PER_PUT);
+    expect(toMetricDatums([...varied, aggregate({ model: 'one-more', intervalEndMs: Date.UTC(2026, 10, 26) })]).length).toBeGreaterThan(MAX_DATUMS_PER_PUT - 14);
   });
 
   it('keeps dimension values bounded through the aggregator', () => {

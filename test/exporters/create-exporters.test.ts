@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, PutMetricDataCommand, type MetricDatum, type PutMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Registry } from 'prom-client';
@@ -48,7 +48,7 @@ describe('createExporters', () => {
       const config = exportersConfigSchema.parse({
         file: { enabled: true, path: path.join(dir, 'spans.jsonl') },
         s3: { enabled: true, bucket: 'spans', region: 'eu-west-1', maxBatchBytes: 64 * 1024 },
-        batching: { maxBatch: 1000, maxDelayMs: 5000, maxBatchBytes: 8 * 1024 },
+        batching: { maxBatch: 1000, maxDelayMs: 50, maxBatchBytes: 8 * 1024 },
       });
       const spans = Array.from({ length: 100 }, (_, i) => genAiSpan({ index: i + 1 }));
       const spanBytes = JSON.stringify({ ...spans[0], startTimeUnixNano: '', endTimeUnixNano: '' }).length;
@@ -72,6 +72,38 @@ describe('createExporters', () => {
     } finally {
       s3.restore();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts every call once in CloudWatch when a PutMetricData call fails and its batch is retried', async () => {
+    const cloudwatch = mockClient(CloudWatchClient);
+    let calls = 0;
+    const delivered: MetricDatum[] = [];
+    cloudwatch.on(PutMetricDataCommand).callsFake((input: PutMetricDataCommandInput) => {
+      // The second call is throttled once; a retry of a batch that spans several calls would resend the first.
+      if (++calls === 2) throw Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $retryable: { throttling: true } });
+      delivered.push(...input.MetricData!);
+      return {};
+    });
+    try {
+      const config = exportersConfigSchema.parse({
+        cloudwatch: { enabled: true, region: 'eu-west-1', intervalSeconds: 3600, maxDimensionValues: 1000 },
+        retry: { initialDelayMs: 1, maxDelayMs: 5 },
+      });
+      const fanOut = createExporters(config);
+      // 300 models: 300 aggregates in one interval, more datums than one PutMetricData call takes.
+      const spans = Array.from({ length: 300 }, (_, i) => genAiSpan({ index: i + 1, requestModel: `model-${i}`, inputTokens: 10, outputTokens: 2 }));
+      await fanOut.export(spans);
+      await fanOut.shutdown(10_000);
+      const total = (metricName: string, dimensions: number) =>
+        delivered.filter((d) => d.MetricName === metricName && d.Dimensions!.length === dimensions).reduce((sum, d) => sum + d.Value!, 0);
+      expect(calls).toBeGreaterThan(2);
+      // Per model, per workload and account-wide, each call and token is counted exactly once.
+      expect([total('Calls', 0), total('Calls', 2)]).toEqual([300, 300]);
+      expect(total('TotalTokens', 0)).toBeGreaterThan(0);
+      expect(total('TotalTokens', 3)).toBe(total('TotalTokens', 0));
+    } finally {
+      cloudwatch.restore();
     }
   });
 });

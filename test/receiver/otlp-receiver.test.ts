@@ -198,6 +198,26 @@ describe('OTLP/HTTP receiver', () => {
     expect(received[0].map((span) => span.spanId)).toEqual(['eee19b7ec3c1b174']);
   });
 
+  it('reads times sent as JSON numbers, and rejects times that are no 64-bit unsigned integer', async () => {
+    await start();
+    const span = (spanId: string, start: unknown, end: unknown) => ({
+      traceId: '5b8efff798038103d269b633813fc60c', spanId, name: 'chat x', kind: 3, startTimeUnixNano: start, endTimeUnixNano: end,
+      attributes: [{ key: 'gen_ai.request.model', value: { stringValue: 'x' } }],
+    });
+    // Numbers past 2^53, as many JSON encoders write int64: nanoseconds lost to the double, never the time itself.
+    const asNumbers = span('eee19b7ec3c1b101', 1_760_000_000_000_005_000, 1_760_000_001_250_000_000);
+    const tooLate = span('eee19b7ec3c1b102', '1', '99999999999999999999999');
+    const notATime = span('eee19b7ec3c1b103', '-5', '2');
+    const body = Buffer.from(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [asNumbers, tooLate, notATime] }] }] }));
+    const reply = await post(receiver.port, body, { 'Content-Type': 'application/json' });
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.body.toString()).partialSuccess).toEqual({ rejectedSpans: '2', errorMessage: '2 spans rejected: startTimeUnixNano and endTimeUnixNano must be unsigned 64-bit integers' });
+    const [accepted] = received[0];
+    expect(accepted.spanId).toBe('eee19b7ec3c1b101');
+    expect(Number(accepted.startTimeUnixNano / 1_000_000n)).toBe(1_760_000_000_000);
+    expect(Number(accepted.endTimeUnixNano - accepted.startTimeUnixNano) / 1e6).toBeCloseTo(1249.995, 3);
+  });
+
   it('keeps only GenAI spans by default, and every span when configured', async () => {
     const spans = sdkSpans([
       { name: 'chat gpt-4o-mini', attributes: CHAT_ATTRIBUTES },
