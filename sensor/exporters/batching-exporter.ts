@@ -84,11 +84,13 @@ export interface DeliveryStats {
   deliveredItems: number;
   deliveredBatches: number;
   failedAttempts: number;
-  /** Rejected by the sink as permanently bad. */
+  /** Refused by the sink as permanently bad (a whole batch, or some items of one). */
   rejectedItems: number;
   queuedBatches: number;
   /** Lost to a full spool or an oversized batch. */
   spoolDroppedItems: number;
+  /** Lost because the queue could not store them (a spool write failed, e.g. disk full); their senders were told. */
+  unqueuedItems: number;
 }
 
 export class BatchingExporter<T> implements Exporter<T> {
@@ -118,7 +120,7 @@ export class BatchingExporter<T> implements Exporter<T> {
   private retryTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private spoolDroppedSeen = 0;
-  private readonly counts = { deliveredItems: 0, deliveredBatches: 0, failedAttempts: 0, rejectedItems: 0 };
+  private readonly counts = { deliveredItems: 0, deliveredBatches: 0, failedAttempts: 0, rejectedItems: 0, unqueuedItems: 0 };
 
   constructor(options: BatchingExporterOptions<T>) {
     if (!(options.batching.maxBatch >= 1)) throw new Error(`exporters.batching.maxBatch must be at least 1, got ${options.batching.maxBatch}`);
@@ -135,10 +137,21 @@ export class BatchingExporter<T> implements Exporter<T> {
     if (this.queue.peek()) this.kick();
   }
 
-  /** Buffers the items; never blocks and never throws for a sink problem. */
+  /**
+   * Buffers the items; never blocks and never throws for a sink problem. Throws when a batch could not be queued
+   * (a spool write failed), after offering every item: each is then queued, buffered, or counted as unqueued.
+   */
   offer(items: readonly T[]): void {
     if (this.stopped) throw new Error(`exporter ${this.name}: offer after shutdown`);
     const maxBatchBytes = this.batching.maxBatchBytes ?? Infinity;
+    let queueError: unknown;
+    const cut = () => {
+      try {
+        this.cutBatch();
+      } catch (error) {
+        queueError ??= error;
+      }
+    };
     for (const item of items) {
       let encoded: string;
       try {
@@ -151,15 +164,16 @@ export class BatchingExporter<T> implements Exporter<T> {
       }
       // UTF-8 bytes, not string length: a prompt in CJK is three bytes a character on the wire and in the spool.
       const encodedBytes = Buffer.byteLength(encoded);
-      if (this.buffer.length > 0 && this.bufferBytes + encodedBytes + 1 > maxBatchBytes) this.cutBatch();
+      if (this.buffer.length > 0 && this.bufferBytes + encodedBytes + 1 > maxBatchBytes) cut();
       this.buffer.push(encoded);
       this.bufferBytes += encodedBytes + 1; // and its separator
-      if (this.buffer.length >= this.batching.maxBatch) this.cutBatch();
+      if (this.buffer.length >= this.batching.maxBatch) cut();
     }
     if (this.buffer.length > 0 && !this.batchTimer) {
-      this.batchTimer = setTimeout(() => this.cutBatchFromTimer(), this.batching.maxDelayMs);
+      this.batchTimer = setTimeout(() => this.cutBatchAndLog(), this.batching.maxDelayMs);
       this.batchTimer.unref();
     }
+    if (queueError !== undefined) throw queueError;
   }
 
   /**
@@ -180,7 +194,7 @@ export class BatchingExporter<T> implements Exporter<T> {
 
   /** Resolves when everything offered so far has been delivered or dropped, or after `timeoutMs`; true if the queue is empty. */
   async waitUntilDelivered(timeoutMs = 30_000): Promise<boolean> {
-    this.cutBatch();
+    this.cutBatchAndLog();
     const deadline = Date.now() + timeoutMs;
     while (this.queue.peek() && Date.now() < deadline && !this.stopped) {
       await new Promise<void>((resolve) => {
@@ -211,8 +225,8 @@ export class BatchingExporter<T> implements Exporter<T> {
     await this.sink.shutdown();
   }
 
-  /** On a timer nobody awaits: a spool write error (disk full) is logged and the waiting callers were told. */
-  private cutBatchFromTimer(): void {
+  /** Where nobody awaits the cut (a timer, a shutdown): a spool write error (disk full) is logged and counted, and the waiting callers were told. */
+  private cutBatchAndLog(): void {
     try {
       this.cutBatch();
     } catch (error) {
@@ -235,6 +249,8 @@ export class BatchingExporter<T> implements Exporter<T> {
     try {
       this.queue.append(joinEncodedItems(batch, bytes), batch.length);
     } catch (error) {
+      this.counts.unqueuedItems += batch.length;
+      this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, batch.length);
       for (const waiter of waiters) waiter.reject(error);
       throw error;
     }
@@ -283,12 +299,15 @@ export class BatchingExporter<T> implements Exporter<T> {
       return;
     }
     try {
-      await this.sink.export(items);
+      const outcome = await this.sink.export(items);
       this.queue.ack(batch);
       this.attempt = 0;
-      this.counts.deliveredItems += items.length;
+      const refused = Math.min(items.length, Math.max(0, outcome?.refusedItems ?? 0));
+      this.counts.deliveredItems += items.length - refused;
+      this.counts.rejectedItems += refused;
       this.counts.deliveredBatches++;
-      this.metrics?.items.inc({ exporter: this.name, outcome: 'delivered' }, items.length);
+      this.metrics?.items.inc({ exporter: this.name, outcome: 'delivered' }, items.length - refused);
+      if (refused > 0) this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, refused);
     } catch (error) {
       if (error instanceof PermanentExportError) {
         this.logger.error({ exporter: this.name, err: error.message, items: items.length }, 'sink rejected the batch; dropping it');

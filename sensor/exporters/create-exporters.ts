@@ -32,7 +32,9 @@ export interface ExporterFanOut {
   readonly exporters: readonly SpanExporter[];
   /**
    * Hands the spans to every sink. Resolves once each sink has queued them (on disk, with a spool), so a receiver
-   * may acknowledge its sender then; never rejects for a sink problem (that is logged).
+   * may acknowledge its sender then. A sink that is down is no reason to reject (its spool holds the spans); a sink
+   * that could not queue them (spool disk full) is: the receiver then asks the sender to retry rather than
+   * acknowledging spans that were lost. Sinks that did queue them may get them twice; twice beats never.
    */
   export(spans: GenAiSpan[]): Promise<void>;
   shutdown(timeoutMs?: number): Promise<void>;
@@ -98,11 +100,16 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
     exporters,
     pendingBytes: () => exporters.reduce((sum, exporter) => sum + (exporter.pendingBytes ?? 0), 0),
     async export(spans) {
+      const refusedBy: string[] = [];
       await Promise.all(
         exporters.map((exporter) =>
-          exporter.export(spans).catch((error: unknown) => logger.error({ exporter: exporter.name, err: (error as Error)?.message }, 'exporter refused spans')),
+          exporter.export(spans).catch((error: unknown) => {
+            refusedBy.push(exporter.name);
+            logger.error({ exporter: exporter.name, err: (error as Error)?.message }, 'exporter could not queue spans');
+          }),
         ),
       );
+      if (refusedBy.length > 0) throw new Error(`spans not queued by ${refusedBy.join(', ')} (see the log for why)`);
     },
     async shutdown(timeoutMs) {
       await Promise.all(

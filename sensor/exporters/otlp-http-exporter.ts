@@ -2,7 +2,7 @@
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { GenAiSpan } from '../span/gen-ai-span';
 import { encodeOtlpProtobuf } from './otlp-spans';
-import { isRetryableHttpStatus, PermanentExportError, silentLogger, type ExportLogger, type SpanExporter } from './span-exporter';
+import { isRetryableHttpStatus, PermanentExportError, silentLogger, type ExportLogger, type ExportOutcome, type SpanExporter } from './span-exporter';
 
 export interface OtlpHttpExporterOptions {
   /** Base URL (`http://gateway:4318`) or full traces URL (`.../v1/traces`). */
@@ -35,7 +35,7 @@ export class OtlpHttpExporter implements SpanExporter {
     this.logger = options.logger ?? silentLogger;
   }
 
-  async export(spans: GenAiSpan[]): Promise<void> {
+  async export(spans: GenAiSpan[]): Promise<ExportOutcome | void> {
     if (spans.length === 0) return;
     const response = await fetch(this.url, {
       method: 'POST',
@@ -44,10 +44,7 @@ export class OtlpHttpExporter implements SpanExporter {
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     const body = new Uint8Array(await response.arrayBuffer());
-    if (response.ok) {
-      this.logPartialSuccess(body, spans.length);
-      return;
-    }
+    if (response.ok) return { refusedItems: this.readPartialSuccess(body, spans.length) };
     const message = `OTLP endpoint ${this.safeUrl} answered HTTP ${response.status}`;
     if (isRetryableHttpStatus(response.status)) throw new Error(message);
     throw new PermanentExportError(`${message}; the batch of ${spans.length} spans is dropped`);
@@ -55,15 +52,18 @@ export class OtlpHttpExporter implements SpanExporter {
 
   async shutdown(): Promise<void> {}
 
-  private logPartialSuccess(body: Uint8Array, sent: number): void {
-    if (body.length === 0) return;
+  /** Spans the endpoint refused in a partial success (logged); 0 when the body says nothing of it. */
+  private readPartialSuccess(body: Uint8Array, sent: number): number {
+    if (body.length === 0) return 0;
     try {
       const partial = ProtobufTraceSerializer.deserializeResponse(body).partialSuccess;
-      if (partial?.rejectedSpans) {
-        this.logger.warn({ exporter: this.name, rejectedSpans: Number(partial.rejectedSpans), sent, reason: partial.errorMessage }, 'OTLP endpoint rejected some spans');
+      const rejectedSpans = Number(partial?.rejectedSpans ?? 0);
+      if (rejectedSpans > 0) {
+        this.logger.warn({ exporter: this.name, rejectedSpans, sent, reason: partial?.errorMessage }, 'OTLP endpoint rejected some spans');
       }
+      return Number.isFinite(rejectedSpans) ? rejectedSpans : 0;
     } catch {
-      // A non-protobuf success body (some proxies) carries no partial-success information.
+      return 0; // a non-protobuf success body (some proxies) carries no partial-success information
     }
   }
 }

@@ -5,11 +5,19 @@ import type { GenAiSpan } from '../span/gen-ai-span';
 export interface Exporter<T> {
   /** Short name for logs and metrics, e.g. `s3`. */
   readonly name: string;
-  /** Resolves once the sink accepted the whole batch; rejects to have the batch retried (see PermanentExportError). */
-  export(items: T[]): Promise<void>;
+  /**
+   * Resolves once the sink took the batch, with how many items it refused for good where it says so (Timestream
+   * rejected records, OTLP partial success); rejects to have the batch retried (see PermanentExportError).
+   */
+  export(items: T[]): Promise<void | ExportOutcome>;
   shutdown(): Promise<void>;
   /** Bytes waiting in this exporter's queue or spool (undelivered), where it has one. */
   readonly pendingBytes?: number;
+}
+
+export interface ExportOutcome {
+  /** Items of the batch the sink refused and a retry would not fix: counted as dropped, not delivered. */
+  refusedItems: number;
 }
 
 export type SpanExporter = Exporter<GenAiSpan>;

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-timestream-write';
 import type { MetricAggregate } from '../pipeline/metrics';
 import { backoffDelayMs, type RetryOptions } from './batching-exporter';
-import { PermanentExportError, silentLogger, type ExportLogger, type Exporter } from './span-exporter';
+import { PermanentExportError, silentLogger, type ExportLogger, type ExportOutcome, type Exporter } from './span-exporter';
 
 /** WriteRecords accepts at most this many records per call. */
 export const MAX_RECORDS_PER_WRITE = 100;
@@ -87,7 +87,6 @@ export class TimestreamExporter implements Exporter<MetricAggregate> {
   private readonly throttleRetry: RetryOptions;
   private readonly logger: ExportLogger;
   private readonly sleep: (ms: number) => Promise<void>;
-  private rejected = 0;
 
   constructor(options: TimestreamExporterOptions) {
     this.database = options.database;
@@ -99,36 +98,33 @@ export class TimestreamExporter implements Exporter<MetricAggregate> {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
   }
 
-  /** Records Timestream refused (RejectedRecordsException); they are logged and not retried. */
-  get rejectedRecords(): number {
-    return this.rejected;
-  }
-
   /**
    * Chunks already written are not undone when a later chunk fails; the batch's retry rewrites them with the same
    * dimensions, time and values, which Timestream accepts as a no-op.
    */
-  async export(aggregates: MetricAggregate[]): Promise<void> {
+  async export(aggregates: MetricAggregate[]): Promise<ExportOutcome> {
     const records = aggregates.map(toTimestreamRecord);
+    let refusedItems = 0;
     for (let start = 0; start < records.length; start += MAX_RECORDS_PER_WRITE) {
-      await this.writeChunk(records.slice(start, start + MAX_RECORDS_PER_WRITE));
+      refusedItems += await this.writeChunk(records.slice(start, start + MAX_RECORDS_PER_WRITE));
     }
+    return { refusedItems };
   }
 
   async shutdown(): Promise<void> {
     this.client.destroy();
   }
 
-  private async writeChunk(records: TimestreamRecord[]): Promise<void> {
+  /** Writes one WriteRecords call's worth; resolves with how many records Timestream rejected. */
+  private async writeChunk(records: TimestreamRecord[]): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.client.send(new WriteRecordsCommand({ DatabaseName: this.database, TableName: this.table, Records: records }));
-        return;
+        return 0;
       } catch (error) {
         if (error instanceof RejectedRecordsException || errorName(error) === 'RejectedRecordsException') {
           // The records not listed were written; resending them would only be rejected as duplicates.
           const rejectedList = (error as RejectedRecordsException).RejectedRecords ?? [];
-          this.rejected += rejectedList.length;
           this.logger.warn(
             {
               exporter: this.name,
@@ -138,7 +134,7 @@ export class TimestreamExporter implements Exporter<MetricAggregate> {
             },
             'Timestream rejected records',
           );
-          return;
+          return rejectedList.length;
         }
         if (errorName(error) === 'ThrottlingException' && attempt < this.maxThrottleRetries) {
           await this.sleep(backoffDelayMs(attempt, this.throttleRetry));

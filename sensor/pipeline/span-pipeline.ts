@@ -54,8 +54,11 @@ export class SpanPipeline {
    */
   async submitAll(spans: GenAiSpan[]): Promise<void> {
     this.stats.spansIn += spans.length;
-    const ready = await Promise.all(spans.map((span) => this.prepare(span)));
-    await this.deliver(ready);
+    const work = (async () => this.deliver(await Promise.all(spans.map((span) => this.prepare(span)))))();
+    // Tracked like `submit`, so `drain()` also waits for a receiver request that is still being handed over.
+    const tracked = work.catch(() => undefined).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+    await work;
   }
 
   async drain(): Promise<void> {

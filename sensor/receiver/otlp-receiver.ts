@@ -162,13 +162,26 @@ export interface RunningOtlpReceiver {
   server: http.Server;
   /** The bound port (useful when the config asked for port 0). */
   port: number;
-  close(): Promise<void>;
+  /**
+   * Stops accepting, answers the requests in flight (their spans may already be queued: cutting them off would
+   * make the senders resend stored spans), then closes. Connections still open after `graceMs` are cut.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Starts an http.Server with the receiver on the configured host and port. */
 export async function startOtlpReceiver(options: OtlpReceiverOptions): Promise<RunningOtlpReceiver> {
   const config = receiverConfigSchema.parse(options.config ?? {});
-  const server = http.createServer(createOtlpRequestHandler({ ...options, config }));
+  const handle = createOtlpRequestHandler({ ...options, config });
+  const unanswered = new Set<http.ServerResponse>();
+  let closing = false;
+  let closed: Promise<void> | undefined;
+  const server = http.createServer((req, res) => {
+    unanswered.add(res);
+    res.on('close', () => unanswered.delete(res));
+    if (closing) res.setHeader('Connection', 'close');
+    handle(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -179,10 +192,20 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions): Promise<R
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    // Safe to call twice: the second call waits for the same close.
+    close: (graceMs = 10_000) =>
+      (closed ??= new Promise<void>((resolve, reject) => {
+        closing = true;
+        // Each answer still to come ends its connection, so the server can finish closing after it.
+        for (const res of unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
+        const cutOff = setTimeout(() => server.closeAllConnections(), graceMs);
+        cutOff.unref();
+        server.close((error) => {
+          clearTimeout(cutOff);
+          if (error) reject(error);
+          else resolve();
+        });
+        server.closeIdleConnections();
+      })),
   };
 }

@@ -18,9 +18,14 @@ export interface HealthDatum {
 
 export type PutHealthMetrics = (datums: HealthDatum[]) => Promise<void>;
 
+/** A sensor not heard from for this long no longer counts towards the fleet's spool gauge (it is gone, or its reports are stuck). */
+const SENSOR_REPORT_TTL_MS = 5 * 60_000;
+
 export class FleetHealth {
   private droppedBytesInInterval = 0;
   private largestSensorSpoolInInterval = 0;
+  /** The last spool size each sensor reported: the gauge shows the largest, so a healthy sensor never hides a stuck one. */
+  private readonly lastSpoolBySensor = new Map<string, { spoolBytes: number; atMs: number }>();
   private readonly droppedBytes: Counter;
   private readonly spoolBytes: Gauge<'component'>;
   private timer?: NodeJS.Timeout;
@@ -29,22 +34,36 @@ export class FleetHealth {
     registry: Registry,
     private readonly gatewaySpoolBytes: () => number,
     private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
   ) {
     this.droppedBytes = new Counter({ name: 'sightline_fleet_capture_dropped_bytes_total', help: 'Capture bytes the sensors reported lost', registers: [registry] });
     this.spoolBytes = new Gauge({
       name: 'sightline_fleet_spool_bytes',
-      help: 'Undelivered bytes: the largest sensor spool in the last report, and the gateway spool',
+      help: 'Undelivered bytes: the largest spool among the sensors that reported in the last 5 minutes, and the gateway spool',
       labelNames: ['component'],
       registers: [registry],
-      collect: () => this.spoolBytes.set({ component: 'gateway' }, this.gatewaySpoolBytes()),
+      collect: () => {
+        this.spoolBytes.set({ component: 'gateway' }, this.gatewaySpoolBytes());
+        this.spoolBytes.set({ component: 'sensor' }, this.largestRecentSensorSpool(this.now()));
+      },
     });
   }
 
-  record(report: SensorHealth): void {
+  /** `sensor` names the reporting sensor (its node), so each one's last report is kept apart. */
+  record(report: SensorHealth, sensor = 'unknown'): void {
     this.droppedBytes.inc(report.droppedBytesSinceLastReport);
     this.droppedBytesInInterval += report.droppedBytesSinceLastReport;
     this.largestSensorSpoolInInterval = Math.max(this.largestSensorSpoolInInterval, report.spoolBytes);
-    this.spoolBytes.set({ component: 'sensor' }, report.spoolBytes);
+    this.lastSpoolBySensor.set(sensor, { spoolBytes: report.spoolBytes, atMs: this.now() });
+  }
+
+  private largestRecentSensorSpool(nowMs: number): number {
+    let largest = 0;
+    for (const [sensor, last] of this.lastSpoolBySensor) {
+      if (nowMs - last.atMs > SENSOR_REPORT_TTL_MS) this.lastSpoolBySensor.delete(sensor);
+      else largest = Math.max(largest, last.spoolBytes);
+    }
+    return largest;
   }
 
   /** The interval's datums; starts a new interval. */

@@ -52,7 +52,7 @@ export async function startGateway(config: SightlineConfig, logger: Logger): Pro
         const calls = spans.filter((span) => {
           if (!isHealthReport(span)) return true;
           const report = readHealthReport(span);
-          if (report) fleetHealth.record(report);
+          if (report) fleetHealth.record(report, String(span.resource['k8s.node.name'] ?? span.resource['host.name'] ?? 'unknown'));
           return false;
         });
         return pipeline.submitAll(calls);

@@ -104,4 +104,23 @@ describe('createExporters fan-out export', () => {
     expect(spanBatchCodec.decode(batch.bytes).map((span) => span.spanId)).toEqual([genAiSpan({ index: 1 }).spanId, genAiSpan({ index: 2 }).spanId]);
     await fanOut.shutdown(10);
   });
+
+  it('rejects when a sink could not queue the spans (its spool cannot be written), and counts them as lost', async () => {
+    const spoolDir = path.join(dir, 'spool-lost');
+    const config = exportersConfigSchema.parse({
+      file: { enabled: true, path: path.join(dir, 'lost.jsonl') },
+      spool: { dir: spoolDir, maxBytes: 8192 }, // 2 KiB segments: the second batch opens a new segment file
+      batching: { maxBatch: 4, maxDelayMs: 10 },
+    });
+    const fanOut = createExporters(config);
+    const spans = (from: number) => Array.from({ length: 4 }, (_, i) => genAiSpan({ index: from + i }));
+    await expect(fanOut.export(spans(1))).resolves.toBeUndefined();
+    fs.rmSync(spoolDir, { recursive: true, force: true }); // the disk goes away under the spool
+    await expect(fanOut.export(spans(5))).rejects.toThrow(/spans not queued by file/);
+    await fanOut.shutdown(100);
+    // Every span of the failed export is counted: those in the batch that failed, and the one still buffered,
+    // whose batch failed in turn at shutdown.
+    const file = fanOut.exporters[0] as BatchingExporter<unknown>;
+    expect(file.stats().unqueuedItems).toBe(4);
+  });
 });

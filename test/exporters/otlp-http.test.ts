@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BatchingExporter } from '../../sensor/exporters/batching-exporter';
 import { OtlpHttpExporter } from '../../sensor/exporters/otlp-http-exporter';
+import { startOtlpReceiver } from '../../sensor/receiver/otlp-receiver';
 import { spanBatchCodec } from '../../sensor/exporters/span-json';
 import { DiskSpool } from '../../sensor/exporters/spool';
 import type { GenAiSpan } from '../../sensor/span/gen-ai-span';
@@ -124,5 +125,20 @@ describe('delivery through the spool', () => {
     await exporter.shutdown();
     expect(exporter.stats()).toMatchObject({ rejectedItems: 1, deliveredItems: 1 });
     expect(sink.requests).toHaveLength(1);
+  });
+
+  it('reports the spans a receiver refused in a partial success, so they count as dropped, not delivered', async () => {
+    const stored: GenAiSpan[] = [];
+    const receiver = await startOtlpReceiver({ config: { host: '127.0.0.1', port: 0 }, onSpans: async (spans) => void stored.push(...spans) });
+    try {
+      const exporter = new OtlpHttpExporter({ endpoint: `http://127.0.0.1:${receiver.port}` });
+      const invalid = { ...genAiSpan({ index: 2 }), traceId: '0'.repeat(32) }; // an all-zero trace id is refused
+      const outcome = await exporter.export([genAiSpan({ index: 1 }), invalid]);
+      expect(outcome).toEqual({ refusedItems: 1 });
+      expect(stored.map((span) => span.spanId)).toEqual([genAiSpan({ index: 1 }).spanId]);
+      expect(await exporter.export([genAiSpan({ index: 3 })])).toEqual({ refusedItems: 0 });
+    } finally {
+      await receiver.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Registry } from 'prom-client';
 import { BatchingExporter, backoffDelayMs } from '../../sensor/exporters/batching-exporter';
 import { joinEncodedItems, jsonBatchCodec } from '../../sensor/exporters/span-json';
 import type { Exporter } from '../../sensor/exporters/span-exporter';
@@ -173,6 +174,19 @@ describe('BatchingExporter', () => {
     // Counted as string length (62 each) all four would fit 500; as bytes (182 each) two do.
     expect(sink.received.map((batch) => batch.length)).toEqual([2, 2]);
     expect(sink.received.flat()).toEqual([cjk, cjk, cjk, cjk]);
+  });
+
+  it('counts items the sink refused inside an accepted batch as dropped, not delivered', async () => {
+    const registry = new Registry();
+    const sink: Exporter<number> = { name: 'partial', export: async (items) => ({ refusedItems: items.length > 1 ? 1 : 0 }), shutdown: async () => {} };
+    const exporter = new BatchingExporter({ sink, codec: jsonBatchCodec<number>(), queue: new MemoryQueue(1 << 20), batching: { maxBatch: 3, maxDelayMs: 5 }, retry: { initialDelayMs: 5, maxDelayMs: 10 }, registry });
+    exporter.offer([1, 2, 3, 4]);
+    expect(await exporter.waitUntilDelivered(5000)).toBe(true);
+    await exporter.shutdown();
+    expect(exporter.stats()).toMatchObject({ deliveredItems: 3, rejectedItems: 1, deliveredBatches: 2 });
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(/sightline_exporter_items_total\{exporter="partial",outcome="delivered"\} 3/);
+    expect(metrics).toMatch(/sightline_exporter_items_total\{exporter="partial",outcome="dropped"\} 1/);
   });
 
   it('drops and counts an item that cannot be encoded, and delivers the rest', async () => {

@@ -91,9 +91,9 @@ describe('TimestreamExporter', () => {
       .resolves({});
     const warnings: object[] = [];
     const sink = exporter(warnings);
-    await sink.export([aggregate({ workload: 'a' }), aggregate({ workload: 'b' }), aggregate({ workload: 'c' })]);
+    const outcome = await sink.export([aggregate({ workload: 'a' }), aggregate({ workload: 'b' }), aggregate({ workload: 'c' })]);
     expect(timestream.commandCalls(WriteRecordsCommand)).toHaveLength(1);
-    expect(sink.rejectedRecords).toBe(1);
+    expect(outcome).toEqual({ refusedItems: 1 });
     expect(warnings[0]).toMatchObject({ rejected: 1, written: 2, reasons: [{ index: 1 }] });
   });
 

@@ -236,6 +236,37 @@ describe('OTLP/HTTP receiver', () => {
     expect(received[0][1].attributes).toEqual({ 'http.request.method': 'GET', 'otel.scope.name': 'test-instrumentation', 'otel.scope.version': '1.2.3' });
   });
 
+  it('closes only after answering the requests in flight, and does not wait for idle keep-alive connections', async () => {
+    await start();
+    let release!: () => void;
+    onSpans = () => new Promise<void>((resolve) => (release = resolve));
+    const body = Buffer.from(ProtobufTraceSerializer.serializeRequest(sdkSpans([{ name: 'chat', attributes: CHAT_ATTRIBUTES }]))!);
+    // An idle keep-alive connection, left open by an earlier request.
+    const agent = new http.Agent({ keepAlive: true });
+    const idle = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: receiver.port, path: '/nope', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(idle).toBe(404);
+    const inFlight = post(receiver.port, body, { 'Content-Type': 'application/x-protobuf' });
+    while (!release) await new Promise((resolve) => setTimeout(resolve, 5));
+    let closed = false;
+    const closing = receiver.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(closed).toBe(false); // still answering
+    release();
+    const reply = await inFlight;
+    expect(reply.status).toBe(200); // answered, not cut off: the sender will not resend what is stored
+    expect(reply.headers.connection).toBe('close');
+    await closing;
+    expect(closed).toBe(true);
+    agent.destroy();
+  });
+
   it('answers only after onSpans resolved, and 503 when it failed', async () => {
     await start();
     let release!: () => void;

@@ -19,8 +19,8 @@ test('per interval: sensor drops summed, largest sensor spool, the gateway spool
   const registry = new Registry();
   let gatewaySpool = 500;
   const fleet = new FleetHealth(registry, () => gatewaySpool, silentLogger());
-  fleet.record({ droppedBytesSinceLastReport: 100, spoolBytes: 10 });
-  fleet.record({ droppedBytesSinceLastReport: 20, spoolBytes: 70 });
+  fleet.record({ droppedBytesSinceLastReport: 100, spoolBytes: 70 }, 'node-a');
+  fleet.record({ droppedBytesSinceLastReport: 20, spoolBytes: 10 }, 'node-b');
   const values = (datums: ReturnType<FleetHealth['drain']>) => datums.map((d) => [d.MetricName, d.Dimensions[0].Value, d.Value]);
   expect(values(fleet.drain())).toEqual([
     [HealthMetric.captureDrops, 'sensor', 120],
@@ -35,6 +35,7 @@ test('per interval: sensor drops summed, largest sensor spool, the gateway spool
   ]);
   const text = await registry.metrics();
   expect(text).toMatch(/^sightline_fleet_capture_dropped_bytes_total 120$/m);
+  // The backed-up sensor stays visible after a healthy one reported.
   expect(text).toMatch(/^sightline_fleet_spool_bytes\{component="sensor"\} 70$/m);
   expect(text).toMatch(/^sightline_fleet_spool_bytes\{component="gateway"\} 0$/m);
 });
@@ -52,4 +53,19 @@ test('published to CloudWatch with the namespace and the Component dimension the
   } finally {
     cloudwatch.restore();
   }
+});
+
+test('the sensor spool gauge follows each sensor\'s latest report, and forgets sensors silent for 5 minutes', async () => {
+  const registry = new Registry();
+  let now = 1_000_000;
+  const fleet = new FleetHealth(registry, () => 0, silentLogger(), () => now);
+  const gauge = async () => Number(/^sightline_fleet_spool_bytes\{component="sensor"\} (\d+)$/m.exec(await registry.metrics())![1]);
+  fleet.record({ droppedBytesSinceLastReport: 0, spoolBytes: 900 }, 'node-a');
+  fleet.record({ droppedBytesSinceLastReport: 0, spoolBytes: 50 }, 'node-b');
+  expect(await gauge()).toBe(900);
+  now += 60_000;
+  fleet.record({ droppedBytesSinceLastReport: 0, spoolBytes: 0 }, 'node-a'); // node-a delivered its backlog
+  expect(await gauge()).toBe(50);
+  now += 5 * 60_000 + 1;
+  expect(await gauge()).toBe(0); // node-b has not reported since: gone
 });
