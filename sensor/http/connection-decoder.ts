@@ -52,12 +52,19 @@ export interface HttpDecoderOptions {
   onError?: (reason: string) => void;
 }
 
+/**
+ * Why a connection's decoding ends. Only `closed` (the process closed the socket or exited) means the peer's
+ * last byte was seen, so only it completes a body delimited by the connection close; `evicted` (idle or table
+ * full) and `shutdown` (the sensor stopping) leave such a body truncated.
+ */
+export type ConnectionEndReason = 'closed' | 'evicted' | 'shutdown';
+
 export interface ConnectionDecoder {
   /** Feed bytes in capture order: `out` is what the client wrote, `in` what it read. Never throws. */
   push(dir: Direction, data: Buffer, tsMs: number): void;
   /** Capture lost `lostBytes` in this direction at this point; the decoder marks affected bodies truncated or gives up. */
   gap(dir: Direction, lostBytes: number, tsMs: number): void;
-  /** The connection ended: flush pending exchanges with `response.complete = false`. */
-  end(tsMs: number): void;
+  /** Decoding of the connection ends: flush pending exchanges, unfinished ones with `response.complete = false`. */
+  end(tsMs: number, reason: ConnectionEndReason): void;
 }
 

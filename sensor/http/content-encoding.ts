@@ -42,6 +42,12 @@ const CODEC_BY_TOKEN: Record<string, Codec | 'identity'> = {
   identity: 'identity',
 };
 
+/**
+ * Most codings undone for one body. Real servers apply one, rarely two; each coding costs a full decompression
+ * up to the limit, so a header listing thousands of them (or a gzip quine under them) must not be followed.
+ */
+export const MAX_CONTENT_CODINGS = 5;
+
 /** Binary-search steps when cutting a bomb to a prefix; bounds the CPU one oversized body can cost. */
 const MAX_PREFIX_PROBES = 12;
 
@@ -67,11 +73,27 @@ function decompressOnce(codec: Codec, input: Buffer, maxOutputLength: number, ex
     };
     if (codec === 'gzip') return zlib.gunzipSync(input, options);
     // Servers send both framings under the name `deflate` (RFC 9110 says zlib; many send raw).
-    return hasZlibHeader(input) ? zlib.inflateSync(input, options) : zlib.inflateRawSync(input, options);
+    if (!hasZlibHeader(input)) return zlib.inflateRawSync(input, options);
+    try {
+      return zlib.inflateSync(input, options);
+    } catch (zlibErr) {
+      // A raw stream can start with bytes that pass the zlib header check (a stored block with a set padding bit).
+      if (isOutputLimitError(zlibErr)) throw zlibErr;
+      try {
+        return zlib.inflateRawSync(input, options);
+      } catch (rawErr) {
+        throw isOutputLimitError(rawErr) ? rawErr : zlibErr;
+      }
+    }
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new DecompressionLimitError();
+    if (isOutputLimitError(err)) throw new DecompressionLimitError();
     throw err;
   }
+}
+
+function isOutputLimitError(err: unknown): boolean {
+  // Duck-typed: zlib's errors may come from another realm (jest's sandbox), where instanceof Error is false.
+  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
 }
 
 /**
@@ -115,14 +137,19 @@ export function decodeContentEncoding(
   const raw = (status: ContentDecodeStatus, reason?: string): ContentDecodeResult => ({ body, truncated: inputTruncated, status, reason });
   if (contentEncoding === undefined || body.length === 0) return raw('identity');
 
-  // Codings are listed in the order they were applied, so they are undone from last to first.
   const codecs: Codec[] = [];
   for (const token of parseEncodings(contentEncoding)) {
     const codec = CODEC_BY_TOKEN[token];
     if (codec === undefined) return raw('unknown-encoding', `content-encoding "${token}" is not supported; body kept as captured`);
-    if (codec !== 'identity') codecs.unshift(codec);
+    if (codec === 'identity') continue;
+    if (codecs.length === MAX_CONTENT_CODINGS) {
+      return raw('unknown-encoding', `content-encoding lists more than ${MAX_CONTENT_CODINGS} codings; body kept as captured`);
+    }
+    codecs.push(codec);
   }
   if (codecs.length === 0) return raw('identity');
+  // Codings are listed in the order they were applied, so they are undone from last to first.
+  codecs.reverse();
 
   const limit = Math.max(0, Math.floor(options.maxDecompressedBytes));
   let data = body;

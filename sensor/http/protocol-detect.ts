@@ -3,7 +3,7 @@
  * preface, an HTTP/1.x request line, or anything else, which is ignored without buffering.
  */
 import type { Direction } from '../capture/capture-event';
-import type { ConnectionDecoder, HttpDecoderOptions } from './connection-decoder';
+import type { ConnectionDecoder, ConnectionEndReason, HttpDecoderOptions } from './connection-decoder';
 import { Http1ConnectionDecoder } from './h1/http1-decoder';
 import { HTTP2_CLIENT_PREFACE, Http2ConnectionDecoder } from './h2/http2-decoder';
 import type { ConnectionContext } from './http-exchange';
@@ -99,8 +99,8 @@ class ProtocolDetectingDecoder implements ConnectionDecoder {
     this.early.push({ dir, lostBytes, tsMs });
   }
 
-  end(tsMs: number): void {
-    if (this.decoder !== undefined) this.decoder.end(tsMs);
+  end(tsMs: number, reason: ConnectionEndReason): void {
+    if (this.decoder !== undefined) this.decoder.end(tsMs, reason);
     this.early.length = 0;
   }
 

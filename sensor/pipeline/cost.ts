@@ -25,7 +25,7 @@ export const pricingConfigSchema = z
     models: z
       .record(z.string(), modelPriceSchema)
       .default({})
-      .describe('Extra or replacement prices keyed by model id (or id prefix), USD per million tokens. A key present in the built-in table replaces that entry.'),
+      .describe('Extra or replacement prices keyed by model id, USD per million tokens; a key also prices the dated or versioned snapshots of that id (`gpt-4o` prices `gpt-4o-2024-08-06`), never another model (`gpt-5` does not price `gpt-5.2`). A key present in the built-in table replaces that entry.'),
     aliases: z
       .record(z.string(), z.string())
       .default({})
@@ -74,11 +74,16 @@ export function normaliseModelId(model: string): string {
   return id.replace(BEDROCK_VERSION_SUFFIX, '');
 }
 
-/** A key matches when it equals the id or is followed in it by a separator (so `gpt-4` never prices `gpt-4o`). */
-function isPrefixAtBoundary(key: string, id: string): boolean {
-  if (!id.startsWith(key)) return false;
-  if (id.length === key.length) return true;
-  return !/[a-z0-9]/.test(id[key.length]);
+/**
+ * What may follow a price key in an id that still names the same model: release dates (`-20250514`, `-2024-08-06`,
+ * `-0613`), version tags (`-v1`, `-v2`, `@20241022`) and `-latest`. Anything else names another model whose price
+ * may differ: `-6` in `claude-opus-4-6`, `.2` in `gpt-5.2`, `o` in `gpt-4o`, `-32k` in `gpt-4-32k`.
+ */
+const SAME_MODEL_SUFFIX = /^(?:[-@:](?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|v\d+(?:\.\d+)?|latest))+$/;
+
+/** A key prices an id it equals, or one that extends it only by a date or version tag. */
+function pricesSameModel(key: string, id: string): boolean {
+  return id.startsWith(key) && (id.length === key.length || SAME_MODEL_SUFFIX.test(id.slice(key.length)));
 }
 
 export class PriceTable {
@@ -95,7 +100,10 @@ export class PriceTable {
     for (const [from, to] of Object.entries(parsed.aliases)) this.aliases.set(normaliseModelId(from), normaliseModelId(to));
   }
 
-  /** The table key that prices `model`, by exact match, alias, then the longest key that prefixes it. */
+  /**
+   * The table key that prices `model`, by exact match, alias, then the longest key it extends by a date or version
+   * tag only. A model the table does not name stays unpriced rather than priced as an older version.
+   */
   resolve(model: string): string | undefined {
     const cached = this.resolved.get(model);
     if (cached !== undefined) return cached ?? undefined;
@@ -105,7 +113,7 @@ export class PriceTable {
     if (this.prices.has(id)) best = id;
     else {
       for (const key of this.prices.keys()) {
-        if (isPrefixAtBoundary(key, id) && (!best || key.length > best.length)) best = key;
+        if (pricesSameModel(key, id) && (!best || key.length > best.length)) best = key;
       }
     }
     // Model names repeat endlessly; unbounded growth would only come from garbage names.

@@ -113,8 +113,10 @@ function blockPart(block: unknown): MessagePart {
     case 'server_tool_use':
       return toolCallPart(stringField(block, 'id'), stringField(block, 'name'), (block as JsonObject).input);
     case 'tool_result': {
+      // Text results read as text; image or document results keep their kind, not their base64 bytes.
       const content = (block as JsonObject).content;
-      return toolCallResponsePart(stringField(block, 'tool_use_id'), plainText(content) ?? content);
+      const response = plainText(content) ?? (Array.isArray(content) ? content.map(blockPart) : content);
+      return toolCallResponsePart(stringField(block, 'tool_use_id'), response);
     }
     case 'image':
       return opaquePart('blob', { modality: 'image' });

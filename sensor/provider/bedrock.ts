@@ -30,7 +30,8 @@ import {
   toolCallPart,
   toolCallResponsePart,
 } from './content';
-import { callTimes, contentType, pathOnly, serverEndpoint } from './exchange-facts';
+import { finishCall, guardParse, startCall } from './call-builder';
+import { contentType, pathOnly } from './exchange-facts';
 import {
   type JsonObject,
   arrayField,
@@ -125,7 +126,8 @@ function familyFromBody(body: JsonObject | undefined): ModelFamily {
   if ('message' in body || 'chat_history' in body) return 'cohere-chat';
   if ('max_gen_len' in body) return 'llama';
   if ('prompt' in body) return 'mistral';
-  if (Array.isArray(body.messages)) return 'anthropic';
+  // Claude on Bedrock refuses an invoke body without `anthropic_version`, so bare `messages` are another
+  // family's chat format (OpenAI-style for gpt-oss, Mistral, DeepSeek ...), read as 'unknown'.
   return 'unknown';
 }
 
@@ -159,49 +161,41 @@ export const bedrockAdapter: ProviderAdapter = {
     if (!route) {
       throw new ProviderParseError(PROVIDER, `path ${pathOnly(exchange.request.path)} is not a Bedrock Runtime model path`);
     }
-    const { request, response } = exchange;
-    const requestBody = readJsonObjectBody(PROVIDER, 'request', request.body, request.bodyTruncated);
-    const converse = route.action === 'converse' || route.action === 'converse-stream';
-    const stream = route.action === 'converse-stream' || route.action === 'invoke-with-response-stream';
-    const family: ModelFamily = converse ? 'nova' : (familyFromModel(route.requestModel) ?? familyFromBody(requestBody));
-    const operation: OperationName = converse ? 'chat' : operationFor(family, requestBody);
-
-    const call: LlmCall = {
-      provider: PROVIDER,
-      operation,
-      requestModel: route.requestModel,
-      stream,
-      hasSystemPrompt: false,
-      requestToolsUsed: false,
-      finishReasons: [],
-      responseToolCalls: 0,
-      usage: {},
-      inputMessages: [],
-      outputMessages: [],
-      systemInstructions: [],
-      ...serverEndpoint(exchange),
-      ...callTimes(exchange, stream),
-      httpStatus: response?.status,
-      exchange,
-    };
-    if (requestBody) readRequest(call, converse ? 'converse' : family, requestBody);
-
-    const facts = new ResponseFacts();
-    if (response) {
-      if (response.status >= 400) {
-        call.error = httpError(response.status, response.headers, response.body);
-      } else if (stream || contentType(response.headers).startsWith('application/vnd.amazon.eventstream')) {
-        readEventStream(facts, converse ? 'converse' : family, response.body);
-      } else if (response.body.length > 0) {
-        const body = readJsonObjectBody(PROVIDER, 'response', response.body, response.bodyTruncated);
-        if (body) readResponseBody(facts, converse ? 'converse' : family, body);
-      }
-      facts.usage.fillFromHeaders(response.headers);
-    }
-    facts.applyTo(call, route);
-    return call;
+    return guardParse(PROVIDER, () => parseModelCall(route, exchange));
   },
 };
+
+function parseModelCall(route: BedrockRoute, exchange: HttpExchange): LlmCall {
+  const { request, response } = exchange;
+  const requestBody = readJsonObjectBody(PROVIDER, 'request', request.body, request.bodyTruncated);
+  const converse = route.action === 'converse' || route.action === 'converse-stream';
+  const family: ModelFamily = converse ? 'nova' : (familyFromModel(route.requestModel) ?? familyFromBody(requestBody));
+  const shape: BodyShape = converse ? 'converse' : family;
+  const call = startCall(exchange, PROVIDER, converse ? 'chat' : operationFor(family, requestBody));
+  call.requestModel = route.requestModel;
+  call.stream = route.action === 'converse-stream' || route.action === 'invoke-with-response-stream';
+  if (requestBody) readRequest(call, shape, requestBody);
+
+  const facts = new ResponseFacts();
+  if (response) {
+    if (response.status >= 400) {
+      call.error = httpError(response.status, response.headers, response.body);
+    } else if (call.stream || contentType(response.headers).startsWith('application/vnd.amazon.eventstream')) {
+      readEventStream(facts, shape, response.body);
+    } else if (response.body.length > 0) {
+      const body = readJsonObjectBody(PROVIDER, 'response', response.body, response.bodyTruncated || !response.complete);
+      if (body) readResponseBody(facts, shape, body);
+    }
+    facts.usage.fillFromHeaders(response.headers);
+  }
+  facts.applyTo(call, route);
+  finishCall(call);
+  // Bedrock's own measure stands in when the capture has no first-byte time.
+  if (call.stream && call.timeToFirstChunkMs === undefined && facts.firstByteLatencyMs !== undefined) {
+    call.timeToFirstChunkMs = facts.firstByteLatencyMs;
+  }
+  return call;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -250,7 +244,7 @@ function readRequest(call: LlmCall, shape: BodyShape, body: JsonObject): void {
       return;
     case 'mistral':
     case 'unknown':
-      call.maxTokens = numberField(body, 'max_tokens') ?? numberField(body, 'max_gen_len');
+      call.maxTokens = numberField(body, 'max_tokens') ?? numberField(body, 'max_completion_tokens') ?? numberField(body, 'max_gen_len');
       readSampling(call, body, 'top_p');
       if (Array.isArray(body.messages)) readChatCompletionStyleRequest(call, body);
       else readPrompt(call, stringField(body, 'prompt'));
@@ -301,7 +295,9 @@ function converseParts(blocks: unknown[] | undefined): MessagePart[] {
     const toolResult = objectField(block, 'toolResult');
     if (toolResult) {
       const content = arrayField(toolResult, 'content') ?? [];
-      const result = plainText(content) ?? content.map((item) => (isObject(item) && 'json' in item ? item.json : item));
+      // JSON results stay as sent; image, document and video results keep their kind, not their base64 bytes.
+      const result =
+        plainText(content) ?? content.map((item) => (isObject(item) && 'json' in item ? item.json : (converseParts([item])[0] ?? null)));
       parts.push(toolCallResponsePart(stringField(toolResult, 'toolUseId'), result));
       continue;
     }
@@ -346,8 +342,10 @@ function anthropicParts(content: unknown): MessagePart[] {
         parts.push(toolCallPart(stringField(block, 'id'), stringField(block, 'name'), (block as JsonObject).input));
         break;
       case 'tool_result': {
+        // Image or document results keep their kind, not their base64 bytes.
         const result = (block as JsonObject).content;
-        parts.push(toolCallResponsePart(stringField(block, 'tool_use_id'), plainText(result) ?? result));
+        const response = plainText(result) ?? (Array.isArray(result) ? anthropicParts(result) : result);
+        parts.push(toolCallResponsePart(stringField(block, 'tool_use_id'), response));
         break;
       }
       case 'image':
@@ -518,9 +516,6 @@ class ResponseFacts {
     // Bedrock runs exactly the model addressed unless the body names a more specific one.
     call.responseModel = this.responseModel ?? (call.httpStatus !== undefined && call.httpStatus < 400 ? route.requestModel : undefined);
     call.error ??= this.error;
-    if (call.stream && call.timeToFirstChunkMs === undefined && this.firstByteLatencyMs !== undefined) {
-      call.timeToFirstChunkMs = this.firstByteLatencyMs;
-    }
   }
 }
 
@@ -567,10 +562,19 @@ function readResponseBody(facts: ResponseFacts, shape: BodyShape, body: JsonObje
       facts.messageId = stringField(body, 'id');
       return;
     case 'mistral':
-    case 'unknown':
       readMistralResponse(facts, body);
       return;
+    case 'unknown':
+      readUnknownFamilyResponse(facts, body);
+      return;
   }
+}
+
+/** Neither the model id nor the request named the family: the response's own shape decides. */
+function readUnknownFamilyResponse(facts: ResponseFacts, body: JsonObject): void {
+  if (objectField(objectField(body, 'output'), 'message')) readConverseStyleResponse(facts, body);
+  else if (stringField(body, 'type') === 'message' && Array.isArray(body.content)) readAnthropicResponse(facts, body);
+  else readMistralResponse(facts, body);
 }
 
 function readConverseStyleResponse(facts: ResponseFacts, body: JsonObject): void {

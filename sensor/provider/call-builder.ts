@@ -28,7 +28,7 @@ export function startCall(exchange: HttpExchange, provider: ProviderName, operat
   return call;
 }
 
-/** Fills what depends on the whole parse: timing (time to first chunk needs `stream`), totals, and error fallbacks. */
+/** Fills what depends on the whole parse: timing (time to first chunk needs `stream`), totals, choice count and error fallbacks. */
 export function finishCall(call: LlmCall): LlmCall {
   const times = callTimes(call.exchange, call.stream);
   call.startTsMs = times.startTsMs;
@@ -38,6 +38,9 @@ export function finishCall(call: LlmCall): LlmCall {
   if (usage.totalTokens === undefined && usage.inputTokens !== undefined && usage.outputTokens !== undefined) {
     usage.totalTokens = usage.inputTokens + usage.outputTokens;
   }
+  // Adapters that read `n` from the request (or count the choices returned) set it; otherwise each output
+  // message is one candidate completion.
+  if (call.choiceCount === undefined && call.outputMessages.length > 0) call.choiceCount = call.outputMessages.length;
   if (!call.error && call.httpStatus !== undefined && call.httpStatus >= 400) {
     call.error = { type: String(call.httpStatus) };
   }

@@ -1,7 +1,7 @@
 /**
  * Message parts in the OTel GenAI JSON shapes (`gen_ai.input.messages`, `gen_ai.output.messages`,
  * `gen_ai.system_instructions`), shared by every adapter so all providers render content alike.
- * Part fields follow the semconv JSON schemas: a tool call response carries its payload in `result`.
+ * Part fields follow the semconv JSON schemas: a tool call response carries its payload in `response`.
  */
 import type { ChatMessage } from './llm-call';
 import { stringField, tryParseJson } from './json-fields';

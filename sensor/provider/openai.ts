@@ -214,7 +214,7 @@ function chatMessage(raw: unknown): ChatMessage {
   const content = isObject(raw) ? raw.content : undefined;
   if (role === 'tool' || role === 'function') {
     const id = stringField(raw, 'tool_call_id') ?? stringField(raw, 'name');
-    return message('tool', [toolCallResponsePart(id, plainText(content) ?? content)]);
+    return message('tool', [toolCallResponsePart(id, toolResponse(content))]);
   }
   const parts = contentParts(content);
   for (const call of arrayField(raw, 'tool_calls') ?? []) {
@@ -246,6 +246,11 @@ function contentParts(content: unknown): MessagePart[] {
   return parts;
 }
 
+/** A tool's output as text when it is text; typed parts (images, files) keep their kind but not their bytes. */
+function toolResponse(content: unknown): unknown {
+  return plainText(content) ?? (Array.isArray(content) ? contentParts(content) : content);
+}
+
 function imagePart(part: unknown): MessagePart {
   const url = stringField(objectField(part, 'image_url'), 'url') ?? stringField(part, 'image_url');
   if (url && !url.startsWith('data:')) return opaquePart('uri', { modality: 'image', uri: url });
@@ -259,7 +264,7 @@ function responsesInputItem(item: unknown): ChatMessage | undefined {
     return message('assistant', [toolCallPart(stringField(item, 'call_id'), stringField(item, 'name'), (item as JsonObject).arguments)]);
   }
   if (type === 'function_call_output') {
-    return message('tool', [toolCallResponsePart(stringField(item, 'call_id'), (item as JsonObject).output)]);
+    return message('tool', [toolCallResponsePart(stringField(item, 'call_id'), toolResponse((item as JsonObject).output))]);
   }
   const role = stringField(item, 'role');
   if (!role) return undefined;
@@ -482,7 +487,7 @@ function readResponsesStream(events: JsonObject[], call: LlmCall): void {
     } else if (type === 'response.output_item.done') {
       items.set(countField(event, 'output_index') ?? items.size, event.item);
     } else if (type === 'error') {
-      call.error = errorFrom(event, call.httpStatus ?? 200);
+      call.error = streamErrorEvent(event);
     }
   }
   if (terminal) {
@@ -494,6 +499,21 @@ function readResponsesStream(events: JsonObject[], call: LlmCall): void {
   }
   const ordered = [...items.keys()].sort((a, b) => a - b).map((index) => items.get(index));
   if (ordered.length > 0) call.outputMessages = [responsesOutputMessage(ordered, call)];
+}
+
+/**
+ * `{"type": "error", "code": "rate_limit_exceeded", "message": ...}`: the event's `type` only says it is an error,
+ * so the code names it (some servers nest the fields under `error` instead).
+ */
+function streamErrorEvent(event: JsonObject): ProviderError {
+  const fields = objectField(event, 'error') ?? event;
+  const code = codeField(fields, 'code');
+  const nestedType = fields === event ? undefined : stringField(fields, 'type');
+  const result: ProviderError = { type: nestedType || code || 'error' };
+  if (code) result.code = code;
+  const text = stringField(fields, 'message');
+  if (text) result.message = text;
+  return result;
 }
 
 // ---- Ollama native API ----

@@ -61,7 +61,7 @@ export class ConnectionStreams {
     if (!stream) return;
     this.streams.delete(closed.conn);
     this.stats.connectionsClosed++;
-    stream.decoder.end(closed.tsMs);
+    stream.decoder.end(closed.tsMs, 'closed');
   }
 
   /** Ends connections idle for longer than the timeout; call it periodically. */
@@ -70,13 +70,13 @@ export class ConnectionStreams {
       if (nowMs - stream.lastActivityMs < this.options.idleTimeoutMs) break;
       this.streams.delete(conn);
       this.stats.connectionsEvicted++;
-      stream.decoder.end(nowMs);
+      stream.decoder.end(nowMs, 'evicted');
     }
   }
 
-  /** Ends every connection (shutdown), flushing what each holds. */
+  /** Ends every connection (shutdown), flushing what each holds; none of them was seen to close. */
   endAll(nowMs: number): void {
-    for (const stream of this.streams.values()) stream.decoder.end(nowMs);
+    for (const stream of this.streams.values()) stream.decoder.end(nowMs, 'shutdown');
     this.stats.connectionsClosed += this.streams.size;
     this.streams.clear();
   }
@@ -97,6 +97,6 @@ export class ConnectionStreams {
     const [conn, stream] = oldest.value;
     this.streams.delete(conn);
     this.stats.connectionsEvicted++;
-    stream.decoder.end(nowMs);
+    stream.decoder.end(nowMs, 'evicted');
   }
 }

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { startMockProvider, type MockProvider } from '../../sensor/demo/mock-provider';
 import { generateTestCertificates, type TestCertificates } from '../../sensor/demo/test-ca';
 import { FAST_DELIVERY, REPO_ROOT, sampleValue, startGatewayProcess, waitFor, type ServiceProcess } from '../support/gateway-process';
@@ -18,8 +18,9 @@ const prices = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../sensor/
   string,
   { input: number; output: number }
 >;
-const run = randomBytes(4).toString('hex');
-const MODEL = `gpt-4o-otel${run}`;
+// Eight digits: unique per run, and read by the price table as a dated snapshot of the model, so it is priced.
+const run = String(randomInt(10_000_000, 100_000_000));
+const MODEL = `gpt-4o-${run}`;
 const SERVICE = `harbour-quiz-${run}`;
 const PROMPTS = ['Which harbour is the oldest in Europe', 'Which harbour handles the most containers'];
 

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { startMockProvider, type MockProvider } from '../../sensor/demo/mock-provider';
 import { generateTestCertificates, type TestCertificates } from '../../sensor/demo/test-ca';
 import type { SpanRow } from '../../sensor/exporters/s3-exporter';
@@ -22,11 +22,12 @@ const prices = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../sensor/
 
 // Model names unique to this run, so other traffic on the host (every node process is traced) never counts here;
 // the price table matches by longest prefix, so they are priced as the model they extend.
-const run = randomBytes(4).toString('hex');
+// Eight digits: unique per run, and read by the price table as a dated snapshot of the model, so it is priced.
+const run = String(randomInt(10_000_000, 100_000_000));
 const MODELS = {
-  openai: `gpt-4o-e2e${run}`,
-  anthropic: `claude-3-5-haiku-e2e${run}`,
-  bedrock: `anthropic.claude-3-haiku-e2e${run}-v1:0`,
+  openai: `gpt-4o-${run}`,
+  anthropic: `claude-3-5-haiku-${run}`,
+  bedrock: `anthropic.claude-3-haiku-${run}-v1:0`,
 };
 
 let workDir: string;

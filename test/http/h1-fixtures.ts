@@ -1,6 +1,7 @@
 /** Shared fixtures for the HTTP/1.1 decoder tests: a recording decoder and byte builders. */
 import type { Direction } from '../../sensor/capture/capture-event';
 import {
+  type ConnectionEndReason,
   DEFAULT_HTTP_LIMITS,
   type HttpDecodeLimits,
   type HttpDecoderOptions,
@@ -47,7 +48,7 @@ export function recorder(overrides: { limits?: Partial<HttpDecodeLimits>; isInte
 export interface Decoder {
   push(dir: Direction, data: Buffer, tsMs: number): void;
   gap(dir: Direction, lostBytes: number, tsMs: number): void;
-  end(tsMs: number): void;
+  end(tsMs: number, reason: ConnectionEndReason): void;
 }
 
 /** Feeds `data` in pieces of `pieceSize` bytes, one millisecond apart starting at `tsMs`; returns the next free time. */

@@ -92,10 +92,21 @@ describe('Http1ConnectionDecoder keep-alive', () => {
     decoder.push('in', message('HTTP/1.1 200 OK\nContent-Type: text/event-stream', 'data: 1\n\n'), 2);
     decoder.push('in', Buffer.from('data: 2\n\n'), 3);
     expect(rec.exchanges).toHaveLength(0);
-    decoder.end(9);
+    decoder.end(9, 'closed');
     expect(rec.exchanges).toHaveLength(1);
     expect(rec.exchanges[0].response).toMatchObject({ complete: true, bodyTruncated: false, endTsMs: 9, firstBodyByteTsMs: 2 });
     expect(rec.exchanges[0].response?.body.toString()).toBe('data: 1\n\ndata: 2\n\n');
+  });
+
+  it.each(['evicted', 'shutdown'] as const)('leaves a read-until-close body incomplete when the connection is %s, not closed', (reason) => {
+    const rec = recorder();
+    const decoder = decoderWith(rec);
+    decoder.push('out', message('GET /stream HTTP/1.1\nHost: h'), 1);
+    decoder.push('in', message('HTTP/1.1 200 OK\nContent-Type: text/event-stream', 'data: 1\n\n'), 2);
+    decoder.end(9, reason);
+    expect(rec.exchanges).toHaveLength(1);
+    expect(rec.exchanges[0].response).toMatchObject({ complete: false, bodyTruncated: true, endTsMs: 9 });
+    expect(rec.exchanges[0].response?.body.toString()).toBe('data: 1\n\n');
   });
 
   it('accepts absolute-form targets and bare LF line ends', () => {
@@ -114,7 +125,7 @@ describe('Http1ConnectionDecoder keep-alive', () => {
     decoder.push('in', message('HTTP/1.1 101 Switching Protocols\nUpgrade: websocket'), 2);
     decoder.push('out', Buffer.from([0x81, 0x85, 1, 2, 3, 4, 5, 6, 7, 8, 9]), 3);
     decoder.push('in', Buffer.from([0x81, 0x02, 0x68, 0x69]), 4);
-    decoder.end(5);
+    decoder.end(5, 'closed');
     expect(rec.exchanges).toHaveLength(1);
     expect(rec.exchanges[0].response).toMatchObject({ status: 101, complete: true });
     expect(rec.options.stats.malformed).toBe(0);
@@ -180,7 +191,7 @@ describe('Http1ConnectionDecoder byte-at-a-time input', () => {
     const splitDecoder = decoderWith(split);
     const next = feed(splitDecoder, 'out', request, 100, 1);
     const last = feed(splitDecoder, 'in', response, next + 10, 1) - 1;
-    splitDecoder.end(last + 5);
+    splitDecoder.end(last + 5, 'closed');
 
     expect(split.exchanges).toHaveLength(1);
     const a = whole.exchanges[0];
@@ -292,7 +303,7 @@ describe('Http1ConnectionDecoder malformed input', () => {
     if (dir === 'in') decoder.push('out', message('GET /v1/models HTTP/1.1\nHost: h'), 1);
     expect(() => decoder.push(dir as 'in' | 'out', Buffer.from(bytes, 'latin1'), 2)).not.toThrow();
     expect(() => decoder.push('in', Buffer.from('HTTP/1.1 200 OK\r\n\r\n'), 3)).not.toThrow();
-    expect(() => decoder.end(4)).not.toThrow();
+    expect(() => decoder.end(4, 'closed')).not.toThrow();
     // The failing push and every later one are counted as undecodable bytes.
     expect(rec.options.stats.malformed).toBe(Buffer.byteLength(bytes, 'latin1') + 'HTTP/1.1 200 OK\r\n\r\n'.length);
     expect(rec.errors.length).toBeGreaterThanOrEqual(1);
@@ -330,7 +341,7 @@ describe('Http1ConnectionDecoder limits, gaps and truncation', () => {
     const decoder = decoderWith(rec);
     decoder.push('out', Buffer.concat([message('GET /a HTTP/1.1\nHost: h'), message('GET /b HTTP/1.1\nHost: h')]), 1);
     decoder.push('in', message('HTTP/1.1 200 OK\nContent-Length: 100', 'partial'), 2);
-    decoder.end(50);
+    decoder.end(50, 'closed');
     expect(rec.exchanges).toHaveLength(2);
     expect(rec.exchanges[0].response).toMatchObject({ complete: false, bodyTruncated: true, endTsMs: 50 });
     expect(rec.exchanges[0].response?.body.toString()).toBe('partial');
@@ -409,8 +420,45 @@ describe('Http1ConnectionDecoder one-sided capture', () => {
     expect(rec.exchanges.map((e) => e.request.path)).toEqual(['/r0', '/r1']);
     expect(rec.exchanges.every((e) => e.response === undefined)).toBe(true);
     expect(rec.errors[0]).toContain('without a response');
-    decoder.push('in', message('HTTP/1.1 200 OK\nContent-Length: 1', 'x'), 200);
+    // Responses come in request order: the first two answer the flushed /r0 and /r1 and are skipped.
+    decoder.push('in', message('HTTP/1.1 200 OK\nContent-Length: 2', 'r0'), 200);
+    decoder.push('in', message('HTTP/1.1 200 OK\nContent-Length: 2', 'r1'), 201);
+    expect(rec.exchanges).toHaveLength(2);
+    decoder.push('in', message('HTTP/1.1 200 OK\nContent-Length: 2', 'r2'), 202);
     expect(rec.exchanges[2]).toMatchObject({ request: { path: '/r2' }, response: { status: 200 } });
+    expect(rec.exchanges[2].response?.body.toString()).toBe('r2');
+    expect(rec.options.stats.malformed).toBe(0);
+  });
+
+  it('frames the skipped response of a flushed HEAD request by its method', () => {
+    const rec = recorder();
+    const decoder = decoderWith(rec);
+    decoder.push('out', message('HEAD /r0 HTTP/1.1\nHost: h'), 0);
+    for (let i = 1; i < 130; i++) decoder.push('out', message(`GET /r${i} HTTP/1.1\nHost: h`), i);
+    expect(rec.exchanges.map((e) => e.request.path)).toEqual(['/r0', '/r1']);
+    // A HEAD response announces a length but has no body; read as a GET's it would swallow the next response.
+    decoder.push('in', message('HTTP/1.1 200 OK\nContent-Length: 12'), 200);
+    decoder.push('in', message('HTTP/1.1 200 OK\nContent-Length: 2', 'r1'), 201);
+    decoder.push('in', message('HTTP/1.1 200 OK\nContent-Length: 2', 'r2'), 202);
+    expect(rec.exchanges[2].request.path).toBe('/r2');
+    expect(rec.exchanges[2].response?.body.toString()).toBe('r2');
+    expect(rec.errors.filter((reason) => !reason.includes('without a response'))).toEqual([]);
+  });
+
+  it('stops decoding, counted, once too many flushed requests still await their responses', () => {
+    const rec = recorder();
+    const decoder = decoderWith(rec);
+    // 128 pending plus 128 flushed unanswered; the next request cannot be kept without losing the pairing.
+    for (let i = 0; i < 256; i++) decoder.push('out', message(`GET /r${i} HTTP/1.1\nHost: h`), i);
+    expect(rec.options.stats.malformed).toBe(0);
+    const last = message('GET /r256 HTTP/1.1\nHost: h');
+    decoder.push('out', last, 256);
+    expect(rec.errors.at(-1)).toContain('can no longer be paired');
+    expect(rec.exchanges).toHaveLength(257);
+    expect(rec.exchanges.every((e) => e.response === undefined)).toBe(true);
+    expect(rec.options.stats.malformed).toBe(last.length);
+    decoder.push('in', message('HTTP/1.1 200 OK\nContent-Length: 0'), 300);
+    expect(rec.exchanges).toHaveLength(257);
   });
 });
 

@@ -55,7 +55,7 @@ function randomBytes(random: Random, length: number): Buffer {
 }
 
 describe('HTTP/1.1 decoding under random and mutated input', () => {
-  it('never throws from push, gap or end and keeps bodies within limits', () => {
+  it('never fails internally in push, gap or end and keeps bodies within limits', () => {
     const random = seededRandom(0x5eed);
     for (let run = 0; run < 3000; run++) {
       const maxBodyBytes = 1 + int(random, 200);
@@ -69,12 +69,14 @@ describe('HTTP/1.1 decoding under random and mutated input', () => {
         let offset = 0;
         while (offset < data.length) {
           const piece = 1 + int(random, 40);
-          expect(() => decoder.push(dir, data.subarray(offset, offset + piece), ts++)).not.toThrow();
+          decoder.push(dir, data.subarray(offset, offset + piece), ts++);
           offset += piece;
-          if (random() < 0.02) expect(() => decoder.gap(random() < 0.5 ? 'in' : 'out', int(random, 30), ts++)).not.toThrow();
+          if (random() < 0.02) decoder.gap(random() < 0.5 ? 'in' : 'out', int(random, 30), ts++);
         }
       }
-      expect(() => decoder.end(ts)).not.toThrow();
+      decoder.end(ts, random() < 0.5 ? 'closed' : 'evicted');
+      // The decoder catches everything it throws itself, so a bug shows as an internal-error report, not an exception.
+      expect(rec.errors.filter((reason) => /internal error/.test(reason))).toEqual([]);
       for (const exchange of rec.exchanges) {
         const bound = Math.max(maxBodyBytes, maxDecompressedBytes);
         expect(exchange.request.body.length).toBeLessThanOrEqual(bound);

@@ -55,7 +55,7 @@ describe('createConnectionDecoder', () => {
     decoder.push('out', first, 1);
     for (let i = 0; i < 100; i++) decoder.push(i % 2 === 0 ? 'in' : 'out', Buffer.alloc(4096, i), 2 + i);
     decoder.gap('in', 10, 200);
-    decoder.end(300);
+    decoder.end(300, 'closed');
     expect(rec.exchanges).toEqual([]);
     expect(rec.heads).toEqual([]);
     expect(rec.errors).toHaveLength(1);
@@ -93,7 +93,7 @@ describe('createConnectionDecoder', () => {
     const requestHeaders = hpackLiterals([[':method', 'GET'], [':scheme', 'https'], [':authority', 'api.openai.com'], [':path', '/v1/models']]);
     decoder.push('out', Buffer.concat([PREFACE.subarray(5), frame(0x4, 0, 0, Buffer.alloc(0)), frame(0x1, 0x4 | 0x1, 1, requestHeaders)]), 3);
     decoder.push('in', Buffer.concat([frame(0x4, 0x1, 0, Buffer.alloc(0)), frame(0x1, 0x4, 1, hpackLiterals([[':status', '200']])), frame(0x0, 0x1, 1, Buffer.from('{"data":[]}'))]), 4);
-    decoder.end(5);
+    decoder.end(5, 'closed');
     expect(rec.exchanges).toHaveLength(1);
     expect(rec.exchanges[0]).toMatchObject({ protocol: 'h2', streamId: 1, request: { method: 'GET', path: '/v1/models' }, response: { status: 200 } });
     expect(rec.exchanges[0].response?.body.toString()).toBe('{"data":[]}');

@@ -39,6 +39,39 @@ describe('price table matching', () => {
     expect(only.resolve('gpt-4o')).toBeUndefined();
   });
 
+  it.each([
+    ['claude-3-5-sonnet-v2@20241022', 'claude-3-5-sonnet'],
+    ['gpt-4-1106', 'gpt-4'],
+    ['mistral.mistral-7b-instruct-v0:2', 'mistral.mistral-7b-instruct'],
+  ])('%s, extended by a date or version tag only, is priced as %s', (model, key) => {
+    expect(table.resolve(model)).toBe(key);
+  });
+
+  // Each of these would take an older model's price by prefix; a newer version must be priced by its own entry.
+  it.each([
+    'claude-opus-4-6',
+    'claude-opus-4-6-20260115',
+    'anthropic.claude-opus-4-6-v1',
+    'us.anthropic.claude-opus-4-6-v1:0',
+    'gpt-5.2',
+    'gpt-5.2-2025-12-11',
+    'gpt-4.5-preview',
+    'gpt-4-32k',
+    'o3-pro',
+    'claude-sonnet-4-6',
+  ])('%s is not priced as an older version', (model) => {
+    expect(table.resolve(model)).toBeUndefined();
+  });
+
+  it('counts a newer version it cannot price as unpriced', () => {
+    const calculator = new CostCalculator();
+    const span = genAiSpan({ provider: 'aws.bedrock', requestModel: 'us.anthropic.claude-opus-4-6-v1:0', inputTokens: 100, outputTokens: 10 });
+    expect(calculator.applyCost(span)).toBeUndefined();
+    expect(COST_ATTRIBUTE in span.attributes).toBe(false);
+    expect(calculator.unpricedCount).toBe(1);
+    expect(calculator.unpricedModels().get('us.anthropic.claude-opus-4-6-v1:0')).toBe(1);
+  });
+
   it('normalises ARNs, profile prefixes and version suffixes', () => {
     expect(normaliseModelId('arn:aws:bedrock:eu-west-1:1:inference-profile/eu.amazon.nova-pro-v1:0')).toBe('amazon.nova-pro-v1');
     expect(normaliseModelId('us.anthropic.claude-3-haiku-20240307-v1:0')).toBe('anthropic.claude-3-haiku-20240307-v1');

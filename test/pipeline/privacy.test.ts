@@ -1,7 +1,8 @@
 import { privacyConfigSchema } from '../../sensor/pipeline/privacy/config';
 import { parseJsonPath } from '../../sensor/pipeline/privacy/json-path';
+import { scrubCommandLine } from '../../sensor/pipeline/privacy/command-line';
 import { PrivacyStage } from '../../sensor/pipeline/privacy/privacy-stage';
-import { dropCredentialAttributes, passesLuhn, Redactor, scrubCredentials } from '../../sensor/pipeline/privacy/redact';
+import { dropCredentialAttributes, passesLuhn, Redactor } from '../../sensor/pipeline/privacy/redact';
 import type { GenAiSpan } from '../../sensor/span/gen-ai-span';
 
 const INPUT = [
@@ -112,6 +113,48 @@ describe('obfuscation', () => {
     expect(result.attributes['gen_ai.prompt.0.content']).toBe('<obfuscated>');
     expect(result.attributes['gen_ai.prompt.0.role']).toBe('user');
   });
+
+  it('hides content attributes that instrumented apps send over OTLP', () => {
+    const span = llmSpan({
+      'gen_ai.tool.call.arguments': '{"iban":"DE89370400440532013000"}',
+      'gen_ai.tool.call.result': 'balance is 1200 EUR',
+      'gen_ai.tool.name': 'get_balance',
+      'traceloop.entity.input': '{"question":"why was I fired?"}',
+      'traceloop.entity.output': '{"answer":"performance"}',
+      'traceloop.entity.name': 'hr_agent',
+      'llm.prompt_template.template': 'Answer {question} kindly',
+      'llm.prompt_template.variables': '{"question":"why was I fired?"}',
+      'llm.prompt_template.version': 'v3',
+      'tool.parameters': '{"iban":"DE89370400440532013000"}',
+      'embedding.embeddings.0.embedding.text': 'my diagnosis',
+      'retrieval.documents.0.document.content': 'salary table',
+    });
+    const requestOnly = new PrivacyStage({ obfuscation: { requestPrompts: true } }).apply(span).attributes;
+    for (const key of ['gen_ai.tool.call.arguments', 'gen_ai.tool.call.result', 'traceloop.entity.input', 'llm.prompt_template.template',
+      'llm.prompt_template.variables', 'tool.parameters', 'embedding.embeddings.0.embedding.text', 'retrieval.documents.0.document.content']) {
+      expect([key, requestOnly[key]]).toEqual([key, '<obfuscated>']);
+    }
+    expect(requestOnly['traceloop.entity.output']).toBe('{"answer":"performance"}');
+    expect(requestOnly).toMatchObject({ 'gen_ai.tool.name': 'get_balance', 'traceloop.entity.name': 'hr_agent', 'llm.prompt_template.version': 'v3' });
+
+    const responseOnly = new PrivacyStage({ obfuscation: { responseContent: true } }).apply(span).attributes;
+    for (const key of ['gen_ai.tool.call.arguments', 'gen_ai.tool.call.result', 'traceloop.entity.output']) {
+      expect([key, responseOnly[key]]).toEqual([key, '<obfuscated>']);
+    }
+    expect(responseOnly['traceloop.entity.input']).toBe('{"question":"why was I fired?"}');
+  });
+
+  it('hides what is nested too deep to walk instead of failing the span (listed paths)', () => {
+    const depth = 20_000;
+    const deep = `${'['.repeat(depth)}{"secret":"buried"}${']'.repeat(depth)}`;
+    const messages = `[{"role":"user","parts":[{"type":"text","content":"hello","extra":${deep}}]}]`;
+    const stage = new PrivacyStage({ obfuscation: { jsonPaths: ['$..secret'] } });
+    const result = stage.apply(llmSpan({ 'gen_ai.input.messages': messages }));
+    const input = JSON.parse(result.attributes['gen_ai.input.messages'] as string);
+    expect(input[0].parts[0].content).toBe('hello');
+    expect(JSON.stringify(input)).toContain('<obfuscated>');
+    expect(JSON.stringify(input)).not.toContain('buried');
+  });
 });
 
 describe('redaction', () => {
@@ -121,6 +164,9 @@ describe('redaction', () => {
     ['an email address', 'contact jane.doe+llm@mail.example.co.uk today', 'contact <redacted> today'],
     ['a Visa test number with spaces', 'card 4111 1111 1111 1111 ok', 'card <redacted> ok'],
     ['a Mastercard test number with dashes', 'card 5555-5555-5555-4444', 'card <redacted>'],
+    ['a grouped card number followed by its expiry', 'card 4242 4242 4242 4242 12/26 ok', 'card <redacted> 12/26 ok'],
+    ['a card number followed by its CVC', 'pay with 4111111111111111 123 now', 'pay with <redacted> 123 now'],
+    ['a card number after another number', 'order 77 5555 5555 5555 4444', 'order 77 <redacted>'],
     ['an OpenAI project key', 'key=sk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz12345 end', 'key=<redacted> end'],
     ['an Anthropic key', 'sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv-wxyz_0123', '<redacted>'],
     ['an AWS access key id', 'id AKIAIOSFODNN7EXAMPLE in config', 'id <redacted> in config'],
@@ -133,6 +179,8 @@ describe('redaction', () => {
 
   it.each([
     ['a Luhn-invalid 16-digit number', 'order 4111 1111 1111 1112 placed'],
+    ['a list of small numbers whose digits pass Luhn when run together', 'scores 12 7 31 45 8 19 22 64 3 17 90 41 28 55 6 73 11 38'],
+    ['a long unbroken id', 'snowflake 1541815603606036480 and order 20260110000012345678'],
     ['a plain count', 'used 1234 tokens in 12 requests'],
     ['a timestamp', '2026-01-10T09:00:05Z'],
     ['an at sign without a domain', 'ping @channel or me@localhost'],
@@ -163,15 +211,54 @@ describe('redaction', () => {
     expect(result.attributes['gen_ai.request.model']).toBe('gpt-4o');
   });
 
+  it('redacts card numbers written as JSON numbers, and keeps other numbers', () => {
+    const span = llmSpan({
+      'gen_ai.input.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'tool_call', name: 'pay', arguments: { card: 4111111111111111, amount: 1250, order: 1234567890123 } }] }]),
+      'app.card': 5555555555554444,
+    });
+    const result = new PrivacyStage({ redaction: { enabled: true } }).apply(span);
+    expect(JSON.parse(result.attributes['gen_ai.input.messages'] as string)[0].parts[0].arguments).toEqual({ card: '<redacted>', amount: 1250, order: 1234567890123 });
+    expect(result.attributes['app.card']).toBe('<redacted>');
+    expect(result.attributes['gen_ai.usage.input_tokens']).toBe(120);
+  });
+
+  it('redacts string resource attributes too, but not container, host or pod ids', () => {
+    const span = llmSpan();
+    span.resource = {
+      'process.pid': 42,
+      'process.command_line': 'python notify.py --to jane.doe@example.com',
+      'deployment.owner': 'bob@example.org',
+      'container.id': '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+      'host.id': 'ec2d2f9e1e8f4f6c9a0b1c2d3e4f5a6b',
+      'k8s.pod.uid': '11111111-2222-3333-4444-555555555555',
+    };
+    const resource = new PrivacyStage({ redaction: { enabled: true } }).apply(span).resource;
+    expect(resource).toEqual({
+      ...span.resource,
+      'process.command_line': 'python notify.py --to <redacted>',
+      'deployment.owner': '<redacted>',
+    });
+  });
+
+  it('still redacts leaf by leaf in a JSON document nested too deep to walk', () => {
+    const depth = 20_000;
+    // The escaped @ hides the address from plain-text matching: only a parsed document shows it.
+    const messages = `[{"role":"user","parts":[{"type":"text","content":"mail jane\\u0040example.com","extra":${'['.repeat(depth)}1${']'.repeat(depth)}}]}]`;
+    const result = new PrivacyStage({ redaction: { enabled: true } }).apply(llmSpan({ 'gen_ai.input.messages': messages }));
+    const input = JSON.parse(result.attributes['gen_ai.input.messages'] as string);
+    expect(input[0].parts[0].content).toBe('mail <redacted>');
+    expect(JSON.stringify(input)).toContain('<redacted>');
+  });
+
   it('uses only the configured patterns', () => {
     const emailsOnly = new Redactor(['email']);
     expect(emailsOnly.redactText('a@b.io 4111111111111111')).toBe('<redacted> 4111111111111111');
   });
 
   it('scrubs credential flags and key shapes from command lines', () => {
-    expect(scrubCredentials('python app.py --api-key sk-abcdefghijklmnopqrstuvwx --port 8080 --db-password=hunter2'))
+    expect(scrubCommandLine('python app.py --api-key sk-abcdefghijklmnopqrstuvwx --port 8080 --db-password=hunter2'))
       .toBe('python app.py --api-key <redacted> --port 8080 --db-password=<redacted>');
-    expect(scrubCredentials('node server.js --port 3000')).toBe('node server.js --port 3000');
+    expect(scrubCommandLine('node server.js --port 3000')).toBe('node server.js --port 3000');
   });
 });
 

@@ -110,6 +110,45 @@ describe('Anthropic messages', () => {
   });
 });
 
+describe('Anthropic choice count and tool results', () => {
+  it('reports one choice for a reply, streamed or not, and none when there is no reply', () => {
+    expect(parse(fx.messagesNonStreaming).choiceCount).toBe(1);
+    expect(parse(fx.messagesStreaming).choiceCount).toBe(1);
+    expect(parse(fx.rateLimited).choiceCount).toBeUndefined();
+  });
+
+  it('keeps the kind of an image or document tool result but not its base64 bytes', () => {
+    const screenshot = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
+    const call = parse({
+      ...fx.messagesNonStreaming,
+      requestBody: {
+        model: 'claude-sonnet-4-5',
+        max_tokens: 64,
+        messages: [
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_shot', name: 'screenshot', input: {} }] },
+          {
+            role: 'user',
+            content: [
+              {
+                type: 'tool_result',
+                tool_use_id: 'toolu_shot',
+                content: [
+                  { type: 'image', source: { type: 'base64', media_type: 'image/png', data: screenshot } },
+                  { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: screenshot } },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    });
+    expect(call.inputMessages[1].parts).toEqual([
+      { type: 'tool_call_response', id: 'toolu_shot', response: [{ type: 'blob', modality: 'image' }, { type: 'document' }] },
+    ]);
+    expect(JSON.stringify(call.inputMessages)).not.toContain(screenshot);
+  });
+});
+
 describe('Anthropic errors', () => {
   it.each([
     [fx.rateLimited, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit.'],

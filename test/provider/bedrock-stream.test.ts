@@ -27,7 +27,7 @@ describe('bedrock converse-stream', () => {
         responseBody: encodeStream(converseEvents),
       }),
     );
-    expect(call).toMatchObject({ operation: 'chat', stream: true, maxTokens: 99, finishReasons: ['tool_use'], responseToolCalls: 1 });
+    expect(call).toMatchObject({ operation: 'chat', stream: true, maxTokens: 99, finishReasons: ['tool_use'], responseToolCalls: 1, choiceCount: 1 });
     // fixture: request ends at 1010, first body byte at 1250
     expect(call.timeToFirstChunkMs).toBe(240);
     expect(call.usage).toEqual({ inputTokens: 30, outputTokens: 11, totalTokens: 41, cacheReadInputTokens: 5 });

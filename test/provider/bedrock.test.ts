@@ -474,9 +474,201 @@ describe('bedrock errors', () => {
     expect(call.endTsMs).toBe(exchange.request.endTsMs);
   });
 
+  it('an exchange without a response is an error (no_response), as for the other providers', () => {
+    const exchange = bedrockExchange({
+      modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
+      action: 'invoke',
+      requestBody: { anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] },
+    });
+    delete exchange.response;
+    const call = bedrockAdapter.parse(exchange);
+    expect(call.error).toEqual({ type: 'no_response', message: 'the connection ended before a response arrived' });
+    expect(call.responseModel).toBeUndefined();
+    expect(call.inputMessages).toHaveLength(1);
+  });
+
+  it('a response cut mid-JSON (stream reset, connection closed) keeps status, model and header token counts', () => {
+    const exchange = bedrockExchange({
+      modelId: 'meta.llama3-8b-instruct-v1:0',
+      action: 'invoke',
+      requestBody: { prompt: 'Tell me a story', max_gen_len: 512 },
+      responseHeaders: { 'x-amzn-bedrock-input-token-count': '6', 'x-amzn-bedrock-output-token-count': '480' },
+    });
+    exchange.response!.body = Buffer.from('{"generation": "Once upon a time, in a harbour town far');
+    exchange.response!.complete = false;
+    const call = bedrockAdapter.parse(exchange);
+    expect(call).toMatchObject({ httpStatus: 200, requestModel: 'meta.llama3-8b-instruct-v1:0', responseModel: 'meta.llama3-8b-instruct-v1:0', maxTokens: 512 });
+    expect(call.usage).toEqual({ inputTokens: 6, outputTokens: 480, totalTokens: 486 });
+    expect(call.error).toBeUndefined();
+  });
+
+  it('a complete response body that is not JSON is still a ProviderParseError', () => {
+    const exchange = bedrockExchange({ modelId: 'meta.llama3-8b-instruct-v1:0', action: 'invoke', requestBody: { prompt: 'x' } });
+    exchange.response!.body = Buffer.from('{"generation": "cut');
+    expect(() => bedrockAdapter.parse(exchange)).toThrow(ProviderParseError);
+  });
+
   it('parse refuses a path that is not Bedrock', () => {
     const exchange = bedrockExchange({ modelId: 'x', action: 'invoke', requestBody: {} });
     exchange.request.path = '/v1/messages';
     expect(() => bedrockAdapter.parse(exchange)).toThrow(/aws\.bedrock: path \/v1\/messages is not a Bedrock Runtime model path/);
+  });
+});
+
+describe('bedrock choice count', () => {
+  it('counts one choice per output message in every family, and none without a reply', () => {
+    const anthropic = bedrockAdapter.parse(
+      bedrockExchange({
+        modelId: 'anthropic.claude-3-haiku-20240307-v1:0',
+        action: 'invoke',
+        requestBody: { anthropic_version: 'bedrock-2023-05-31', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] },
+        responseBody: { content: [{ type: 'text', text: 'hello' }], stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 } },
+      }),
+    );
+    expect(anthropic.choiceCount).toBe(1);
+    const converse = bedrockAdapter.parse(
+      bedrockExchange({
+        modelId: 'amazon.nova-lite-v1:0',
+        action: 'converse',
+        requestBody: { messages: [{ role: 'user', content: [{ text: 'hi' }] }] },
+        responseBody: { output: { message: { role: 'assistant', content: [{ text: 'yo' }] } }, stopReason: 'end_turn' },
+      }),
+    );
+    expect(converse.choiceCount).toBe(1);
+    const titan = bedrockAdapter.parse(
+      bedrockExchange({
+        modelId: 'amazon.titan-text-express-v1',
+        action: 'invoke',
+        requestBody: { inputText: 'x' },
+        responseBody: { inputTextTokenCount: 1, results: [{ tokenCount: 1, outputText: 'a', completionReason: 'FINISH' }, { tokenCount: 1, outputText: 'b', completionReason: 'FINISH' }] },
+      }),
+    );
+    expect(titan.choiceCount).toBe(2);
+    const cohere = bedrockAdapter.parse(
+      bedrockExchange({
+        modelId: 'cohere.command-text-v14',
+        action: 'invoke',
+        requestBody: { prompt: 'x', num_generations: 3 },
+        responseBody: { id: 'c-1', generations: [{ text: 'a', finish_reason: 'COMPLETE' }] },
+      }),
+    );
+    expect(cohere.choiceCount).toBe(3);
+    const denied = bedrockAdapter.parse(
+      bedrockExchange({ modelId: 'amazon.nova-lite-v1:0', action: 'converse', requestBody: { messages: [] }, status: 403, responseBody: { message: 'no' } }),
+    );
+    expect(denied.choiceCount).toBeUndefined();
+  });
+});
+
+describe('bedrock invoke of a family the model id does not name', () => {
+  it('reads an OpenAI-style chat body and its choices (gpt-oss), not as Anthropic', () => {
+    const call = bedrockAdapter.parse(
+      bedrockExchange({
+        modelId: 'openai.gpt-oss-120b-1:0',
+        action: 'invoke',
+        requestBody: {
+          messages: [
+            { role: 'system', content: 'Answer in one word.' },
+            { role: 'user', content: 'Capital of Italy?' },
+          ],
+          max_completion_tokens: 50,
+          temperature: 0.2,
+        },
+        responseBody: {
+          id: 'chatcmpl-oss1',
+          object: 'chat.completion',
+          model: 'openai.gpt-oss-120b-1:0',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'Rome' }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 20, completion_tokens: 2, total_tokens: 22 },
+        },
+      }),
+    );
+    expect(call).toMatchObject({ operation: 'chat', maxTokens: 50, temperature: 0.2, hasSystemPrompt: true, messageId: 'chatcmpl-oss1', finishReasons: ['stop'] });
+    expect(call.inputMessages).toEqual([{ role: 'user', parts: [{ type: 'text', content: 'Capital of Italy?' }] }]);
+    expect(call.outputMessages).toEqual([{ role: 'assistant', parts: [{ type: 'text', content: 'Rome' }], finish_reason: 'stop' }]);
+    expect(call.usage).toEqual({ inputTokens: 20, outputTokens: 2, totalTokens: 22 });
+  });
+
+  it('reads a converse-shaped reply to a bare messages body behind an opaque ARN', () => {
+    const call = bedrockAdapter.parse(
+      bedrockExchange({
+        modelId: 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/x9y8z7',
+        action: 'invoke',
+        requestBody: { messages: [{ role: 'user', content: [{ text: 'Name a colour.' }] }] },
+        responseBody: { output: { message: { role: 'assistant', content: [{ text: 'Blue.' }] } }, stopReason: 'end_turn', usage: { inputTokens: 4, outputTokens: 2 } },
+      }),
+    );
+    expect(call.inputMessages).toEqual([{ role: 'user', parts: [{ type: 'text', content: 'Name a colour.' }] }]);
+    expect(call.outputMessages).toEqual([{ role: 'assistant', parts: [{ type: 'text', content: 'Blue.' }], finish_reason: 'end_turn' }]);
+    expect(call.usage).toEqual({ inputTokens: 4, outputTokens: 2, totalTokens: 6 });
+  });
+});
+
+describe('bedrock tool results holding media', () => {
+  const pixels = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
+
+  it('Anthropic invoke: an image-only tool result keeps its kind, not its base64 bytes', () => {
+    const call = bedrockAdapter.parse(
+      bedrockExchange({
+        modelId: 'anthropic.claude-3-5-sonnet-20240620-v1:0',
+        action: 'invoke',
+        requestBody: {
+          anthropic_version: 'bedrock-2023-05-31',
+          max_tokens: 64,
+          messages: [
+            { role: 'assistant', content: [{ type: 'tool_use', id: 'tu_shot', name: 'screenshot', input: {} }] },
+            {
+              role: 'user',
+              content: [
+                { type: 'tool_result', tool_use_id: 'tu_shot', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: pixels } }] },
+              ],
+            },
+          ],
+        },
+        responseBody: { content: [{ type: 'text', text: 'A cat.' }], stop_reason: 'end_turn' },
+      }),
+    );
+    expect(call.inputMessages[1].parts).toEqual([
+      { type: 'tool_call_response', id: 'tu_shot', response: [{ type: 'blob', modality: 'image', mime_type: 'image/png' }] },
+    ]);
+    expect(JSON.stringify(call.inputMessages)).not.toContain(pixels);
+  });
+
+  it('Converse: image and document tool results keep their kind, JSON results stay as sent', () => {
+    const call = bedrockAdapter.parse(
+      bedrockExchange({
+        modelId: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+        action: 'converse',
+        requestBody: {
+          messages: [
+            { role: 'assistant', content: [{ toolUse: { toolUseId: 't_shot', name: 'screenshot', input: {} } }] },
+            {
+              role: 'user',
+              content: [
+                {
+                  toolResult: {
+                    toolUseId: 't_shot',
+                    content: [
+                      { json: { width: 1 } },
+                      { image: { format: 'png', source: { bytes: pixels } } },
+                      { document: { format: 'pdf', name: 'report', source: { bytes: pixels } } },
+                    ],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+        responseBody: { output: { message: { role: 'assistant', content: [{ text: 'ok' }] } }, stopReason: 'end_turn' },
+      }),
+    );
+    expect(call.inputMessages[1].parts).toEqual([
+      {
+        type: 'tool_call_response',
+        id: 't_shot',
+        response: [{ width: 1 }, { type: 'blob', modality: 'image', format: 'png' }, { type: 'file', modality: 'document', format: 'pdf' }],
+      },
+    ]);
+    expect(JSON.stringify(call.inputMessages)).not.toContain(pixels);
   });
 });

@@ -216,6 +216,49 @@ describe('OpenAI Responses API', () => {
   });
 });
 
+describe('OpenAI Responses API errors and tool outputs', () => {
+  it("names a stream's error event by its code, not by the event type", () => {
+    const call = parse({
+      ...fx.responsesStreaming,
+      responseBody: sseBody([
+        { event: 'response.created', data: { type: 'response.created', sequence_number: 0, response: { id: 'resp_rl', object: 'response', status: 'in_progress', model: 'gpt-4.1' } } },
+        {
+          event: 'error',
+          data: { type: 'error', sequence_number: 1, code: 'rate_limit_exceeded', message: 'Rate limit reached for gpt-4.1.', param: null },
+        },
+      ]),
+    });
+    expect(call.error).toEqual({ type: 'rate_limit_exceeded', code: 'rate_limit_exceeded', message: 'Rate limit reached for gpt-4.1.' });
+  });
+
+  it('keeps an error event without a code named "error"', () => {
+    const call = parse({
+      ...fx.responsesStreaming,
+      responseBody: sseBody([{ event: 'error', data: { type: 'error', sequence_number: 0, message: 'Something broke.' } }]),
+    });
+    expect(call.error).toEqual({ type: 'error', message: 'Something broke.' });
+  });
+
+  it('keeps the kind of an image tool output but not its base64 bytes', () => {
+    const pixels = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk';
+    const call = parse({
+      ...fx.responsesNonStreaming,
+      requestBody: {
+        model: 'gpt-4.1',
+        input: [
+          { type: 'function_call', call_id: 'call_shot', name: 'screenshot', arguments: '{}' },
+          { type: 'function_call_output', call_id: 'call_shot', output: [{ type: 'input_image', image_url: `data:image/png;base64,${pixels}` }] },
+        ],
+      },
+    });
+    expect(call.inputMessages[1]).toEqual({
+      role: 'tool',
+      parts: [{ type: 'tool_call_response', id: 'call_shot', response: [{ type: 'blob', modality: 'image', mime_type: 'image/png' }] }],
+    });
+    expect(JSON.stringify(call.inputMessages)).not.toContain(pixels);
+  });
+});
+
 describe('OpenAI embeddings and legacy completions', () => {
   it('reads embeddings usage', () => {
     const call = parse(fx.embeddings);

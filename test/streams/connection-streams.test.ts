@@ -90,3 +90,29 @@ test('idle connections are swept, active ones kept; a full table evicts the leas
   s.endAll(2000);
   expect(exchanges.map((e) => e.connection.conn).sort()).toEqual(['1-a-1', '2-b-2', '3-c-3', '4-d-4']);
 });
+
+test('only a seen close completes a body delimited by the connection close; eviction, idleness and shutdown leave it truncated', () => {
+  const { s, exchanges } = streams(2);
+  const request = 'GET /stream HTTP/1.1\r\nhost: api.example\r\n\r\n';
+  const response = 'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: 1\n\n';
+  for (const [conn, ts] of [['1-closed-1', 0], ['2-idle-2', 10]] as const) {
+    s.push(event(conn, 'out', request, ts));
+    s.push(event(conn, 'in', response, ts + 1));
+  }
+  s.close({ conn: '1-closed-1', pid: 1, tsMs: 20 });
+  s.sweep(2000);
+  for (const [conn, ts] of [['3-evicted-3', 2100], ['4-shutdown-4', 2200]] as const) {
+    s.push(event(conn, 'out', request, ts));
+    s.push(event(conn, 'in', response, ts + 1));
+  }
+  s.push(event('5-new-5', 'out', request, 2300)); // table full: 3-evicted-3 goes
+  s.endAll(2400);
+  const outcome = Object.fromEntries(exchanges.map((e) => [e.connection.conn, [e.response?.complete, e.response?.bodyTruncated]]));
+  expect(outcome).toEqual({
+    '1-closed-1': [true, false],
+    '2-idle-2': [false, true],
+    '3-evicted-3': [false, true],
+    '4-shutdown-4': [false, true],
+    '5-new-5': [undefined, undefined],
+  });
+});

@@ -3,7 +3,7 @@
  * independently and paired first-in first-out, which is what keep-alive and pipelining guarantee on the wire.
  */
 import type { Direction } from '../../capture/capture-event';
-import type { ConnectionDecoder, HttpDecoderOptions, RequestHead } from '../connection-decoder';
+import type { ConnectionDecoder, ConnectionEndReason, HttpDecoderOptions, RequestHead } from '../connection-decoder';
 import { decodeContentEncoding } from '../content-encoding';
 import { stripCredentialAuthority, stripCredentialHeaders, stripCredentialQuery } from '../credentials';
 import type { ConnectionContext, HeaderMap, HttpExchange } from '../http-exchange';
@@ -154,6 +154,11 @@ export class Http1ConnectionDecoder implements ConnectionDecoder {
   private requestTarget: ExchangeInProgress | undefined;
   /** The exchange whose response is being read (set from the first head, interim or final). */
   private responseTarget: ExchangeInProgress | undefined;
+  /**
+   * Methods of requests flushed unanswered by evictOldestUnanswered, oldest first. Their responses still come,
+   * in order, ahead of those of the pending requests; they are framed (HEAD's needs the method) and dropped.
+   */
+  private readonly evictedUnansweredMethods: string[] = [];
   /** Set by end() or by giving up: nothing more is decoded. */
   private finished = false;
   /** Set when input could not be decoded; later bytes count as malformed. */
@@ -199,11 +204,12 @@ export class Http1ConnectionDecoder implements ConnectionDecoder {
     if (this.gaveUp && Number.isSafeInteger(lostBytes) && lostBytes > 0) this.options.stats.malformed += lostBytes;
   }
 
-  end(tsMs: number): void {
+  end(tsMs: number, reason: ConnectionEndReason): void {
     if (this.finished) return;
     try {
-      // A body delimited by the connection close is complete exactly now.
-      if (this.responses.readingUntilClose && this.responseTarget?.response !== undefined) {
+      // A body delimited by the connection close is complete exactly now, if the close was seen; an evicted
+      // connection may still be sending it.
+      if (reason === 'closed' && this.responses.readingUntilClose && this.responseTarget?.response !== undefined) {
         this.responseTarget.response.complete = true;
         this.responseTarget.response.endTsMs = tsMs;
       }
@@ -297,7 +303,7 @@ export class Http1ConnectionDecoder implements ConnectionDecoder {
     };
     this.pending.push(exchange);
     this.requestTarget = exchange;
-    if (this.pending.length > MAX_PENDING_EXCHANGES) this.evictOldestUnanswered(tsMs);
+    if (this.pending.length > MAX_PENDING_EXCHANGES) return this.evictOldestUnanswered(tsMs) ?? framing;
     return framing;
   }
 
@@ -312,7 +318,7 @@ export class Http1ConnectionDecoder implements ConnectionDecoder {
   }
 
   private responseHead(bytes: Buffer, start: number, end: number, firstByteTsMs: number): BodyFraming | string {
-    const target = this.responseTarget ?? this.pending.find((exchange) => exchange.response === undefined);
+    const target = this.responseTarget ?? this.nextEvictedPlaceholder() ?? this.pending.find((exchange) => exchange.response === undefined);
     if (target === undefined) return 'response without a pending request (capture may have started mid-connection)';
     this.responseTarget = target;
 
@@ -375,15 +381,39 @@ export class Http1ConnectionDecoder implements ConnectionDecoder {
     }
   }
 
-  /** Flushes a request that never got a response, so a one-sided capture cannot grow the queue without bound. */
-  private evictOldestUnanswered(tsMs: number): void {
+  /**
+   * Flushes a request that never got a response, so a one-sided capture cannot grow the queue without bound.
+   * Its response, if it comes, is skipped. Past MAX_PENDING_EXCHANGES such skips, pairing is hopeless: returns
+   * why decoding must stop.
+   */
+  private evictOldestUnanswered(tsMs: number): string | undefined {
     const index = this.pending.findIndex((exchange) => exchange.response === undefined && exchange !== this.requestTarget);
-    if (index < 0) return;
+    if (index < 0) return undefined;
+    if (this.evictedUnansweredMethods.length >= MAX_PENDING_EXCHANGES) {
+      return `more than ${2 * MAX_PENDING_EXCHANGES} requests without a response; responses can no longer be paired to requests`;
+    }
     const [evicted] = this.pending.splice(index, 1);
+    // An evicted exchange that had an interim response is still waiting for its final one, which is skipped too.
     if (evicted === this.responseTarget) this.responseTarget = undefined;
-    this.report(`more than ${MAX_PENDING_EXCHANGES} requests without a response; flushing the oldest`);
+    this.evictedUnansweredMethods.push(evicted.head.method);
+    this.report(`more than ${MAX_PENDING_EXCHANGES} requests without a response; flushing the oldest, its response will be skipped`);
     if (!evicted.requestComplete) evicted.requestEndTsMs = tsMs;
     this.emit(evicted);
+    return undefined;
+  }
+
+  /** A stand-in for the oldest evicted request, which the next response answers: framed, never emitted. */
+  private nextEvictedPlaceholder(): ExchangeInProgress | undefined {
+    const method = this.evictedUnansweredMethods.shift();
+    if (method === undefined) return undefined;
+    return {
+      interesting: false,
+      head: { method, path: '', authority: '', headers: {} },
+      requestBody: null,
+      requestStartTsMs: 0,
+      requestEndTsMs: 0,
+      requestComplete: true,
+    };
   }
 
   private flushAll(tsMs: number): void {

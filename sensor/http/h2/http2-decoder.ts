@@ -34,6 +34,12 @@ export const HTTP2_CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\
 /** Streams tracked at once per connection; beyond this the oldest is flushed (servers allow ~100 concurrent). */
 const MAX_OPEN_STREAMS = 1024;
 
+/**
+ * Body bytes one connection may hold across its open streams, in units of limits.maxBodyBytes: without it,
+ * MAX_OPEN_STREAMS streams could each hold a full body. Bytes past it are dropped and their bodies marked cut.
+ */
+const MAX_HELD_BODIES_PER_CONNECTION = 4;
+
 /** A header block being assembled from HEADERS or PUSH_PROMISE plus CONTINUATION frames. */
 interface OpenHeaderBlock {
   streamId: number;
@@ -41,6 +47,11 @@ interface OpenHeaderBlock {
   isPushPromise: boolean;
   fragments: Buffer[];
   bytes: number;
+  /**
+   * `bytes` plus a frame header per CONTINUATION, checked against limits.maxHeaderBytes: empty CONTINUATION
+   * frames add no fragment bytes, so an endless run of them (CVE-2024-27316) must still reach the limit.
+   */
+  chargedBytes: number;
   endStream: boolean;
   startTsMs: number;
 }
@@ -65,15 +76,23 @@ class BodyCollector {
 
   constructor(private readonly maxBytes: number) {}
 
-  append(data: Buffer): void {
-    const room = this.maxBytes - this.size;
+  get length(): number {
+    return this.size;
+  }
+
+  /** Keeps what fits within this body's limit and `connectionRoom`; returns the number of bytes kept. */
+  append(data: Buffer, connectionRoom: number): number {
+    // Empty DATA frames are legal and free to send; keeping a chunk for each would grow without bound.
+    if (data.length === 0) return 0;
+    const room = Math.min(this.maxBytes - this.size, connectionRoom);
     if (data.length > room) {
       this.cutAtLimit = true;
-      if (room <= 0) return;
+      if (room <= 0) return 0;
       data = data.subarray(0, room);
     }
     this.chunks.push(data);
     this.size += data.length;
+    return data.length;
   }
 
   bytes(): Buffer {
@@ -145,6 +164,9 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
   /** Client stream ids only grow, so a request block at or below this id belongs to a finished stream. */
   private highestRequestStreamId = 0;
   private ended = false;
+  /** Body bytes held by the open streams, bounded by MAX_HELD_BODIES_PER_CONNECTION bodies. */
+  private heldBodyBytes = 0;
+  private heldBodyLimitReported = false;
 
   constructor(
     private readonly ctx: ConnectionContext,
@@ -187,6 +209,7 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
     this.abandon(state, `h2: capture lost ${lostBytes} bytes in the ${dir} direction of ${this.ctx.conn}; HTTP/2 cannot resynchronise`, tsMs, lostBytes);
   }
 
+  /** Why the connection ended does not matter here: an HTTP/2 message is complete only with END_STREAM. */
   end(tsMs: number): void {
     if (this.ended) return;
     this.ended = true;
@@ -222,7 +245,8 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
 
   /**
    * Stops decoding one direction and flushes the streams it leaves unfinishable: after an `out` failure, those
-   * whose request had not ended; after an `in` failure, every open stream (none can get its response).
+   * whose request had not ended; after an `in` failure, every open stream (none can get its response), and from
+   * then on each new stream as soon as its request ends.
    */
   private abandon(state: DirectionState, reason: string, tsMs: number, unreadBytes: number): void {
     try {
@@ -272,8 +296,8 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
     endStream: boolean,
     isPushPromise: boolean,
   ): void {
-    state.openBlock = { streamId: frame.streamId, isPushPromise, fragments: [], bytes: 0, endStream, startTsMs: frame.startTsMs };
-    this.appendToHeaderBlock(state, fragment);
+    state.openBlock = { streamId: frame.streamId, isPushPromise, fragments: [], bytes: 0, chargedBytes: 0, endStream, startTsMs: frame.startTsMs };
+    this.appendToHeaderBlock(state, fragment, 0);
     if (endHeaders) this.completeHeaderBlock(state, frame.endTsMs);
   }
 
@@ -282,17 +306,18 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
     if (block === undefined || block.streamId !== frame.streamId) {
       throw new Http2FrameError(`CONTINUATION on stream ${frame.streamId} without an open header block`);
     }
-    this.appendToHeaderBlock(state, frame.payload);
+    this.appendToHeaderBlock(state, frame.payload, FRAME_HEADER_LENGTH);
     if (frame.flags & FrameFlag.END_HEADERS) this.completeHeaderBlock(state, frame.endTsMs);
   }
 
-  private appendToHeaderBlock(state: DirectionState, fragment: Buffer): void {
+  private appendToHeaderBlock(state: DirectionState, fragment: Buffer, frameOverheadBytes: number): void {
     const block = state.openBlock!;
-    block.fragments.push(fragment);
+    if (fragment.length > 0) block.fragments.push(fragment);
     block.bytes += fragment.length;
-    if (block.bytes > this.options.limits.maxHeaderBytes) {
+    block.chargedBytes += fragment.length + frameOverheadBytes;
+    if (block.chargedBytes > this.options.limits.maxHeaderBytes) {
       throw new Http2FrameError(
-        `header block of stream ${block.streamId} exceeds limits.maxHeaderBytes (${this.options.limits.maxHeaderBytes}); raise the limit to decode it`,
+        `header block of stream ${block.streamId} exceeds limits.maxHeaderBytes (${this.options.limits.maxHeaderBytes}, counting ${FRAME_HEADER_LENGTH} bytes per CONTINUATION frame); raise the limit to decode it`,
       );
     }
   }
@@ -364,7 +389,10 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
 
   private endRequestIf(stream: StreamState, endStream: boolean, tsMs: number): void {
     stream.request.endTsMs = tsMs;
-    if (endStream) stream.request.ended = true;
+    if (!endStream) return;
+    stream.request.ended = true;
+    // No response can be decoded any more: holding the exchange would only hold its memory until the connection ends.
+    if (this.directions.in.abandoned) this.finish(stream, 'gap', tsMs);
   }
 
   private onResponseHeaders(block: OpenHeaderBlock, fields: HeaderField[], tsMs: number): void {
@@ -398,6 +426,12 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
 
   private handleData(state: DirectionState, frame: Http2Frame): void {
     const stream = this.streams.get(frame.streamId);
+    if (stream !== undefined && state.dir === 'out' && stream.request.ended) {
+      // RFC 9113 5.1: a half-closed stream takes no more DATA from that side; a peer would reset it.
+      this.report(`h2: DATA after END_STREAM on request stream ${stream.id} of ${this.ctx.conn}; ignored`);
+      this.options.stats.malformed += FRAME_HEADER_LENGTH + frame.payload.length;
+      return;
+    }
     let data: Buffer;
     let endStream: boolean;
     try {
@@ -413,7 +447,7 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
     }
     if (stream === undefined) return;
     if (state.dir === 'out') {
-      if (stream.interesting) stream.request.body.append(data);
+      if (stream.interesting) this.appendBody(stream.request.body, data);
       this.endRequestIf(stream, endStream, frame.endTsMs);
       return;
     }
@@ -424,7 +458,7 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
       return;
     }
     if (data.length > 0 && response.firstBodyByteTsMs === undefined) response.firstBodyByteTsMs = frame.startTsMs;
-    if (stream.interesting) response.body.append(data);
+    if (stream.interesting) this.appendBody(response.body, data);
     response.endTsMs = frame.endTsMs;
     if (endStream) {
       response.ended = true;
@@ -480,6 +514,16 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
     }
   }
 
+  private appendBody(body: BodyCollector, data: Buffer): void {
+    const limit = MAX_HELD_BODIES_PER_CONNECTION * this.options.limits.maxBodyBytes;
+    const room = limit - this.heldBodyBytes;
+    if (data.length > room && !this.heldBodyLimitReported) {
+      this.heldBodyLimitReported = true;
+      this.report(`h2: open streams of ${this.ctx.conn} hold ${limit} body bytes (${MAX_HELD_BODIES_PER_CONNECTION} bodies of limits.maxBodyBytes); further body bytes are dropped and those bodies marked truncated until streams finish`);
+    }
+    this.heldBodyBytes += body.append(data, room);
+  }
+
   private countMalformedFrame(frame: Http2Frame, err: unknown): void {
     this.options.stats.malformed += FRAME_HEADER_LENGTH + frame.payload.length;
     this.report(`h2: skipped a malformed frame on stream ${frame.streamId} of ${this.ctx.conn}: ${errorMessage(err)}`);
@@ -487,6 +531,7 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
 
   private finish(stream: StreamState, reason: FinishReason, tsMs: number): void {
     this.streams.delete(stream.id);
+    this.heldBodyBytes -= stream.request.body.length + (stream.response?.body.length ?? 0);
     if (!stream.interesting) return;
     const exchange: HttpExchange = {
       connection: this.ctx,

@@ -31,7 +31,7 @@ export const obfuscationConfigSchema = z
 
 export const redactionConfigSchema = z
   .object({
-    enabled: z.boolean().default(false).describe('Redact matches of the patterns below inside every string span attribute.'),
+    enabled: z.boolean().default(false).describe('Redact matches of the patterns below inside every string span attribute and resource attribute (container, host and pod ids excepted), and card-number-like integers.'),
     patterns: z
       .array(z.enum(REDACTION_PATTERN_NAMES as [RedactionPatternName, ...RedactionPatternName[]]))
       .default([...REDACTION_PATTERN_NAMES])

@@ -4,6 +4,7 @@
  */
 import type { Attributes } from '../../span/gen-ai-span';
 import type { PrivacyConfig } from './config';
+import { parseJsonWithinDepth, type BoundedJsonDocument } from './json-depth';
 import { parseJsonPath, replaceAtPath, type JsonPath } from './json-path';
 
 export const INPUT_MESSAGES = 'gen_ai.input.messages';
@@ -18,11 +19,22 @@ const MESSAGE_KEYS = new Set(['role', 'finish_reason']);
 const PART_KEYS = new Set(['type', 'id', 'name', 'mime_type', 'modality']);
 
 /**
- * Content attributes of older conventions (OpenLLMetry `gen_ai.prompt.0.content`, OpenInference
- * `llm.input_messages.0.message.content`, `input.value`) when a span still carries them.
+ * Content attributes outside the message documents, as instrumented apps send them over OTLP: older indexed forms
+ * (OpenLLMetry `gen_ai.prompt.0.content`, OpenInference `llm.input_messages.0.message.content`), span inputs and
+ * outputs (OpenInference `input.value` / `output.value`, OpenLLMetry `traceloop.entity.input` / `.output`), prompt
+ * templates and their variables, tool parameters, texts sent for embedding, retrieved documents.
  */
-const LEGACY_REQUEST_CONTENT = /^(?:gen_ai\.prompt(?:\..*)?|llm\.input_messages\..*|llm\.prompts(?:\..*)?|input\.value)$/;
-const LEGACY_RESPONSE_CONTENT = /^(?:gen_ai\.completion(?:\..*)?|llm\.output_messages\..*|output\.value)$/;
+const REQUEST_CONTENT = new RegExp(
+  '^(?:gen_ai\\.prompt(?:\\..*)?|llm\\.input_messages\\..*|llm\\.prompts(?:\\..*)?|input\\.value|traceloop\\.entity\\.input'
+  + '|llm\\.prompt_template\\.(?:template|variables)|tool\\.parameters|embedding\\.embeddings\\.\\d+\\.embedding\\.text'
+  + '|retrieval\\.documents\\.\\d+\\.document\\.content)$',
+);
+const RESPONSE_CONTENT = /^(?:gen_ai\.completion(?:\..*)?|llm\.output_messages\..*|output\.value|traceloop\.entity\.output)$/;
+/**
+ * Tool calls (OTel `execute_tool` spans) travel both ways: the model writes the arguments in a response, and the
+ * arguments and the result go back to it in the next request, so either switch hides them.
+ */
+const TOOL_CALL_CONTENT = /^gen_ai\.tool\.call\.(?:arguments|result)$/;
 const LEGACY_STRUCTURE_SUFFIX = /\.(?:role|finish_reason|message\.role)$/;
 
 function obfuscatePart(part: unknown, marker: string): unknown {
@@ -50,7 +62,7 @@ function obfuscateMessage(message: unknown, marker: string): unknown {
 export function obfuscateDocument(attribute: string, json: string, marker: string): string {
   let document: unknown;
   try {
-    document = JSON.parse(json);
+    document = parseJsonWithinDepth(json, marker).document;
   } catch {
     return marker;
   }
@@ -91,7 +103,8 @@ export class Obfuscator {
     }
     for (const key of Object.keys(result)) {
       if (LEGACY_STRUCTURE_SUFFIX.test(key)) continue;
-      if ((requestPrompts && LEGACY_REQUEST_CONTENT.test(key)) || (responseContent && LEGACY_RESPONSE_CONTENT.test(key))) {
+      if ((requestPrompts && REQUEST_CONTENT.test(key)) || (responseContent && RESPONSE_CONTENT.test(key))
+        || ((requestPrompts || responseContent) && TOOL_CALL_CONTENT.test(key))) {
         result[key] = marker;
       }
     }
@@ -99,15 +112,16 @@ export class Obfuscator {
   }
 
   private obfuscatePaths(json: string): string {
-    let document: unknown;
+    let parsed: BoundedJsonDocument;
     try {
-      document = JSON.parse(json);
+      parsed = parseJsonWithinDepth(json, this.config.marker);
     } catch {
       // Listed paths cannot be found in a value that is not JSON; hide it whole rather than leak it.
       return this.config.marker;
     }
     let replaced = 0;
-    for (const path of this.paths) replaced += replaceAtPath(document, path, this.config.marker);
-    return replaced === 0 ? json : JSON.stringify(document);
+    for (const path of this.paths) replaced += replaceAtPath(parsed.document, path, this.config.marker);
+    // What was cut for depth may hold a listed path, so the original text is passed on only when nothing was.
+    return replaced === 0 && !parsed.cut ? json : JSON.stringify(parsed.document);
   }
 }

@@ -1,5 +1,6 @@
 /** The pipeline's privacy stage: credential removal (always), then obfuscation and redaction (as configured). */
-import type { GenAiSpan } from '../../span/gen-ai-span';
+import type { Attributes, GenAiSpan } from '../../span/gen-ai-span';
+import { scrubCommandAttributes, type CommandLineScrubOptions } from './command-line';
 import { privacyConfigSchema, type PrivacyConfigInput, type PrivacyConfig } from './config';
 import { Obfuscator } from './obfuscate';
 import { dropCredentialAttributes, Redactor } from './redact';
@@ -7,21 +8,31 @@ import { dropCredentialAttributes, Redactor } from './redact';
 export class PrivacyStage {
   private readonly obfuscator: Obfuscator;
   private readonly redactor?: Redactor;
+  private readonly commandLineOptions: CommandLineScrubOptions;
 
   constructor(config: PrivacyConfigInput | PrivacyConfig = {}) {
     const parsed = privacyConfigSchema.parse(config);
     this.obfuscator = new Obfuscator(parsed.obfuscation);
     if (parsed.redaction.enabled) this.redactor = new Redactor(parsed.redaction.patterns, parsed.redaction.marker);
+    // A request body on a command line (`curl -d '{"messages":...}'`) is the prompt itself.
+    this.commandLineOptions = { hideRequestBodies: parsed.obfuscation.requestPrompts, bodyMarker: parsed.obfuscation.marker };
   }
 
   /** A copy of the span with its attributes made safe to store; the input span is not modified. */
   apply(span: GenAiSpan): GenAiSpan {
     // Obfuscation runs before redaction so redaction never has to look inside content that is hidden anyway.
-    let attributes = this.obfuscator.obfuscate(dropCredentialAttributes(span.attributes));
+    let attributes = this.obfuscator.obfuscate(this.dropCredentials(span.attributes));
     if (this.redactor) attributes = this.redactor.redactAttributes(attributes);
+    // Apps instrumented with OpenTelemetry send process.command_line / process.command_args as resource attributes.
+    let resource = this.dropCredentials(span.resource);
+    if (this.redactor) resource = this.redactor.redactResourceAttributes(resource);
     const status = this.redactor && span.status.message !== undefined
       ? { ...span.status, message: this.redactor.redactText(span.status.message) }
       : span.status;
-    return { ...span, attributes, resource: dropCredentialAttributes(span.resource), status };
+    return { ...span, attributes, resource, status };
+  }
+
+  private dropCredentials(attributes: Attributes): Attributes {
+    return scrubCommandAttributes(dropCredentialAttributes(attributes), this.commandLineOptions);
   }
 }

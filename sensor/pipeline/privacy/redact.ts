@@ -4,6 +4,7 @@
  */
 import { isCredentialHeader, stripCredentialAuthority, stripCredentialQuery } from '../../http/credentials';
 import type { AttributeValue, Attributes } from '../../span/gen-ai-span';
+import { parseJsonWithinDepth } from './json-depth';
 
 export type RedactionPatternName = 'email' | 'credit-card' | 'api-key' | 'bearer-token' | 'generic-secret';
 
@@ -13,6 +14,8 @@ interface RedactionPattern {
   regex: RegExp;
   /** Extra check on a match; a false result keeps the text. */
   accept?: (match: string) => boolean;
+  /** Redacts inside a match instead of replacing it whole. */
+  redactWithin?: (match: string, marker: string) => string;
 }
 
 /** Luhn checksum over the digits of `candidate` (separators ignored). */
@@ -30,14 +33,51 @@ export function passesLuhn(candidate: string): boolean {
   return sum % 10 === 0;
 }
 
+const CARD_MIN_DIGITS = 13;
+const CARD_MAX_DIGITS = 19;
+
+/**
+ * `run` (digits, single spaces or dashes between them) with every card number in it replaced. A candidate is a
+ * stretch of whole digit groups holding 13 to 19 digits that passes Luhn, so a card followed or preceded by other
+ * numbers (`4242 4242 4242 4242 12/26`, `4111111111111111 123`) is still found. Card groups are written 4-4-4-4,
+ * 4-6-5 or 4-4-4-4-3, so a candidate starts with a group of 4 or more digits and has none shorter than 3: lists of
+ * small numbers are not cards. An unbroken run is only tested whole: windows inside one long number would flag most long ids.
+ */
+function redactCardNumbers(run: string, marker: string): string {
+  const groups = [...run.matchAll(/[0-9]+/g)].map((group) => ({ start: group.index, end: group.index + group[0].length, digits: group[0] }));
+  const hidden = new Array<boolean>(groups.length).fill(false);
+  for (let first = 0; first < groups.length; first++) {
+    if (groups[first].digits.length < 4) continue;
+    let digits = '';
+    for (let last = first; last < groups.length; last++) {
+      if (last > first && groups[last].digits.length < 3) break;
+      digits += groups[last].digits;
+      if (digits.length > CARD_MAX_DIGITS) break;
+      if (digits.length >= CARD_MIN_DIGITS && passesLuhn(digits)) hidden.fill(true, first, last + 1);
+    }
+  }
+  let result = '';
+  let copiedUpTo = 0;
+  for (let first = 0; first < groups.length; first++) {
+    if (!hidden[first]) continue;
+    let last = first;
+    while (last + 1 < groups.length && hidden[last + 1]) last++;
+    result += run.slice(copiedUpTo, groups[first].start) + marker;
+    copiedUpTo = groups[last].end;
+    first = last;
+  }
+  return copiedUpTo === 0 ? run : result + run.slice(copiedUpTo);
+}
+
 function hasMixedCharacterClasses(candidate: string): boolean {
   return /[0-9]/.test(candidate) && /[a-z]/.test(candidate) && /[A-Z]/.test(candidate);
 }
 
 const PATTERNS: Record<RedactionPatternName, RedactionPattern[]> = {
   email: [{ regex: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g }],
-  // 13 to 19 digits, optionally grouped by single spaces or dashes (card number lengths per ISO/IEC 7812).
-  'credit-card': [{ regex: /(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g, accept: passesLuhn }],
+  // Runs of 13 or more digits, optionally grouped by single spaces or dashes; card numbers (13 to 19 digits per
+  // ISO/IEC 7812, Luhn-checked) are looked for inside each run.
+  'credit-card': [{ regex: /(?<![0-9])[0-9](?:[ -]?[0-9]){12,}(?![0-9])/g, redactWithin: redactCardNumbers }],
   'api-key': [
     { regex: /\bsk-ant-[A-Za-z0-9_-]{16,}/g },
     { regex: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g },
@@ -69,8 +109,11 @@ export class Redactor {
   /** `text` with every match replaced by the marker. */
   redactText(text: string): string {
     let result = text;
-    for (const { regex, accept } of this.patterns) {
-      result = result.replace(regex, (match) => (accept && !accept(match) ? match : this.marker));
+    for (const { regex, accept, redactWithin } of this.patterns) {
+      result = result.replace(regex, (match) => {
+        if (redactWithin) return redactWithin(match, this.marker);
+        return accept && !accept(match) ? match : this.marker;
+      });
     }
     return result;
   }
@@ -78,21 +121,37 @@ export class Redactor {
   /**
    * A string attribute value with matches redacted. JSON documents (the GenAI message attributes) are redacted
    * leaf by leaf and re-serialised, so escapes such as `\n` cannot hide a match and the document stays valid JSON.
+   * Nesting too deep to walk safely is replaced by the marker.
    */
   redactValue(value: string): string {
     const first = value.trimStart()[0];
     if (first === '[' || first === '{') {
+      let document: unknown;
       try {
-        return JSON.stringify(this.redactJson(JSON.parse(value)));
+        document = parseJsonWithinDepth(value, this.marker).document;
       } catch {
         // Not JSON after all: treat as plain text.
+        return this.redactText(value);
       }
+      return JSON.stringify(this.redactJson(document));
     }
     return this.redactText(value);
   }
 
+  /**
+   * A long integer redacted as its digits, so `{"card":4111111111111111}` is caught; it becomes the marker (a string)
+   * when it matches. Integers above 2^53 have already lost their exact digits in parsing and are tested as they are.
+   */
+  private redactInteger(value: number): number | string {
+    if (!Number.isInteger(value) || Math.abs(value) < 10 ** (CARD_MIN_DIGITS - 1)) return value;
+    const digits = String(value);
+    const redacted = this.redactText(digits);
+    return redacted === digits ? value : redacted;
+  }
+
   private redactJson(node: unknown): unknown {
     if (typeof node === 'string') return this.redactText(node);
+    if (typeof node === 'number') return this.redactInteger(node);
     if (Array.isArray(node)) return node.map((item) => this.redactJson(item));
     if (node !== null && typeof node === 'object') {
       const copy: Record<string, unknown> = {};
@@ -102,17 +161,27 @@ export class Redactor {
     return node;
   }
 
-  /** A copy of `attributes` with every string (and string array element) redacted, except identifier attributes. */
+  /** A copy of span `attributes` with every string (and string array element) redacted, except identifier attributes. */
   redactAttributes(attributes: Attributes): Attributes {
+    return this.redactAllBut(attributes, (key) => IDENTIFIER_ATTRIBUTES.has(key));
+  }
+
+  /** A copy of resource `attributes` redacted the same way, except resource identifiers (container, host, pod ids). */
+  redactResourceAttributes(attributes: Attributes): Attributes {
+    return this.redactAllBut(attributes, isResourceIdentifier);
+  }
+
+  private redactAllBut(attributes: Attributes, isIdentifier: (key: string) => boolean): Attributes {
     const result: Attributes = {};
     for (const [key, value] of Object.entries(attributes)) {
-      result[key] = IDENTIFIER_ATTRIBUTES.has(key) ? value : this.redactAttributeValue(value);
+      result[key] = isIdentifier(key) ? value : this.redactAttributeValue(value);
     }
     return result;
   }
 
   private redactAttributeValue(value: AttributeValue): AttributeValue {
     if (typeof value === 'string') return this.redactValue(value);
+    if (typeof value === 'number') return this.redactInteger(value);
     if (Array.isArray(value) && value.length > 0 && typeof value[0] === 'string') {
       return (value as string[]).map((item) => this.redactValue(item));
     }
@@ -138,15 +207,22 @@ const IDENTIFIER_ATTRIBUTES = new Set([
   'sightline.server',
 ]);
 
-const keyShapes = new Redactor(['api-key', 'bearer-token']);
-const CREDENTIAL_FLAG = /(--?[A-Za-z0-9_-]*(?:api[-_]?key|token|secret|password|passwd)[A-Za-z0-9_-]*)(=|\s+)("[^"]*"|'[^']*'|\S+)/gi;
-
 /**
- * Always-on scrub for free text that may carry a credential, such as a process command line
- * (`--api-key=...`, `--token ...`, `sk-...` values): flags named like credentials lose their value, key shapes are redacted.
+ * Resource attributes that identify a container, host, pod or cloud resource: hex and uuid shapes that the
+ * generic-secret pattern would take for keys, and that correlation and metrics need intact.
  */
-export function scrubCredentials(text: string): string {
-  return keyShapes.redactText(text.replace(CREDENTIAL_FLAG, (_match, flag: string, separator: string) => `${flag}${separator}<redacted>`));
+const RESOURCE_IDENTIFIER_ATTRIBUTES = new Set([
+  'container.id',
+  'container.image.id',
+  'host.id',
+  'host.image.id',
+  'service.instance.id',
+  'cloud.account.id',
+  'cloud.resource_id',
+]);
+
+function isResourceIdentifier(key: string): boolean {
+  return RESOURCE_IDENTIFIER_ATTRIBUTES.has(key) || /^k8s\.[a-z_]+\.uid$/.test(key);
 }
 
 const HEADER_ATTRIBUTE = /^(?:http\.request\.header|http\.response\.header)\.(.+)$/i;
@@ -159,7 +235,8 @@ export function isCredentialAttribute(key: string): boolean {
   return header !== null && isCredentialHeader(header[1].replace(/_/g, '-'));
 }
 
-function stripUrlCredentials(url: string): string {
+/** `url` without user-info and credential query parameters; text before the scheme (`--url=`) is kept. */
+export function stripUrlCredentials(url: string): string {
   const schemeEnd = url.indexOf('://');
   if (schemeEnd < 0) return stripCredentialQuery(url);
   const authorityStart = schemeEnd + 3;

@@ -386,3 +386,100 @@ describe('Http2ConnectionDecoder', () => {
     expect(harness.options.stats.exchanges).toBe(2);
   });
 });
+
+describe('Http2ConnectionDecoder resource bounds on hostile input', () => {
+  /** The body collector of an open stream, read through the decoder's private state to see what it holds. */
+  function heldChunks(harness: DecoderHarness, streamId: number, side: 'request' | 'response'): Buffer[] {
+    const streams = (harness.decoder as unknown as { streams: Map<number, Record<'request' | 'response', { body: { chunks: Buffer[] } }>> }).streams;
+    return streams.get(streamId)![side].body.chunks;
+  }
+
+  it('stops an endless run of empty CONTINUATION frames at maxHeaderBytes (CVE-2024-27316)', () => {
+    const harness = newHarness({ limits: { maxHeaderBytes: 1024 } });
+    harness.decoder.push('out', clientStart(), 1);
+    harness.decoder.push('out', headersFrame(1, requestBlock('GET', '/', 'h'), 0), 2);
+    const emptyContinuation = encodeFrame(FrameType.CONTINUATION, 0, 1, Buffer.alloc(0));
+    for (let i = 0; i < 1000; i++) harness.decoder.push('out', emptyContinuation, 3 + i);
+    expect(harness.errors.join('\n')).toMatch(/out direction .* no longer decodable: header block of stream 1 exceeds limits\.maxHeaderBytes \(1024, counting 9 bytes per CONTINUATION frame\)/);
+    // Every frame after the one that crossed the limit is counted, not buffered.
+    expect(harness.options.stats.malformed).toBeGreaterThan(800 * emptyContinuation.length);
+  });
+
+  it('keeps nothing for empty DATA frames', () => {
+    const harness = run([
+      ['out', clientStart(), 1],
+      ['out', headersFrame(1, requestBlock('POST', '/p', 'h')), 2],
+      ['in', headersFrame(1, responseBlock(200)), 3],
+    ]);
+    for (let i = 0; i < 1000; i++) {
+      harness.decoder.push('out', dataFrame(1, ''), 4);
+      harness.decoder.push('in', dataFrame(1, ''), 4);
+    }
+    expect(heldChunks(harness, 1, 'request')).toHaveLength(0);
+    expect(heldChunks(harness, 1, 'response')).toHaveLength(0);
+    harness.decoder.push('out', dataFrame(1, 'body', true), 5);
+    harness.decoder.push('in', dataFrame(1, 'ok', true), 6);
+    expect(harness.exchanges[0].request.body.toString()).toBe('body');
+    expect(harness.exchanges[0].response).toMatchObject({ complete: true, bodyTruncated: false, firstBodyByteTsMs: 6 });
+  });
+
+  it('after a gap in the server direction emits each new stream as soon as its request ends', () => {
+    const harness = run([
+      ['out', clientStart(), 1],
+      ['in', settingsFrame(), 2],
+    ]);
+    harness.decoder.gap('in', 100, 3);
+    harness.decoder.push('out', headersFrame(1, requestBlock('POST', '/v1/messages', 'h')), 4);
+    harness.decoder.push('out', dataFrame(1, '{"a":1}', true), 5);
+    harness.decoder.push('out', headersFrame(3, requestBlock('GET', '/v1/models', 'h'), END_STREAM_HEADERS), 6);
+    expect(harness.exchanges.map((e) => [e.request.path, e.request.body.toString(), e.request.bodyTruncated, e.response])).toEqual([
+      ['/v1/messages', '{"a":1}', false, undefined],
+      ['/v1/models', '', false, undefined],
+    ]);
+    harness.decoder.end(7);
+    expect(harness.exchanges).toHaveLength(2);
+  });
+
+  it('bounds the body bytes one connection holds across its open streams, and frees them as streams finish', () => {
+    const harness = newHarness({ limits: { maxBodyBytes: 100 } });
+    run([['out', clientStart(), 1]], harness);
+    // Five streams each send a full body and stay open: only four bodies' worth is held.
+    for (let id = 1; id <= 9; id += 2) {
+      harness.decoder.push('out', headersFrame(id, requestBlock('POST', `/s${id}`, 'h')), 2);
+      harness.decoder.push('out', dataFrame(id, 'x'.repeat(100)), 3);
+    }
+    for (let id = 1; id <= 9; id += 2) harness.decoder.push('out', dataFrame(id, '', true), 4);
+    harness.decoder.push('in', Buffer.concat([1, 3, 5, 7, 9].map((id) => headersFrame(id, responseBlock(204), END_STREAM_HEADERS))), 5);
+    expect(harness.exchanges.map((e) => [e.request.path, e.request.body.length, e.request.bodyTruncated])).toEqual([
+      ['/s1', 100, false],
+      ['/s3', 100, false],
+      ['/s5', 100, false],
+      ['/s7', 100, false],
+      ['/s9', 0, true],
+    ]);
+    expect(harness.errors.filter((reason) => /hold 400 body bytes/.test(reason))).toHaveLength(1);
+    // Finished streams gave their bytes back.
+    run([
+      ['out', headersFrame(11, requestBlock('POST', '/s11', 'h')), 6],
+      ['out', dataFrame(11, 'y'.repeat(100), true), 7],
+      ['in', headersFrame(11, responseBlock(204), END_STREAM_HEADERS), 8],
+    ], harness);
+    expect(harness.exchanges[5].request).toMatchObject({ path: '/s11', bodyTruncated: false });
+    expect(harness.exchanges[5].request.body.length).toBe(100);
+  });
+
+  it('ignores and counts DATA sent on a request stream after its END_STREAM', () => {
+    const harness = run([
+      ['out', clientStart(), 1],
+      ['out', headersFrame(1, requestBlock('POST', '/p', 'h')), 2],
+      ['out', dataFrame(1, 'body', true), 3],
+      ['out', dataFrame(1, 'smuggled'), 4],
+      ['in', headersFrame(1, responseBlock(200)), 5],
+      ['in', dataFrame(1, 'ok', true), 6],
+    ]);
+    expect(harness.exchanges[0].request).toMatchObject({ bodyTruncated: false, endTsMs: 3 });
+    expect(harness.exchanges[0].request.body.toString()).toBe('body');
+    expect(harness.options.stats.malformed).toBe(9 + 'smuggled'.length);
+    expect(harness.errors.join('\n')).toMatch(/DATA after END_STREAM on request stream 1/);
+  });
+});

@@ -91,13 +91,19 @@ describe('HTTP/2 decoder fuzzing', () => {
     const random = prng(0x5eed);
     const seed = seedConversation();
     let exchangesSeen = 0;
+    let cleanRounds = 0;
     for (let round = 0; round < 3000; round++) {
       const harness = newHarness({ limits: LIMITS });
       const { decoder, options } = harness;
       const mode = round % 3;
+      let mutated = mode !== 0;
       const steps: Array<[Direction, Buffer]> =
         mode === 0
-          ? seed.map(([dir, bytes]) => [dir, random() < 0.3 ? mutate(bytes, random) : bytes])
+          ? seed.map(([dir, bytes]) => {
+              if (random() >= 0.3) return [dir, bytes];
+              mutated = true;
+              return [dir, mutate(bytes, random)];
+            })
           : mode === 1
             ? [
                 ['out', HTTP2_CLIENT_PREFACE],
@@ -107,13 +113,19 @@ describe('HTTP/2 decoder fuzzing', () => {
                 ['out', mutate(Buffer.concat(seed.filter((s) => s[0] === 'out').map((s) => s[1])), random)],
                 ['in', Buffer.from(Array.from({ length: Math.floor(random() * 200) }, () => Math.floor(random() * 256)))],
               ];
+      let gapped = false;
+      let malformedAtEnd = 0;
       const run = () => {
         let ts = 1000;
         for (const [dir, bytes] of steps) {
           feedInPieces((piece) => decoder.push(dir, piece, ts++), bytes, random);
-          if (random() < 0.05) decoder.gap(dir, Math.floor(random() * 100), ts++);
+          if (random() < 0.05) {
+            gapped = true;
+            decoder.gap(dir, Math.floor(random() * 100), ts++);
+          }
         }
         decoder.end(ts);
+        malformedAtEnd = options.stats.malformed;
         decoder.push('in', Buffer.from([1, 2, 3]), ts + 1);
       };
       expect(run).not.toThrow();
@@ -122,12 +134,21 @@ describe('HTTP/2 decoder fuzzing', () => {
         expect(exchange.request.body.length).toBeLessThanOrEqual(Math.max(LIMITS.maxBodyBytes, LIMITS.maxDecompressedBytes));
         if (exchange.response) expect(exchange.response.body.length).toBeLessThanOrEqual(Math.max(LIMITS.maxBodyBytes, LIMITS.maxDecompressedBytes));
       }
-      expect(options.stats.malformed).toBeGreaterThanOrEqual(0);
+      // Bytes after end() are counted; undecodable bytes are never counted silently; clean traffic counts none.
+      expect(options.stats.malformed).toBe(malformedAtEnd + 3);
+      if (malformedAtEnd > 0) expect(harness.errors.length).toBeGreaterThan(0);
+      if (!mutated && !gapped) {
+        cleanRounds++;
+        expect(malformedAtEnd).toBe(0);
+        expect(harness.errors).toEqual([]);
+        expect(harness.exchanges.map((exchange) => exchange.streamId)).toEqual([1, 3]);
+      }
       expect(harness.errors.filter((reason) => /internal decoder error/.test(reason))).toEqual([]);
       exchangesSeen += harness.exchanges.length;
     }
     // Most mutated conversations still yield exchanges: the fuzzer reaches deep paths, not just the preface check.
     expect(exchangesSeen).toBeGreaterThan(1000);
+    expect(cleanRounds).toBeGreaterThan(0);
   });
 
   it('the HPACK decoder only ever throws HpackError on random blocks', () => {
