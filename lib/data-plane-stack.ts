@@ -90,7 +90,8 @@ export class DataPlaneStack extends Stack {
     this.writer = new GatewayWriterRole(this, 'GatewayWriter', {
       spanBucket: this.spans.bucket,
       encryptionKey: this.encryptionKey,
-      timestreamTableArns: this.metricStore?.tableArns,
+      // The gateway writes call records only; sensor health goes to CloudWatch.
+      timestreamTableArns: this.metricStore ? [this.metricStore.tables.llmCalls.attrArn] : undefined,
     });
     this.image = sightlineImageUri(this, props.image);
     this.gateway = new GatewayCluster(this, 'Gateway', {

@@ -11,7 +11,7 @@ import type { IIoK8sApiCoreV1ResourceRequirements as ResourceRequirements } from
 import type { SightlineConfigInput } from '../../sensor/config/schema';
 import { KUBERNETES_NAMESPACE, METRIC_NAMESPACE, SightlinePort, TimestreamTable } from '../../sensor/common/telemetry-contract';
 import { componentLabels, componentSelector, defineKubeObject, imageVersion } from './kube-object';
-import { CONFIG_FILE_NAME, CONFIG_FILE_PATH, CONFIG_MOUNT_PATH, renderConfigFile, SPOOL_MOUNT_PATH } from './sightline-config';
+import { CONFIG_FILE_NAME, CONFIG_FILE_PATH, CONFIG_MOUNT_PATH, configChecksumAnnotation, IMAGE_NODE_SELECTOR, renderConfigFile, SPOOL_MOUNT_PATH } from './sightline-config';
 
 /** Where the gateway writes; the names come from the data-plane stack or from the operator. */
 export interface GatewaySinks {
@@ -142,12 +142,13 @@ export class GatewayChart extends Chart {
         selector: { matchLabels: selector },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         template: {
-          metadata: { labels },
+          metadata: { labels, annotations: configChecksumAnnotation(config) },
           spec: {
             serviceAccountName: GATEWAY_SERVICE_ACCOUNT,
             // Pod Identity injects credentials through the projected token, not the API token.
             automountServiceAccountToken: false,
             terminationGracePeriodSeconds: 60,
+            nodeSelector: IMAGE_NODE_SELECTOR, // an x86-64 image, like the sensor's
             securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
             topologySpreadConstraints: [{
               maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector },

@@ -12,7 +12,7 @@ import type { IIoK8sApiCoreV1Toleration as Toleration } from 'kubernetes-models/
 import type { SightlineConfigInput } from '../../sensor/config/schema';
 import { KUBERNETES_NAMESPACE, SightlinePort } from '../../sensor/common/telemetry-contract';
 import { componentLabels, componentSelector, defineKubeObject, imageVersion } from './kube-object';
-import { CONFIG_FILE_NAME, CONFIG_FILE_PATH, CONFIG_MOUNT_PATH, renderConfigFile, SPOOL_MOUNT_PATH } from './sightline-config';
+import { CONFIG_FILE_NAME, CONFIG_FILE_PATH, CONFIG_MOUNT_PATH, configChecksumAnnotation, IMAGE_NODE_SELECTOR, renderConfigFile, SPOOL_MOUNT_PATH } from './sightline-config';
 
 /** Linux capabilities the sensor needs for CO-RE uprobes, ring buffers and reading other processes' files. */
 export const SENSOR_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE', 'DAC_READ_SEARCH'] as const;
@@ -145,7 +145,7 @@ export class SensorChart extends Chart {
         selector: { matchLabels: selector },
         updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } },
         template: {
-          metadata: { labels },
+          metadata: { labels, annotations: configChecksumAnnotation(config) },
           spec: {
             serviceAccountName,
             priorityClassName,
@@ -153,7 +153,8 @@ export class SensorChart extends Chart {
             // container's own /proc lists them all, so no host /proc mount is needed.
             hostPID: true,
             terminationGracePeriodSeconds: 30,
-            nodeSelector: { 'kubernetes.io/os': 'linux' },
+            // The image is built for x86-64 (lib/constructs/sightline-image.ts): on an arm64 node it could only crash-loop.
+            nodeSelector: IMAGE_NODE_SELECTOR,
             tolerations: props.tolerations ?? [{ operator: 'Exists' }],
             containers: [{
               name: 'sensor',

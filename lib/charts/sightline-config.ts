@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The `config.yaml` each chart mounts into its container. The charts write the keys of the real configuration
  * schema (sensor/config/schema.ts) and check the result against it at synth time, so a chart never ships a file
@@ -43,3 +44,14 @@ export function renderConfigFile(chartSettings: SightlineConfigInput, extraConfi
   parseConfig(JSON.parse(JSON.stringify(document).replace(CDK_TOKEN, 'resolved-at-deploy')), `the ${chartName} chart's ${CONFIG_FILE_NAME}`);
   return stringify(document);
 }
+
+/**
+ * Pod-template annotation that changes whenever the config file does: the process reads its config only at start,
+ * so a new config (a gateway endpoint, an SLA, privacy settings) must roll the pods to take effect.
+ */
+export function configChecksumAnnotation(configFile: string): Record<string, string> {
+  return { 'sightline.dev/config-sha256': createHash('sha256').update(configFile).digest('hex') };
+}
+
+/** Nodes the Sightline image can run on: Linux on x86-64, the platform the image is built for. */
+export const IMAGE_NODE_SELECTOR = { 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' };

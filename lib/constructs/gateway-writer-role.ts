@@ -7,7 +7,7 @@ import { acknowledgeNagRule } from '../nag-acknowledgements';
 import { METRIC_NAMESPACE, SpanObjectPrefix } from '../../sensor/common/telemetry-contract';
 
 export interface GatewayWriterRoleProps {
-  /** Bucket the gateway writes span and payload objects to. */
+  /** Bucket the gateway writes span objects (payloads inside) to. */
   readonly spanBucket: s3.IBucket;
   /** Key of the span bucket. */
   readonly encryptionKey: kms.IKey;
@@ -27,26 +27,33 @@ export class GatewayWriterRole extends Construct {
 
   constructor(scope: Construct, id: string, props: GatewayWriterRoleProps) {
     super(scope, id);
+    // Only Pod Identity acting for this account's clusters may assume it (no confused deputy across accounts).
+    const sameAccount = { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } };
+    const podIdentity = new iam.PrincipalWithConditions(new iam.ServicePrincipal('pods.eks.amazonaws.com'), sameAccount);
     this.role = new iam.Role(this, 'Role', {
       description: 'Sightline gateway: write-only access to the span bucket, Timestream tables and CloudWatch metrics',
-      assumedBy: new iam.ServicePrincipal('pods.eks.amazonaws.com'),
+      assumedBy: podIdentity,
     });
     // Pod Identity tags the session with cluster, namespace and service account; the trust must allow it.
     this.role.assumeRolePolicy?.addStatements(new iam.PolicyStatement({
       actions: ['sts:TagSession'],
       principals: [new iam.ServicePrincipal('pods.eks.amazonaws.com')],
+      conditions: sameAccount,
     }));
 
     const statements = [
       new iam.PolicyStatement({
         sid: 'PutSpanObjects',
         actions: ['s3:PutObject'],
-        resources: [SpanObjectPrefix.spans, SpanObjectPrefix.payloads].map((prefix) => props.spanBucket.arnForObjects(`${prefix}*`)),
+        // Payloads travel inside the span objects (sensor/exporters/s3-exporter.ts), so one prefix is all it writes.
+        resources: [props.spanBucket.arnForObjects(`${SpanObjectPrefix.spans}*`)],
       }),
       new iam.PolicyStatement({
         sid: 'EncryptSpanObjects',
         actions: ['kms:GenerateDataKey'],
         resources: [props.encryptionKey.keyArn],
+        // Only for S3 writing its objects: the key cannot be used directly to encrypt anything else.
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
       }),
       new iam.PolicyStatement({
         sid: 'PutSightlineMetrics',
@@ -67,10 +74,10 @@ export class GatewayWriterRole extends Construct {
 
     const bucketLogicalId = Stack.of(this).getLogicalId(props.spanBucket.node.defaultChild as CfnElement);
     acknowledgeNagRule(policy, 'AwsSolutions-IAM5',
-      'Object keys under the gateway\'s own prefixes are unknown in advance (date/hour partitions); '
+      'Object keys under the gateway\'s own prefix are unknown in advance (date/hour partitions); '
       + 'PutMetricData and DescribeEndpoints have no resource-level permissions, and PutMetricData is held to the Sightline namespace by condition.',
       [
-        ...[SpanObjectPrefix.spans, SpanObjectPrefix.payloads].map((prefix) => `Resource::<${bucketLogicalId}.Arn>/${prefix}*`),
+        `Resource::<${bucketLogicalId}.Arn>/${SpanObjectPrefix.spans}*`,
         'Resource::*',
       ]);
   }

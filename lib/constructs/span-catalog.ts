@@ -114,7 +114,9 @@ export class SpanCatalog extends Construct {
     });
 
     const table = `"${this.databaseName}"."${SPAN_TABLE}"`;
-    const lastDay = `dt >= date_format(current_date - interval '1' day, '%Y-%m-%d')`;
+    // The dt predicate prunes partitions to yesterday and today; the start_time one keeps exactly the last 24 hours.
+    const lastDay = `dt >= date_format(current_date - interval '1' day, '%Y-%m-%d')
+  AND from_iso8601_timestamp(start_time) >= current_timestamp - interval '24' hour`;
     const queries: Array<{ id: string; name: string; description: string; sql: string }> = [
       {
         id: 'LatencyByModel',

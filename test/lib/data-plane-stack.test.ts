@@ -43,6 +43,15 @@ describe('DataPlaneStack', () => {
     }
   });
 
+  test('the gateway may write call records to the llm_calls table only', () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy: any) => policy.Properties.PolicyDocument.Statement);
+    const writes = statements.filter((statement: any) => statement.Sid === 'WriteTimestreamRecords');
+    expect(writes).toHaveLength(1);
+    const tables = Object.entries(template.findResources('AWS::Timestream::Table')).map(([id, table]: [string, any]) => [id, table.Properties.TableName]);
+    const llmCalls = tables.find(([, name]) => name === 'llm_calls')![0];
+    expect(writes[0].Resource).toEqual({ 'Fn::GetAtt': [llmCalls, 'Arn'] });
+  });
+
   test('outputs what the operator needs next', () => {
     for (const name of ['SpanBucketName', 'AthenaWorkGroup', 'DashboardUrl', 'AlarmTopicArn']) template.hasOutput(name, {});
     const outputs = Object.keys(template.findOutputs('*'));

@@ -46,6 +46,14 @@ describe('GatewayChart', () => {
     expect(deployment.spec.template.spec.serviceAccountName).toBe(byKind(manifests, 'ServiceAccount').metadata.name);
   });
 
+  test('pods roll when the config changes (checksum annotation), and run only where the x86-64 image can', () => {
+    const checksum = (rendered: any[]) => byKind(rendered, 'Deployment').spec.template.metadata.annotations['sightline.dev/config-sha256'];
+    expect(checksum(manifests)).toMatch(/^[0-9a-f]{64}$/);
+    expect(checksum(render())).toBe(checksum(manifests));
+    expect(checksum(render({ sinks: { ...sinks, slaMs: 900 } }))).not.toBe(checksum(manifests));
+    expect(deployment.spec.template.spec.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' });
+  });
+
   test('the config carries the sinks', () => {
     const config = parse(byKind(manifests, 'ConfigMap').data['config.yaml']);
     expect(config.exporters.s3).toEqual({ enabled: true, bucket: 'spans-bucket', prefix: '', region: 'eu-west-1' });

@@ -28,6 +28,7 @@ describe('GatewayWriterRole', () => {
     const trust = role.Properties.AssumeRolePolicyDocument.Statement;
     expect(new Set(trust.map((statement: any) => statement.Principal.Service))).toEqual(new Set(['pods.eks.amazonaws.com']));
     expect(trust.flatMap((statement: any) => [statement.Action].flat()).sort()).toEqual(['sts:AssumeRole', 'sts:TagSession']);
+    for (const statement of trust) expect(statement.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
   });
 
   test('grants exactly the write actions', () => {
@@ -40,7 +41,8 @@ describe('GatewayWriterRole', () => {
     const bySid = Object.fromEntries(statements.map((statement) => [statement.Sid, statement]));
     const objectArns = JSON.stringify(bySid.PutSpanObjects.Resource);
     expect(objectArns).toContain('/spans/*');
-    expect(objectArns).toContain('/payloads/*');
+    expect(objectArns).not.toContain('/payloads/'); // payloads travel inside the span objects
+    expect(bySid.EncryptSpanObjects.Condition).toEqual({ StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } });
     expect(bySid.WriteTimestreamRecords.Resource).toBe(tableArn);
     expect(bySid.PutSightlineMetrics.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'Sightline' } });
   });

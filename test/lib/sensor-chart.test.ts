@@ -35,6 +35,14 @@ describe('SensorChart', () => {
     for (const manifest of manifests) expect(() => new models[manifest.kind](manifest).validate()).not.toThrow();
   });
 
+  test('pods roll when the config changes (checksum annotation), and run only where the x86-64 image can', () => {
+    const checksum = (rendered: any[]) => byKind(rendered, 'DaemonSet').spec.template.metadata.annotations['sightline.dev/config-sha256'];
+    expect(checksum(manifests)).toMatch(/^[0-9a-f]{64}$/);
+    expect(checksum(render())).toBe(checksum(manifests)); // same config, same pods
+    expect(checksum(render({ gatewayEndpoint: 'http://other-gateway:4318' }))).not.toBe(checksum(manifests));
+    expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' });
+  });
+
   test('the container runs the sensor mode from its config file, with the health port', () => {
     expect(container.image).toBe(image);
     expect(container.args).toEqual(['sensor', '--config', '/etc/sightline/config.yaml']);

@@ -71,6 +71,9 @@ describe('SpanCatalog', () => {
     for (const query of queries) {
       expect(query.QueryString).toContain('"sightline"."spans"');
       expect(query.Database).toBe('sightline');
+      // "Last 24 h" means that: partitions pruned to two days, rows held to the last 24 hours of start_time.
+      expect(query.QueryString).toContain("dt >= date_format(current_date - interval '1' day, '%Y-%m-%d')");
+      expect(query.QueryString).toContain("from_iso8601_timestamp(start_time) >= current_timestamp - interval '24' hour");
     }
   });
 
