@@ -192,14 +192,40 @@ export function scrubCommandArgs(args: readonly string[], options: CommandLineSc
   return new CommandScrubber(options).scrubArgs(args);
 }
 
-/** `attributes` with `process.command_line` and `process.command_args` scrubbed; the same object when it has neither. */
-export function scrubCommandAttributes(attributes: Attributes, options: CommandLineScrubOptions = {}): Attributes {
-  const commandLine = attributes['process.command_line'];
-  const commandArgs = attributes['process.command_args'];
-  const hasArgs = Array.isArray(commandArgs) && commandArgs.every((arg) => typeof arg === 'string');
-  if (typeof commandLine !== 'string' && !hasArgs) return attributes;
-  const result: Attributes = { ...attributes };
-  if (typeof commandLine === 'string') result['process.command_line'] = scrubCommandLine(commandLine, options);
-  if (hasArgs) result['process.command_args'] = scrubCommandArgs(commandArgs as string[], options);
-  return result;
+/** Scrubbed command lines remembered per stage: one per process on the node, or per service sending OTLP. */
+const MAX_REMEMBERED_COMMAND_LINES = 1024;
+
+/**
+ * Scrubs `process.command_line` and `process.command_args` span after span. A process's command line comes back
+ * on every span it makes, so each distinct line is scrubbed once and remembered (a bounded number of them).
+ */
+export class CommandAttributeScrubber {
+  private readonly scrubber: CommandScrubber;
+  private readonly scrubbedLines = new Map<string, string>();
+
+  constructor(options: CommandLineScrubOptions = {}) {
+    this.scrubber = new CommandScrubber(options);
+  }
+
+  /** `attributes` with both scrubbed; the same object when it has neither. */
+  scrub(attributes: Attributes): Attributes {
+    const commandLine = attributes['process.command_line'];
+    const commandArgs = attributes['process.command_args'];
+    const hasArgs = Array.isArray(commandArgs) && commandArgs.every((arg) => typeof arg === 'string');
+    if (typeof commandLine !== 'string' && !hasArgs) return attributes;
+    const result: Attributes = { ...attributes };
+    if (typeof commandLine === 'string') result['process.command_line'] = this.scrubLine(commandLine);
+    if (hasArgs) result['process.command_args'] = this.scrubber.scrubArgs(commandArgs as string[]);
+    return result;
+  }
+
+  private scrubLine(commandLine: string): string {
+    let scrubbed = this.scrubbedLines.get(commandLine);
+    if (scrubbed === undefined) {
+      scrubbed = this.scrubber.scrubJoined(commandLine);
+      if (this.scrubbedLines.size >= MAX_REMEMBERED_COMMAND_LINES) this.scrubbedLines.clear();
+      this.scrubbedLines.set(commandLine, scrubbed);
+    }
+    return scrubbed;
+  }
 }

@@ -1,6 +1,6 @@
 /** The pipeline's privacy stage: credential removal (always), then obfuscation and redaction (as configured). */
 import type { Attributes, GenAiSpan } from '../../span/gen-ai-span';
-import { scrubCommandAttributes, type CommandLineScrubOptions } from './command-line';
+import { CommandAttributeScrubber } from './command-line';
 import { privacyConfigSchema, type PrivacyConfigInput, type PrivacyConfig } from './config';
 import { Obfuscator } from './obfuscate';
 import { dropCredentialAttributes, Redactor } from './redact';
@@ -8,14 +8,14 @@ import { dropCredentialAttributes, Redactor } from './redact';
 export class PrivacyStage {
   private readonly obfuscator: Obfuscator;
   private readonly redactor?: Redactor;
-  private readonly commandLineOptions: CommandLineScrubOptions;
+  private readonly commandLines: CommandAttributeScrubber;
 
   constructor(config: PrivacyConfigInput | PrivacyConfig = {}) {
     const parsed = privacyConfigSchema.parse(config);
     this.obfuscator = new Obfuscator(parsed.obfuscation);
     if (parsed.redaction.enabled) this.redactor = new Redactor(parsed.redaction.patterns, parsed.redaction.marker);
     // A request body on a command line (`curl -d '{"messages":...}'`) is the prompt itself.
-    this.commandLineOptions = { hideRequestBodies: parsed.obfuscation.requestPrompts, bodyMarker: parsed.obfuscation.marker };
+    this.commandLines = new CommandAttributeScrubber({ hideRequestBodies: parsed.obfuscation.requestPrompts, bodyMarker: parsed.obfuscation.marker });
   }
 
   /** A copy of the span with its attributes made safe to store; the input span is not modified. */
@@ -33,6 +33,6 @@ export class PrivacyStage {
   }
 
   private dropCredentials(attributes: Attributes): Attributes {
-    return scrubCommandAttributes(dropCredentialAttributes(attributes), this.commandLineOptions);
+    return this.commandLines.scrub(dropCredentialAttributes(attributes));
   }
 }
