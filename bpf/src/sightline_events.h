@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
 /*
- * Records the BPF programs put on their ring buffers. This header is the one definition of the layout;
- * sensor/capture/event-layout.ts mirrors it, and test/capture/event-layout.test.ts compiles this header
- * to catch any drift in sizes and offsets.
+ * Records the BPF programs put on their ring buffers, and the values user space and the programs exchange through
+ * maps. This header is the one definition of the layout; sensor/capture/event-layout.ts mirrors it, and
+ * test/capture/event-layout.test.ts compiles this header to catch any drift in sizes and offsets.
  *
  * Plain C types (no vmlinux.h) so the same header compiles for BPF and for the host test program.
  */
@@ -29,29 +29,33 @@ enum tls_event_kind {
 	TLS_EVENT_PROCESS_EXIT = 3, /* a process that had TLS traffic exited: all its connections are gone */
 };
 
+/* tls_event.flags */
+#define TLS_FLAG_STREAM_START 1 /* bytes of this connection were skipped before this record: decode afresh from here */
+
 struct tls_event {
-	unsigned long long timestamp_ns; /* CLOCK_MONOTONIC at the SSL call's return */
-	unsigned long long ssl_ptr;      /* the SSL* in the traced process: the connection's identity there */
+	unsigned long long timestamp_ns;  /* CLOCK_MONOTONIC at the SSL call's return */
+	unsigned long long connection_id; /* unique per TLS connection while the programs stay loaded; 0 on a process exit */
 	unsigned long long cgroup_id;
-	unsigned int pid;                /* thread group id */
+	unsigned int pid;                 /* thread group id */
 	unsigned int tid;
-	unsigned int call_bytes;         /* bytes the SSL call transferred */
-	unsigned int chunk_offset;       /* where this record's data starts within the call */
-	unsigned int data_bytes;         /* bytes of data[] that are valid */
-	unsigned int lost_before_bytes;  /* bytes of this connection and direction lost (ring buffer full) just before this record */
-	unsigned int truncated_bytes;    /* on the call's last record: bytes of the call beyond the capture limit */
-	int fd;                          /* socket fd, or -1 when not resolved */
-	unsigned char kind;              /* enum tls_event_kind */
-	unsigned char direction;         /* enum tls_direction */
-	unsigned short peer_port;        /* the socket's remote port (host order), 0 when not resolved */
+	unsigned int call_bytes;          /* bytes the SSL call transferred */
+	unsigned int chunk_offset;        /* where this record's data starts within the call */
+	unsigned int data_bytes;          /* bytes of data[] that are valid (the record may be reserved larger) */
+	unsigned int lost_before_bytes;   /* bytes of this connection and direction lost (ring buffer full) just before this record */
+	unsigned int truncated_bytes;     /* on the call's last record: bytes of the call beyond the capture limit */
+	int fd;                           /* socket fd, or -1 when not resolved */
+	unsigned char kind;               /* enum tls_event_kind */
+	unsigned char direction;          /* enum tls_direction */
+	unsigned char flags;              /* TLS_FLAG_* */
+	unsigned char reserved;
+	unsigned short peer_port;         /* the socket's remote port (host order), 0 when not resolved */
+	unsigned short peer_family;       /* PEER_FAMILY_*, or 0 when the peer is not resolved */
 	char comm[TASK_COMM_BYTES];
-	unsigned short peer_family;      /* PEER_FAMILY_*, or 0 when the peer is not resolved */
-	unsigned short reserved;
-	unsigned char peer_addr[16];     /* remote address: IPv4 in the first 4 bytes, or IPv6 (network order) */
+	unsigned char peer_addr[16];      /* remote address: IPv4 in the first 4 bytes, or IPv6 (network order) */
 	unsigned char data[TLS_CHUNK_BYTES];
 };
 
-/* Bytes of a tls_event before data[]: a record on the ring buffer is this header plus data_bytes. */
+/* Bytes of a tls_event before data[]: a record on the ring buffer is this header plus at least data_bytes. */
 #define TLS_EVENT_HEADER_BYTES ((unsigned long)&((struct tls_event *)0)->data)
 
 enum process_event_kind {
@@ -67,22 +71,43 @@ struct process_event {
 	char filename[EXEC_FILENAME_BYTES]; /* the path the process executed */
 };
 
+/*
+ * What the capture does with a connection. The kernel judges HTTP/1.1 itself, request by request, from the
+ * request line (see tls_capture.bpf.c); HTTP/2 and anything it cannot tell wait for user space's verdict.
+ */
+enum connection_verdict {
+	VERDICT_UNDECIDED = 0, /* the client has written nothing yet: bytes are sent, within the undecided budget */
+	VERDICT_PENDING = 1,   /* HTTP/2, or not yet recognisable: bytes are sent within the budget until user space decides */
+	VERDICT_FOLLOW = 2,    /* carries LLM calls: every byte is sent */
+	VERDICT_WATCH = 3,     /* HTTP/1.1 without an LLM request in flight: nothing is sent, each request line is checked */
+	VERDICT_MUTE = 4,      /* not an LLM client connection (not HTTP, a server's side, HTTP/2 without LLM calls): nothing is sent */
+	VERDICT_COUNT,
+};
+
+/* Key of the `connections` and `user_verdicts` maps: an SSL* is only unique within its process. */
+struct connection_key {
+	unsigned long long ssl_ptr;
+	unsigned int pid;
+	unsigned int reserved;
+};
+
 /* Index of each counter in the per-CPU `capture_counters` array; userspace sums over CPUs. */
 enum capture_counter {
-	COUNTER_CALLS = 0,           /* SSL read/write calls that returned data */
+	COUNTER_CALLS = 0,           /* SSL read/write calls that returned data and were captured */
 	COUNTER_EVENTS,              /* records written to the ring buffer */
 	COUNTER_BYTES,               /* plaintext bytes written to the ring buffer */
 	COUNTER_DROPPED_EVENTS,      /* records lost because the ring buffer was full */
 	COUNTER_DROPPED_BYTES,       /* plaintext bytes in those records */
 	COUNTER_TRUNCATED_BYTES,     /* bytes beyond the per-call capture limit */
 	COUNTER_READ_ERRORS,         /* user memory that could not be read (bytes counted as dropped too) */
+	COUNTER_MUTED_CALLS,         /* SSL calls on muted or watched connections: nothing copied */
+	COUNTER_MUTED_BYTES,         /* plaintext bytes those calls moved */
+	COUNTER_BUDGET_EXHAUSTED,    /* connections muted because no verdict came within the undecided budget */
+	COUNTER_VERDICT_PENDING,     /* verdict changes, by the verdict taken (VERDICT_PENDING .. VERDICT_MUTE) */
+	COUNTER_VERDICT_FOLLOW,
+	COUNTER_VERDICT_WATCH,
+	COUNTER_VERDICT_MUTE,
 	COUNTER_MAX,
-};
-
-/* Written once by userspace after load. */
-struct capture_config {
-	unsigned int max_call_bytes; /* per SSL call, bytes captured before truncation */
-	unsigned int ignore_pid;     /* the sensor itself: its own TLS traffic (exporters) is never captured */
 };
 
 #endif

@@ -2,8 +2,11 @@
 /*
  * TLS plaintext capture: uprobes on OpenSSL's SSL_write, SSL_write_ex, SSL_read and SSL_read_ex.
  *
- * The entry probe remembers the caller's buffer; the return probe knows how many bytes moved and copies them
- * to the ring buffer in chunks.
+ * Every hit starts with one lookup of its connection's verdict. A connection that cannot carry an LLM call (not
+ * HTTP, a server's side, HTTP/1.1 between LLM requests, HTTP/2 that user space muted) stops there: nothing is
+ * copied and nothing reaches the ring buffer. Otherwise the entry probe remembers the caller's buffer in task
+ * storage and the return probe, which alone knows how many bytes moved, copies them once, straight from the
+ * process into ring-buffer records.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,13 +26,27 @@ char LICENSE[] SEC("license") = "GPL";
 /* Room for a few multi-MiB calls in flight while userspace drains (a power of two, as required). The sensor maps
  * the ring twice, so its RSS grows by twice this; the sensor sets the size from config (capture.ringBufferBytes). */
 #define EVENTS_RING_BYTES (16 * 1024 * 1024)
-#define MAX_CALLS_IN_FLIGHT 65536
 #define MAX_TRACKED_CONNECTIONS 65536
 /*
  * Waking the consumer for every record costs two context switches per SSL call. Records are submitted
  * silently until this much is waiting; the consumer also drains on a short timer, so nothing waits long.
+ * Records of connections waiting for a verdict wake it at once, so the verdict comes back quickly.
  */
 #define WAKEUP_PENDING_BYTES (512 * 1024)
+/* How much of a write's start is read to judge its request line: method, target, up to the end of the path. */
+#define REQUEST_LINE_BYTES 256
+
+/*
+ * Set by the sensor before load (.rodata): the verifier sees constants, so no settings lookup is paid per hit and
+ * the unused branches are removed.
+ */
+const volatile __u32 sensor_pid = 0;              /* the sensor itself: its own TLS traffic (exporters) is never captured */
+const volatile __u32 max_call_bytes = 8 << 20;    /* per SSL call, bytes captured before truncation */
+const volatile __u32 judge_connections = 0;       /* 0: capture every connection (`sightline capture`); 1: apply verdicts */
+const volatile __u32 undecided_budget_bytes = 4 << 20; /* per direction, bytes sent before a verdict; then the connection is muted */
+
+/* Connection ids: unique while the programs stay loaded, so user space needs no table of its own. */
+__u64 next_connection_id = 0;
 
 /* The socket behind a connection, learnt once at SSL_set_fd. */
 struct connection_socket {
@@ -39,56 +56,69 @@ struct connection_socket {
 	__u8 peer_addr[16];
 };
 
-struct ssl_call {
-	__u64 ssl_ptr;
-	__u64 buf;
-	__u64 ex_len_ptr; /* SSL_*_ex: where the library stores the byte count; 0 for the plain forms */
+struct connection_state {
+	__u64 id;
 	struct connection_socket socket;
+	__u32 undecided_bytes[2];  /* per direction, bytes sent while the verdict was UNDECIDED or PENDING */
+	__u32 lost_bytes[2];       /* per direction, bytes lost to a full ring, owed to the next record that gets through */
+	__u8 verdict;              /* enum connection_verdict */
+	__u8 stream_start;         /* the next record starts a new stream: bytes were skipped before it */
+	__u8 reported;             /* a record reached user space, so its end is worth a record too */
+	__u8 reserved;
 };
 
-/* One map per direction: a read and a write of the same thread never nest, but keeping them apart costs nothing. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_CALLS_IN_FLIGHT);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, struct ssl_call);
-} write_calls SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_CALLS_IN_FLIGHT);
-	__type(key, __u64);
-	__type(value, struct ssl_call);
-} read_calls SEC(".maps");
-
-/* A connection: an SSL* is only unique within its process. */
-struct connection_key {
-	__u64 ssl_ptr;
-	__u32 pid;
-	__u32 reserved;
-};
-
-/* Connection -> its socket fd and peer, from SSL_set_fd. */
+/* Connection -> its verdict, socket and loss accounting. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_TRACKED_CONNECTIONS);
 	__type(key, struct connection_key);
-	__type(value, struct connection_socket);
-} connection_sockets SEC(".maps");
+	__type(value, struct connection_state);
+} connections SEC(".maps");
 
-struct lost_key {
-	__u64 ssl_ptr;
-	__u32 pid;
-	__u32 direction;
-};
-
-/* Bytes lost to a full ring buffer, per connection and direction, reported on the next record that gets through. */
+/* Verdicts user space reached (HTTP/2 after its first request heads), by connection id, picked up by the next hit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_TRACKED_CONNECTIONS);
-	__type(key, struct lost_key);
-	__type(value, __u32);
-} lost_bytes SEC(".maps");
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} user_verdicts SEC(".maps");
+
+/*
+ * FNV-1a hashes of the last path segments of LLM API paths (`completions`, `messages`, `invoke`, ...), written by
+ * user space from its provider table before any probe is attached. A POST whose path ends in one of them starts
+ * an LLM request; a collision only means user space looks at one request it did not need to.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, __u8);
+} llm_path_segments SEC(".maps");
+
+/* The SSL call a thread is inside, per direction: task storage costs no hashing and needs no delete. */
+struct ssl_call {
+	__u64 ssl_ptr;
+	__u64 buf;
+	__u64 ex_len_ptr; /* SSL_*_ex: where the library stores the byte count; 0 for the plain forms */
+	__u64 connection_id;
+	struct connection_socket socket;
+	__u32 lost_before_bytes;
+	__u8 active;      /* 1: capture at return; 2: muted, count the bytes only */
+	__u8 stream_start;
+	__u8 judge_read;  /* the connection's first bytes are a read: look at them before sending */
+	__u8 pending;     /* the verdict is not settled: account the bytes against the undecided budget */
+};
+
+struct calls_in_flight {
+	struct ssl_call call[2]; /* by enum tls_direction */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct calls_in_flight);
+} thread_calls SEC(".maps");
 
 /* Processes that produced TLS records: only their exits are worth a record. */
 struct {
@@ -103,13 +133,17 @@ struct {
 	__uint(max_entries, EVENTS_RING_BYTES);
 } tls_events SEC(".maps");
 
-/* A record is too large for the BPF stack, so it is assembled in per-CPU scratch space. */
+struct request_line_buffer {
+	__u8 bytes[REQUEST_LINE_BYTES];
+};
+
+/* The start of a write, read once to judge it; too large for the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct tls_event);
-} event_scratch SEC(".maps");
+	__type(value, struct request_line_buffer);
+} request_line_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -118,18 +152,6 @@ struct {
 	__type(value, __u64);
 } capture_counters SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct capture_config);
-} capture_settings SEC(".maps");
-
-static __always_inline __u64 wakeup_flag(void)
-{
-	return bpf_ringbuf_query(&tls_events, BPF_RB_AVAIL_DATA) >= WAKEUP_PENDING_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
-
 static __always_inline void count(__u32 counter, __u64 amount)
 {
 	__u64 *value = bpf_map_lookup_elem(&capture_counters, &counter);
@@ -137,32 +159,282 @@ static __always_inline void count(__u32 counter, __u64 amount)
 		*value += amount;
 }
 
-static __always_inline struct capture_config *settings(void)
+static __always_inline void set_verdict(struct connection_state *state, __u8 verdict)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&capture_settings, &zero);
+	if (state->verdict == verdict)
+		return;
+	state->verdict = verdict;
+	if (verdict >= VERDICT_PENDING && verdict < VERDICT_COUNT)
+		count(COUNTER_VERDICT_PENDING + verdict - VERDICT_PENDING, 1);
 }
 
-static __always_inline int remember_call(void *calls, __u64 ssl_ptr, __u64 buf, __u64 ex_len_ptr)
+static __always_inline __u64 wakeup_flag(int urgent)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct capture_config *config = settings();
-	if (config && config->ignore_pid == (__u32)(pid_tgid >> 32))
-		return 0;
+	if (urgent)
+		return BPF_RB_FORCE_WAKEUP;
+	return bpf_ringbuf_query(&tls_events, BPF_RB_AVAIL_DATA) >= WAKEUP_PENDING_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
-	struct ssl_call call = {
-		.ssl_ptr = ssl_ptr,
-		.buf = buf,
-		.ex_len_ptr = ex_len_ptr,
-		.socket = { .fd = -1 },
-	};
-	struct connection_key connection = { .ssl_ptr = ssl_ptr, .pid = pid_tgid >> 32 };
-	struct connection_socket *known = bpf_map_lookup_elem(&connection_sockets, &connection);
-	if (known)
-		call.socket = *known;
-	bpf_map_update_elem(calls, &pid_tgid, &call, BPF_ANY);
+/* The connection's records reach user space from now on: its end, and its process's exit, are worth a record. */
+static __always_inline void mark_reported(struct connection_state *state, __u32 pid)
+{
+	if (state->reported)
+		return;
+	state->reported = 1;
+	__u8 seen = 1;
+	bpf_map_update_elem(&tls_processes, &pid, &seen, BPF_ANY);
+}
+
+/* The connection's state, created (UNDECIDED, with a fresh id) on its first sight. */
+static __always_inline struct connection_state *connection_of(struct connection_key *key)
+{
+	struct connection_state *state = bpf_map_lookup_elem(&connections, key);
+	if (state)
+		return state;
+	struct connection_state fresh = {};
+	fresh.id = __sync_fetch_and_add(&next_connection_id, 1) + 1;
+	fresh.socket.fd = -1;
+	bpf_map_update_elem(&connections, key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&connections, key);
+}
+
+/* ---- Judging a write from its first bytes ---------------------------------------------------------------- */
+
+enum write_kind {
+	WRITE_UNCLEAR = 0,     /* too short to tell, or unreadable: keep sending while the verdict is open */
+	WRITE_NOT_HTTP,        /* neither an HTTP/1.x request line nor the HTTP/2 preface */
+	WRITE_HTTP2_PREFACE,   /* "PRI * HTTP/2.0": an HTTP/2 connection starts */
+	WRITE_LLM_REQUEST,     /* a POST whose path ends in an LLM API segment */
+	WRITE_OTHER_REQUEST,   /* any other HTTP/1.x request line */
+};
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+#define METHOD_MAX_BYTES 20
+
+struct request_line_scan {
+	struct request_line_buffer *line;
+	__u64 segment_hash; /* FNV-1a of the path segment being read */
+	__u64 previous_hash; /* of the last non-empty segment before it: a trailing '/' leaves the current one empty */
+	__u32 segment_bytes;
+	__u32 method_word;  /* the method's first four bytes, little-endian */
+	__u32 method_bytes;
+	__u8 in_target;
+	__u8 ended;         /* the path ended (space, '?' or '#') */
+	__u8 not_http;
+};
+
+/* bpf_loop callback over the request line's bytes; returns 1 to stop. */
+static long scan_request_byte(__u64 index, struct request_line_scan *scan)
+{
+	if (index >= REQUEST_LINE_BYTES)
+		return 1;
+	__u8 c = scan->line->bytes[index & (REQUEST_LINE_BYTES - 1)];
+	if (!scan->in_target) {
+		if (c == ' ') {
+			if (index == 0) {
+				scan->not_http = 1;
+				return 1;
+			}
+			scan->method_bytes = index;
+			scan->in_target = 1;
+			return 0;
+		}
+		/* Methods are upper-case tokens (A-Z, '-', '_'); registered ones are far shorter than the limit. */
+		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_') || index >= METHOD_MAX_BYTES) {
+			scan->not_http = 1;
+			return 1;
+		}
+		if (index < 4)
+			scan->method_word |= (__u32)c << (8 * index);
+		return 0;
+	}
+	if (c == ' ' || c == '?' || c == '#') {
+		scan->ended = 1;
+		return 1;
+	}
+	if (c == '/') {
+		if (scan->segment_bytes)
+			scan->previous_hash = scan->segment_hash;
+		scan->segment_hash = FNV_OFFSET;
+		scan->segment_bytes = 0;
+	} else {
+		scan->segment_hash = (scan->segment_hash ^ c) * FNV_PRIME;
+		scan->segment_bytes++;
+	}
 	return 0;
 }
+
+#define METHOD_POST ('P' | 'O' << 8 | 'S' << 16 | 'T' << 24)
+#define METHOD_PRI ('P' | 'R' << 8 | 'I' << 16)
+
+static __always_inline enum write_kind judge_write(__u64 buf, __u64 len)
+{
+	__u32 zero = 0;
+	struct request_line_buffer *line = bpf_map_lookup_elem(&request_line_scratch, &zero);
+	if (!line || len == 0)
+		return WRITE_UNCLEAR;
+	__u32 readable = len < REQUEST_LINE_BYTES ? len : REQUEST_LINE_BYTES;
+	asm volatile("" : "+r"(readable));
+	if (readable == 0 || readable > REQUEST_LINE_BYTES)
+		return WRITE_UNCLEAR;
+	if (bpf_probe_read_user(line->bytes, readable, (const void *)buf) != 0)
+		return WRITE_UNCLEAR;
+
+	struct request_line_scan scan = { .line = line, .segment_hash = FNV_OFFSET, .previous_hash = FNV_OFFSET };
+	bpf_loop(readable, scan_request_byte, &scan, 0);
+	if (scan.not_http)
+		return WRITE_NOT_HTTP;
+	if (!scan.in_target)
+		return WRITE_UNCLEAR; /* only method characters so far */
+	if (scan.method_bytes == 3 && scan.method_word == METHOD_PRI)
+		return WRITE_HTTP2_PREFACE;
+	if (scan.method_bytes != 4 || scan.method_word != METHOD_POST)
+		return WRITE_OTHER_REQUEST;
+	/* A path longer than the window, or cut by the end of the write, is given to user space to judge. */
+	if (!scan.ended)
+		return WRITE_LLM_REQUEST;
+	__u64 last_segment = scan.segment_bytes ? scan.segment_hash : scan.previous_hash;
+	return bpf_map_lookup_elem(&llm_path_segments, &last_segment) ? WRITE_LLM_REQUEST : WRITE_OTHER_REQUEST;
+}
+
+/* Does the read look like the start of an HTTP request, i.e. is this process the server? */
+static __always_inline int looks_like_request(__u64 buf, __u64 len)
+{
+	enum write_kind kind = judge_write(buf, len);
+	return kind == WRITE_HTTP2_PREFACE || kind == WRITE_LLM_REQUEST || kind == WRITE_OTHER_REQUEST;
+}
+
+/*
+ * The verdict for this hit, applying what user space decided and what a write's first bytes say. Returns whether
+ * the call's bytes are sent; sets `stream_start` when bytes were skipped before it.
+ */
+static __always_inline int judge_call(struct connection_state *state, __u32 direction, __u64 buf, __u64 len,
+				      __u8 *stream_start, __u8 *pending)
+{
+	*stream_start = 0;
+	*pending = 0;
+	if (!judge_connections)
+		return 1;
+	if (state->verdict == VERDICT_UNDECIDED || state->verdict == VERDICT_PENDING) {
+		__u8 *decided = bpf_map_lookup_elem(&user_verdicts, &state->id);
+		if (decided) {
+			set_verdict(state, *decided);
+			bpf_map_delete_elem(&user_verdicts, &state->id);
+		}
+	}
+
+	if (direction == TLS_DIRECTION_OUT) {
+		switch (state->verdict) {
+		case VERDICT_UNDECIDED: {
+			enum write_kind kind = judge_write(buf, len);
+			if (kind == WRITE_NOT_HTTP) {
+				set_verdict(state, VERDICT_MUTE);
+				return 0;
+			}
+			if (kind == WRITE_OTHER_REQUEST) {
+				set_verdict(state, VERDICT_WATCH);
+				return 0;
+			}
+			if (kind == WRITE_LLM_REQUEST) {
+				set_verdict(state, VERDICT_FOLLOW);
+				return 1;
+			}
+			if (kind == WRITE_HTTP2_PREFACE)
+				set_verdict(state, VERDICT_PENDING);
+			break; /* unclear: stays undecided, sent within the budget */
+		}
+		case VERDICT_FOLLOW:
+		case VERDICT_WATCH: {
+			/* HTTP/1.1: each request line says whether the exchange it starts is an LLM call. */
+			enum write_kind kind = judge_write(buf, len);
+			if (kind == WRITE_OTHER_REQUEST) {
+				set_verdict(state, VERDICT_WATCH);
+				return 0;
+			}
+			if (kind == WRITE_LLM_REQUEST) {
+				if (state->verdict == VERDICT_WATCH) {
+					state->stream_start = 1;
+					set_verdict(state, VERDICT_FOLLOW);
+				}
+			}
+			if (state->verdict == VERDICT_WATCH)
+				return 0;
+			*stream_start = state->stream_start;
+			state->stream_start = 0;
+			return 1;
+		}
+		case VERDICT_MUTE:
+			return 0;
+		default:
+			break;
+		}
+	} else {
+		switch (state->verdict) {
+		case VERDICT_FOLLOW:
+			*stream_start = state->stream_start;
+			state->stream_start = 0;
+			return 1;
+		case VERDICT_UNDECIDED:
+		case VERDICT_PENDING:
+			break;
+		default:
+			return 0;
+		}
+	}
+
+	/* UNDECIDED or PENDING: sent while the direction's budget lasts; past it, nothing will ever decide. */
+	if (state->undecided_bytes[direction & 1] >= undecided_budget_bytes) {
+		set_verdict(state, VERDICT_MUTE);
+		count(COUNTER_BUDGET_EXHAUSTED, 1);
+		return 0;
+	}
+	*pending = 1;
+	return 1;
+}
+
+/* ---- Entry: remember the call ---------------------------------------------------------------------------- */
+
+static __always_inline int remember_call(__u32 direction, __u64 ssl_ptr, __u64 buf, __u64 len, __u64 ex_len_ptr)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32;
+	if (pid == sensor_pid || !ssl_ptr)
+		return 0;
+	struct calls_in_flight *calls = bpf_task_storage_get(&thread_calls, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!calls)
+		return 0;
+	struct ssl_call *call = &calls->call[direction & 1];
+	call->active = 0;
+
+	struct connection_key key = { .ssl_ptr = ssl_ptr, .pid = pid };
+	struct connection_state *state = connection_of(&key);
+	if (!state)
+		return 0;
+	__u8 stream_start, pending;
+	/* A read's bytes are only there at return; its verdict is judged now, on what the connection already showed. */
+	if (!judge_call(state, direction, buf, len, &stream_start, &pending)) {
+		call->active = 2;
+		return 0;
+	}
+
+	call->ssl_ptr = ssl_ptr;
+	call->buf = buf;
+	call->ex_len_ptr = ex_len_ptr;
+	call->connection_id = state->id;
+	call->socket = state->socket;
+	call->lost_before_bytes = state->lost_bytes[direction & 1];
+	call->stream_start = stream_start;
+	call->pending = pending;
+	/* The connection's first bytes are read, not written: a server's side, unless they are no request. */
+	call->judge_read = judge_connections && direction == TLS_DIRECTION_IN && state->verdict == VERDICT_UNDECIDED;
+	call->active = 1;
+	if (!call->judge_read)
+		mark_reported(state, pid);
+	return 0;
+}
+
+/* ---- Return: copy the bytes ------------------------------------------------------------------------------ */
 
 struct chunk_loop {
 	struct ssl_call *call;
@@ -175,26 +447,15 @@ struct chunk_loop {
 	__u32 truncated_bytes;
 	__u32 lost_before_bytes;
 	__u32 direction;
+	__u8 flags;
+	__u8 urgent;
 	char comm[TASK_COMM_BYTES];
 };
 
-/* bpf_loop callback: copies chunk `index` of the call to the ring buffer. Returns 1 to stop the loop. */
-static long emit_chunk(__u64 index, struct chunk_loop *loop)
+static __always_inline void fill_header(struct tls_event *event, struct chunk_loop *loop, __u32 offset, __u32 len)
 {
-	__u32 zero = 0;
-	struct tls_event *event = bpf_map_lookup_elem(&event_scratch, &zero);
-	if (!event)
-		return 1;
-
-	__u64 offset = index * TLS_CHUNK_BYTES;
-	if (offset >= loop->capture_bytes)
-		return 1;
-	__u64 len = loop->capture_bytes - offset;
-	if (len > TLS_CHUNK_BYTES)
-		len = TLS_CHUNK_BYTES;
-
 	event->timestamp_ns = loop->timestamp_ns;
-	event->ssl_ptr = loop->call->ssl_ptr;
+	event->connection_id = loop->call->connection_id;
 	event->cgroup_id = loop->cgroup_id;
 	event->pid = loop->pid;
 	event->tid = loop->tid;
@@ -206,44 +467,80 @@ static long emit_chunk(__u64 index, struct chunk_loop *loop)
 	event->fd = loop->call->socket.fd;
 	event->kind = TLS_EVENT_DATA;
 	event->direction = loop->direction;
+	event->flags = loop->flags;
+	event->reserved = 0;
 	event->peer_port = loop->call->socket.peer_port;
 	event->peer_family = loop->call->socket.peer_family;
-	event->reserved = 0;
 	__builtin_memcpy(event->peer_addr, loop->call->socket.peer_addr, sizeof(event->peer_addr));
 	__builtin_memcpy(event->comm, loop->comm, TASK_COMM_BYTES);
+}
 
-	/* The verifier needs len provably within data[] as a 64-bit value; the empty asm stops clang from
-	 * folding the bound check into a 32-bit compare the verifier cannot use. */
-	asm volatile("" : "+r"(len));
-	if (len == 0 || len > TLS_CHUNK_BYTES)
-		return 1;
-	/* A chunk that cannot be delivered becomes part of the gap the next delivered record reports. */
-	if (bpf_probe_read_user(event->data, len, (const void *)(loop->call->buf + offset)) != 0) {
+/* A chunk that could not be delivered becomes part of the gap the next delivered record reports. */
+static __always_inline long chunk_lost(struct chunk_loop *loop, __u32 len, int read_error)
+{
+	if (read_error)
 		count(COUNTER_READ_ERRORS, 1);
-		count(COUNTER_DROPPED_BYTES, len);
-		loop->lost_before_bytes += len;
-		return 0;
-	}
-	if (bpf_ringbuf_output(&tls_events, event, TLS_EVENT_HEADER_BYTES + len, wakeup_flag()) != 0) {
+	else
 		count(COUNTER_DROPPED_EVENTS, 1);
-		count(COUNTER_DROPPED_BYTES, len);
-		loop->lost_before_bytes += len;
-		return 0;
-	}
-	/* Once a record got through, the gap it reported is settled. */
+	count(COUNTER_DROPPED_BYTES, len);
+	loop->lost_before_bytes += len;
+	return 0;
+}
+
+/*
+ * The ring only reserves sizes the verifier knows, so a record is reserved in the smallest of a few classes that
+ * holds its chunk, and the process's bytes are read straight into it: one copy. The length is re-bounded on the
+ * register the read uses (the empty asm keeps clang from narrowing the check to 32 bits).
+ */
+#define EMIT_IN_CLASS(CLASS_BYTES)                                                                               \
+	do {                                                                                                     \
+		struct tls_event *event = bpf_ringbuf_reserve(&tls_events, TLS_EVENT_HEADER_BYTES + (CLASS_BYTES), 0); \
+		if (!event)                                                                                      \
+			return chunk_lost(loop, len, 0);                                                         \
+		fill_header(event, loop, offset, len);                                                           \
+		__u64 bounded = len;                                                                             \
+		asm volatile("" : "+r"(bounded));                                                                \
+		if (bounded == 0 || bounded > (CLASS_BYTES)) {                                                   \
+			bpf_ringbuf_discard(event, 0);                                                           \
+			return 1;                                                                                \
+		}                                                                                                \
+		if (bpf_probe_read_user(event->data, bounded, (const void *)(loop->call->buf + offset)) != 0) { \
+			bpf_ringbuf_discard(event, 0);                                                           \
+			return chunk_lost(loop, len, 1);                                                         \
+		}                                                                                                \
+		bpf_ringbuf_submit(event, wakeup_flag(loop->urgent));                                            \
+	} while (0)
+
+/* bpf_loop callback: copies chunk `index` of the call to the ring buffer. Returns 1 to stop the loop. */
+static long emit_chunk(__u64 index, struct chunk_loop *loop)
+{
+	__u32 offset = index * TLS_CHUNK_BYTES;
+	if (offset >= loop->capture_bytes)
+		return 1;
+	__u32 len = loop->capture_bytes - offset;
+	if (len > TLS_CHUNK_BYTES)
+		len = TLS_CHUNK_BYTES;
+
+	if (len <= 512)
+		EMIT_IN_CLASS(512);
+	else if (len <= 2048)
+		EMIT_IN_CLASS(2048);
+	else if (len <= 8192)
+		EMIT_IN_CLASS(8192);
+	else
+		EMIT_IN_CLASS(TLS_CHUNK_BYTES);
+
+	/* Once a record got through, the gap it reported is settled; only the first record starts a stream. */
 	loop->lost_before_bytes = 0;
+	loop->flags = 0;
 	count(COUNTER_EVENTS, 1);
 	count(COUNTER_BYTES, len);
 	return 0;
 }
 
-static __always_inline int emit_call(void *calls, __u32 direction, long ret)
+/* Bytes the call moved, or 0 when it failed or moved nothing. */
+static __always_inline __u32 bytes_moved(struct ssl_call *call, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct ssl_call *call = bpf_map_lookup_elem(calls, &pid_tgid);
-	if (!call)
-		return 0;
-
 	__u64 moved = 0;
 	if (call->ex_len_ptr) {
 		/* SSL_*_ex return 1 on success and store the byte count through their last argument. */
@@ -252,32 +549,63 @@ static __always_inline int emit_call(void *calls, __u32 direction, long ret)
 	} else if (ret > 0) {
 		moved = ret;
 	}
-	if (moved == 0 || moved > 0x7fffffff)
-		goto done;
+	return moved > 0x7fffffff ? 0 : moved;
+}
 
-	struct capture_config *config = settings();
-	/* The sensor always writes the setting; the fallback only matters if it did not. */
-	__u32 limit = config && config->max_call_bytes ? config->max_call_bytes : 8 * 1024 * 1024;
+static __always_inline int emit_call(__u32 direction, long ret)
+{
+	struct calls_in_flight *calls = bpf_task_storage_get(&thread_calls, bpf_get_current_task_btf(), 0, 0);
+	if (!calls)
+		return 0;
+	struct ssl_call *call = &calls->call[direction & 1];
+	__u8 active = call->active;
+	if (!active)
+		return 0;
+	call->active = 0;
+	__u32 moved = bytes_moved(call, ret);
+	if (moved == 0)
+		return 0;
+	if (active == 2) {
+		count(COUNTER_MUTED_CALLS, 1);
+		count(COUNTER_MUTED_BYTES, moved);
+		return 0;
+	}
 
-	struct lost_key lost = { .ssl_ptr = call->ssl_ptr, .pid = pid_tgid >> 32, .direction = direction };
-	__u32 *pending_lost = bpf_map_lookup_elem(&lost_bytes, &lost);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32;
+	struct connection_state *state = 0;
+	struct connection_key key = { .ssl_ptr = call->ssl_ptr, .pid = pid };
+	if (call->pending || call->judge_read || call->lost_before_bytes) {
+		state = bpf_map_lookup_elem(&connections, &key);
+		if (call->judge_read && state && state->verdict == VERDICT_UNDECIDED && looks_like_request(call->buf, moved)) {
+			/* This process is the server of the connection: its peer's requests are no calls it makes. */
+			set_verdict(state, VERDICT_MUTE);
+			count(COUNTER_MUTED_CALLS, 1);
+			count(COUNTER_MUTED_BYTES, moved);
+			return 0;
+		}
+		if (call->judge_read && state)
+			mark_reported(state, pid);
+		if (call->pending && state)
+			state->undecided_bytes[direction & 1] += moved;
+	}
 
 	struct chunk_loop loop = {
 		.call = call,
 		.timestamp_ns = bpf_ktime_get_ns(),
 		.cgroup_id = bpf_get_current_cgroup_id(),
-		.pid = pid_tgid >> 32,
+		.pid = pid,
 		.tid = (__u32)pid_tgid,
 		.call_bytes = moved,
-		.capture_bytes = moved > limit ? limit : moved,
-		.truncated_bytes = moved > limit ? moved - limit : 0,
-		.lost_before_bytes = pending_lost ? *pending_lost : 0,
+		.capture_bytes = moved > max_call_bytes ? max_call_bytes : moved,
+		.truncated_bytes = moved > max_call_bytes ? moved - max_call_bytes : 0,
+		.lost_before_bytes = call->lost_before_bytes,
 		.direction = direction,
+		.flags = call->stream_start ? TLS_FLAG_STREAM_START : 0,
+		.urgent = call->pending,
 	};
 	bpf_get_current_comm(loop.comm, sizeof(loop.comm));
 	count(COUNTER_CALLS, 1);
-	__u8 seen = 1;
-	bpf_map_update_elem(&tls_processes, &loop.pid, &seen, BPF_ANY);
 	if (loop.truncated_bytes)
 		count(COUNTER_TRUNCATED_BYTES, loop.truncated_bytes);
 
@@ -285,66 +613,65 @@ static __always_inline int emit_call(void *calls, __u32 direction, long ret)
 	bpf_loop(chunks, emit_chunk, &loop, 0);
 
 	/* Whatever could not be delivered after the last record that got through is owed to the next one. */
-	__u32 still_lost = loop.lost_before_bytes;
-	if (still_lost)
-		bpf_map_update_elem(&lost_bytes, &lost, &still_lost, BPF_ANY);
-	else if (pending_lost)
-		bpf_map_delete_elem(&lost_bytes, &lost);
-done:
-	bpf_map_delete_elem(calls, &pid_tgid);
+	if (loop.lost_before_bytes || call->lost_before_bytes) {
+		if (!state)
+			state = bpf_map_lookup_elem(&connections, &key);
+		if (state)
+			state->lost_bytes[direction & 1] = loop.lost_before_bytes;
+	}
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_entry, void *ssl, const void *buf, int num)
 {
-	return remember_call(&write_calls, (__u64)ssl, (__u64)buf, 0);
+	return remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num > 0 ? num : 0, 0);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_return, int ret)
 {
-	return emit_call(&write_calls, TLS_DIRECTION_OUT, ret);
+	return emit_call(TLS_DIRECTION_OUT, ret);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_entry, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	return remember_call(&write_calls, (__u64)ssl, (__u64)buf, (__u64)written);
+	return remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num, (__u64)written);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_write_ex_return, int ret)
 {
-	return emit_call(&write_calls, TLS_DIRECTION_OUT, ret);
+	return emit_call(TLS_DIRECTION_OUT, ret);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_entry, void *ssl, void *buf, int num)
 {
-	return remember_call(&read_calls, (__u64)ssl, (__u64)buf, 0);
+	return remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, 0);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_return, int ret)
 {
-	return emit_call(&read_calls, TLS_DIRECTION_IN, ret);
+	return emit_call(TLS_DIRECTION_IN, ret);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_entry, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	return remember_call(&read_calls, (__u64)ssl, (__u64)buf, (__u64)readbytes);
+	return remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, (__u64)readbytes);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_ex_return, int ret)
 {
-	return emit_call(&read_calls, TLS_DIRECTION_IN, ret);
+	return emit_call(TLS_DIRECTION_IN, ret);
 }
 
 /* A header-only record on the TLS ring, so it is ordered after the data records that came before it. */
-static __always_inline void emit_lifecycle(__u8 kind, __u64 ssl_ptr)
+static __always_inline void emit_lifecycle(__u8 kind, __u64 connection_id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct tls_event *event = bpf_ringbuf_reserve(&tls_events, TLS_EVENT_HEADER_BYTES, 0);
@@ -354,27 +681,31 @@ static __always_inline void emit_lifecycle(__u8 kind, __u64 ssl_ptr)
 	}
 	__builtin_memset(event, 0, TLS_EVENT_HEADER_BYTES);
 	event->timestamp_ns = bpf_ktime_get_ns();
-	event->ssl_ptr = ssl_ptr;
+	event->connection_id = connection_id;
 	event->cgroup_id = bpf_get_current_cgroup_id();
 	event->pid = pid_tgid >> 32;
 	event->tid = (__u32)pid_tgid;
 	event->fd = -1;
 	event->kind = kind;
 	bpf_get_current_comm(event->comm, sizeof(event->comm));
-	bpf_ringbuf_submit(event, wakeup_flag());
+	bpf_ringbuf_submit(event, wakeup_flag(0));
 }
 
 /* SSL_free ends the connection: userspace flushes its streams, and a later SSL* at the same address is a new connection. */
 SEC("uprobe")
 int BPF_KPROBE(ssl_free_entry, void *ssl)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct capture_config *config = settings();
-	if (!ssl || (config && config->ignore_pid == (__u32)(pid_tgid >> 32)))
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	if (!ssl || pid == sensor_pid)
 		return 0;
-	struct connection_key connection = { .ssl_ptr = (__u64)ssl, .pid = pid_tgid >> 32 };
-	bpf_map_delete_elem(&connection_sockets, &connection);
-	emit_lifecycle(TLS_EVENT_CLOSE, (__u64)ssl);
+	struct connection_key key = { .ssl_ptr = (__u64)ssl, .pid = pid };
+	struct connection_state *state = bpf_map_lookup_elem(&connections, &key);
+	if (!state)
+		return 0;
+	/* A connection user space never heard of needs no goodbye. */
+	if (state->reported)
+		emit_lifecycle(TLS_EVENT_CLOSE, state->id);
+	bpf_map_delete_elem(&connections, &key);
 	return 0;
 }
 
@@ -437,11 +768,15 @@ static __always_inline void resolve_peer(int fd, struct connection_socket *socke
 SEC("uprobe")
 int BPF_KPROBE(ssl_set_fd_entry, void *ssl, int fd)
 {
-	if (!ssl || fd < 0)
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	if (!ssl || fd < 0 || pid == sensor_pid)
 		return 0;
-	struct connection_key connection = { .ssl_ptr = (__u64)ssl, .pid = bpf_get_current_pid_tgid() >> 32 };
+	struct connection_key key = { .ssl_ptr = (__u64)ssl, .pid = pid };
+	struct connection_state *state = connection_of(&key);
+	if (!state)
+		return 0;
 	struct connection_socket socket = { .fd = fd };
 	resolve_peer(fd, &socket);
-	bpf_map_update_elem(&connection_sockets, &connection, &socket, BPF_ANY);
+	state->socket = socket;
 	return 0;
 }

@@ -7,13 +7,22 @@ export interface NativeBpfObject {
   attachUprobe(program: string, binaryPath: string, fileOffset: number, isReturnProbe: boolean): number;
   detach(linkId: number): boolean;
   writeArrayMap(map: string, index: number, value: Buffer): void;
+  updateMapElement(map: string, key: Buffer, value: Buffer): void;
   readPerCpuCounters(map: string, count: number): bigint[];
-  consumeRingBuffer(map: string, onBatch: (batch: Buffer) => void, maxPendingBytes: number): void;
+  /** `trim`: records reserved larger than their content are cut to headerBytes + the u32 at lengthOffset. */
+  consumeRingBuffer(map: string, onBatch: (batch: Buffer) => void, maxPendingBytes: number, trim?: { headerBytes: number; lengthOffset: number }): void;
   close(): void;
 }
 
+export interface BpfObjectOptions {
+  /** Resizes maps (ring buffers) before the kernel creates them. */
+  mapMaxEntries?: Record<string, number>;
+  /** Sets `const volatile` globals before load, so the verifier sees constants. */
+  constants?: Record<string, number>;
+}
+
 interface NativeAddon {
-  BpfObject: new (objectPath: string, options?: { mapMaxEntries?: Record<string, number> }) => NativeBpfObject;
+  BpfObject: new (objectPath: string, options?: BpfObjectOptions) => NativeBpfObject;
   findElfSymbols(binaryPath: string, names: string[]): Record<string, number>;
 }
 

@@ -13,8 +13,10 @@ export interface CaptureEvent {
   pid: number;
   tid: number;
   comm: string;
-  /** Stable for the life of one TLS connection, unique across the sensor's lifetime. */
+  /** Stable for the life of one TLS connection, unique across the sensor's lifetime (`pid-connectionId`). */
   conn: string;
+  /** The kernel's number for the connection, unique while the capture runs: the key user-space verdicts use. */
+  connectionId: number;
   /** `out`: the process wrote these bytes (SSL_write); `in`: it read them (SSL_read). */
   dir: Direction;
   data: Buffer;
@@ -27,11 +29,17 @@ export interface CaptureEvent {
   lostBeforeBytes: number;
   /** Bytes of the SSL call beyond the capture limit, lost just after `data`: a gap. */
   truncatedBytes: number;
+  /**
+   * The kernel skipped bytes of this connection before this event (an HTTP/1.1 connection between LLM requests)
+   * and a new request starts here: decode afresh.
+   */
+  streamStart: boolean;
 }
 
 /** The end of a TLS connection (SSL_free) or of its process. */
 export interface ConnectionClosed {
   conn: string;
+  connectionId: number;
   pid: number;
   tsMs: number;
 }

@@ -23,6 +23,34 @@ export const captureConfigSchema = z
       .describe('Host folders searched for libssl.so* at start, so the first process that loads OpenSSL is covered.'),
     excludePaths: z.array(z.string().min(1)).default([]).describe('Path prefixes of TLS libraries or executables never attached to.'),
     rescanIntervalSeconds: z.number().positive().default(10).describe('How often all processes are scanned for TLS libraries loaded late (dlopen).'),
+    verdicts: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Judge each TLS connection in the kernel and send user space only the bytes of connections that can carry LLM calls. HTTP/1.1 is judged request by request from the request line; HTTP/2 is followed or muted whole once its first request heads are decoded. Off, every TLS byte on the host is decoded in user space.',
+          ),
+        undecidedBudgetBytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .max(256 * 1024 * 1024)
+          .default(4 * 1024 * 1024)
+          .describe('Per direction, bytes of a connection sent to user space before it has a verdict; a connection that exhausts it is muted (sightline_capture_verdict_budget_exhausted_total).'),
+        http2MuteAfterRequests: z
+          .number()
+          .int()
+          .min(0)
+          .default(4)
+          .describe('An HTTP/2 connection whose first this-many request heads show no LLM call, to an authority never seen carrying one, is muted whole. 0 follows every HTTP/2 connection.'),
+        followAuthorities: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Extra hosts (`host`, `host:port` or `*.suffix`) whose HTTP/2 connections are always followed whole, besides the providers\' own API hosts.'),
+      })
+      .prefault({})
+      .describe('Connection verdicts: what the capture sends to user space.'),
   })
   .describe('eBPF capture of TLS plaintext.');
 

@@ -8,9 +8,12 @@ export const TLS_CHUNK_BYTES = 16384;
 export const TlsEventKind = { data: 1, close: 2, processExit: 3 } as const;
 export const TlsDirection = { out: 0, in: 1 } as const;
 
+/** TLS_FLAG_* bits of `tls_event.flags`. */
+export const TlsEventFlag = { streamStart: 1 } as const;
+
 export const TLS_EVENT = {
   timestampNs: 0,
-  sslPtr: 8,
+  connectionId: 8,
   cgroupId: 16,
   pid: 24,
   tid: 28,
@@ -22,10 +25,11 @@ export const TLS_EVENT = {
   fd: 52,
   kind: 56,
   direction: 57,
-  peerPort: 58,
-  comm: 60,
+  flags: 58,
+  peerPort: 60,
+  peerFamily: 62,
+  comm: 64,
   commBytes: 16,
-  peerFamily: 76,
   peerAddr: 80,
   data: 96,
   /** sizeof(struct tls_event) */
@@ -58,11 +62,26 @@ export const CAPTURE_COUNTERS = [
   'droppedBytes',
   'truncatedBytes',
   'readErrors',
+  'mutedCalls',
+  'mutedBytes',
+  'budgetExhausted',
+  'verdictsPending',
+  'verdictsFollow',
+  'verdictsWatch',
+  'verdictsMute',
 ] as const;
 export type CaptureCounterName = (typeof CAPTURE_COUNTERS)[number];
 
-/** struct capture_config */
-export const CAPTURE_CONFIG = { maxCallBytes: 0, ignorePid: 4, size: 8 } as const;
+/** enum connection_verdict: what the kernel does with a connection's bytes. */
+export const ConnectionVerdict = { undecided: 0, pending: 1, follow: 2, watch: 3, mute: 4 } as const;
+
+/** Load-time constants of tls_capture.bpf.c (`const volatile` globals in .rodata), by name. */
+export interface TlsCaptureConstants {
+  sensor_pid: number;
+  max_call_bytes: number;
+  judge_connections: number;
+  undecided_budget_bytes: number;
+}
 
 /** Reads a NUL-terminated C string out of a fixed-size field. */
 export function readCString(buffer: Buffer, start: number, length: number): string {

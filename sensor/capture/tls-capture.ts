@@ -3,20 +3,22 @@
  * (present and future), drains the ring buffers off the JS thread and turns records into CaptureEvents.
  */
 import { bpfObjectPath, loadAddon, type NativeBpfObject } from './bpf-addon';
-import type { CaptureEvent, ConnectionClosed } from './capture-event';
+import type { CaptureEvent, ConnectionClosed, SocketPeer } from './capture-event';
 import { MonotonicClock } from './clock';
-import { ConnectionIds } from './connection-ids';
 import {
-  CAPTURE_CONFIG,
   CAPTURE_COUNTERS,
+  ConnectionVerdict,
   PROCESS_EVENT,
   ProcessEventKind,
   TLS_EVENT,
   TlsDirection,
+  TlsEventFlag,
   TlsEventKind,
   readCString,
   type CaptureCounterName,
+  type TlsCaptureConstants,
 } from './event-layout';
+import { pathSegmentKey } from './path-segment-key';
 import { checkCapturePrerequisites, explainBpfFailure } from './preflight';
 import { SocketPeerReader } from './socket-peer';
 import { attachTlsProbes, detachTlsProbes, type AttachedFile } from './tls-probes';
@@ -40,6 +42,15 @@ export interface TlsCaptureOptions {
   executables: string[];
   /** Path prefixes never attached to (as processes see them), e.g. a TLS-heavy daemon that is not of interest. */
   excludePaths: string[];
+  /**
+   * Judge connections in the kernel and send only those that can carry LLM calls (the sensor). Off, every byte of
+   * every TLS connection is sent (`sightline capture`).
+   */
+  judgeConnections: boolean;
+  /** Last path segments of LLM API paths (`completions`, `messages`, ...): HTTP/1.1 POSTs ending in one are followed. */
+  llmPathSegments: readonly string[];
+  /** Per direction, bytes sent of a connection still waiting for a verdict; past it the connection is muted. */
+  undecidedBudgetBytes: number;
   logger: Logger;
   onEvent: (event: CaptureEvent) => void;
   onClose?: (closed: ConnectionClosed) => void;
@@ -57,7 +68,24 @@ export const DEFAULT_CAPTURE_OPTIONS = {
   libraryDirs: CONFIG_DEFAULTS.libraryDirs,
   executables: [] as string[],
   excludePaths: CONFIG_DEFAULTS.excludePaths,
+  judgeConnections: false,
+  llmPathSegments: [] as string[],
+  undecidedBudgetBytes: CONFIG_DEFAULTS.verdicts.undecidedBudgetBytes,
 };
+
+/** What user space can decide about a connection the kernel left open (HTTP/2, or not yet recognisable). */
+export type UserVerdict = 'follow' | 'mute';
+
+/** Facts of a connection that every one of its records repeats: decoded once, on its first record. */
+interface KnownConnection {
+  conn: string;
+  pid: number;
+  comm: string;
+  cgroupId: bigint;
+  fd: number;
+  peer?: SocketPeer;
+  lastSeenMs: number;
+}
 
 export type CaptureCounters = Record<CaptureCounterName, number> & {
   attachedFiles: number;
@@ -66,6 +94,9 @@ export type CaptureCounters = Record<CaptureCounterName, number> & {
   openConnections: number;
   /** Records whose handling threw downstream (a bug, logged): counted so the native callback never throws. */
   internalErrors: number;
+  /** Verdicts user space gave the kernel, by verdict. */
+  userVerdictsFollow: number;
+  userVerdictsMute: number;
 };
 
 interface PendingScan {
@@ -85,7 +116,8 @@ export class TlsCapture {
   private lifecycle?: NativeBpfObject;
   private discovery?: TlsLibraryDiscovery;
   private readonly attached = new Map<string, AttachedFile>();
-  private readonly connections = new ConnectionIds();
+  /** By the kernel's connection id. */
+  private readonly connections = new Map<number, KnownConnection>();
   private readonly clock = new MonotonicClock();
   private pendingScans: PendingScan[] = [];
   private scanTimer?: NodeJS.Timeout;
@@ -93,6 +125,9 @@ export class TlsCapture {
   private attachFailures = 0;
   private malformedRecords = 0;
   private internalErrors = 0;
+  private userVerdicts = { follow: 0, mute: 0 };
+  private readonly verdictKey = Buffer.alloc(8);
+  private readonly verdictValue = Buffer.alloc(1);
   private lastCounters?: CaptureCounters;
   private stopped = false;
   private rescanning = false;
@@ -100,26 +135,37 @@ export class TlsCapture {
 
   constructor(options: Partial<TlsCaptureOptions> & Pick<TlsCaptureOptions, 'onEvent' | 'logger'>) {
     const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-    this.options = { ...DEFAULT_CAPTURE_OPTIONS, ...given } as TlsCaptureOptions;
+    this.options = { ...DEFAULT_CAPTURE_OPTIONS, ...given } as unknown as TlsCaptureOptions;
   }
 
   /** Loads and attaches everything; resolves once probes are on every TLS file found. */
   start(): void {
     checkCapturePrerequisites();
     const addon = loadAddon();
+    const constants: TlsCaptureConstants = {
+      sensor_pid: process.pid,
+      max_call_bytes: this.options.maxCallBytes,
+      judge_connections: this.options.judgeConnections ? 1 : 0,
+      undecided_budget_bytes: this.options.undecidedBudgetBytes,
+    };
     try {
-      this.tls = new addon.BpfObject(bpfObjectPath('tls_capture'), { mapMaxEntries: { tls_events: this.options.ringBufferBytes } });
+      this.tls = new addon.BpfObject(bpfObjectPath('tls_capture'), {
+        mapMaxEntries: { tls_events: this.options.ringBufferBytes },
+        constants: { ...constants },
+      });
       this.lifecycle = new addon.BpfObject(bpfObjectPath('process_lifecycle'));
     } catch (error) {
       throw explainBpfFailure(error);
     }
-    const settings = Buffer.alloc(CAPTURE_CONFIG.size);
-    settings.writeUInt32LE(this.options.maxCallBytes, CAPTURE_CONFIG.maxCallBytes);
-    settings.writeUInt32LE(process.pid, CAPTURE_CONFIG.ignorePid);
-    this.tls.writeArrayMap('capture_settings', 0, settings);
+    // Before any probe is attached, so the first request the kernel judges is judged with the whole table.
+    const present = Buffer.from([1]);
+    for (const segment of this.options.llmPathSegments) this.tls.updateMapElement('llm_path_segments', pathSegmentKey(segment), present);
     this.tls.attachTracepoints();
     this.lifecycle.attachTracepoints();
-    this.tls.consumeRingBuffer('tls_events', (batch) => this.onTlsBatch(batch), this.options.maxPendingBytes);
+    this.tls.consumeRingBuffer('tls_events', (batch) => this.onTlsBatch(batch), this.options.maxPendingBytes, {
+      headerBytes: TLS_EVENT.data,
+      lengthOffset: TLS_EVENT.dataBytes,
+    });
     this.lifecycle.consumeRingBuffer('process_events', (batch) => this.onProcessBatch(batch), 16 * 1024 * 1024);
 
     this.discovery = new TlsLibraryDiscovery(addon.findElfSymbols, '/proc', (message) => this.options.logger.debug(message), this.options.excludePaths);
@@ -127,7 +173,7 @@ export class TlsCapture {
     this.attachAll(this.discovery.scanAllProcesses());
     this.rescanTimer = setInterval(() => {
       this.rescanInBackground();
-      this.connections.sweep(Date.now() - CONNECTION_ID_IDLE_MS);
+      this.forgetIdleConnections(Date.now() - CONNECTION_ID_IDLE_MS);
     }, this.options.rescanIntervalMs);
     this.rescanTimer.unref();
     this.options.logger.info(
@@ -162,9 +208,32 @@ export class TlsCapture {
     counters.attachedFiles = this.attached.size;
     counters.attachFailures = this.attachFailures;
     counters.malformedRecords = this.malformedRecords;
-    counters.openConnections = this.connections.openCount;
+    counters.openConnections = this.connections.size;
     counters.internalErrors = this.internalErrors;
+    counters.userVerdictsFollow = this.userVerdicts.follow;
+    counters.userVerdictsMute = this.userVerdicts.mute;
     return counters;
+  }
+
+  /**
+   * Tells the kernel what to do with a connection it left to user space (HTTP/2 after its first request heads, or
+   * one the decoders gave up on). The kernel applies it on the connection's next probe hit; a connection it already
+   * judged itself (HTTP/1.1) keeps its own verdict.
+   */
+  setVerdict(connectionId: number, verdict: UserVerdict): void {
+    if (this.stopped || !this.tls) return;
+    this.verdictKey.writeBigUInt64LE(BigInt(connectionId));
+    this.verdictValue[0] = verdict === 'follow' ? ConnectionVerdict.follow : ConnectionVerdict.mute;
+    try {
+      this.tls.updateMapElement('user_verdicts', this.verdictKey, this.verdictValue);
+      this.userVerdicts[verdict]++;
+    } catch (error) {
+      this.options.logger.warn({ err: (error as Error).message }, 'capture: a connection verdict could not be written');
+    }
+  }
+
+  private forgetIdleConnections(olderThanMs: number): void {
+    for (const [id, known] of this.connections) if (known.lastSeenMs < olderThanMs) this.connections.delete(id);
   }
 
   /** Catches libraries loaded late (dlopen) that no exec announced; one rescan at a time. */
@@ -210,19 +279,29 @@ export class TlsCapture {
     }
   }
 
-  /** Per event: plain 32-bit reads (no BigInt but the cgroup id), so decoding stays cheap at high event rates. */
+  /**
+   * Per event: plain 32-bit reads, and the connection's own facts (command, cgroup, peer) decoded only on its first
+   * record, so decoding stays cheap at high event rates.
+   */
   private onTlsRecord(record: Buffer): void {
     const pid = record.readUInt32LE(TLS_EVENT.pid);
-    const sslPtr = record.readUInt32LE(TLS_EVENT.sslPtr + 4) * 4294967296 + record.readUInt32LE(TLS_EVENT.sslPtr);
+    // Ids count up from 1 while the programs stay loaded: far below 2^53, so a number holds them exactly.
+    const connectionId = record.readUInt32LE(TLS_EVENT.connectionId + 4) * 4294967296 + record.readUInt32LE(TLS_EVENT.connectionId);
     const tsMs = this.clock.toEpochMs(record.readUInt32LE(TLS_EVENT.timestampNs + 4), record.readUInt32LE(TLS_EVENT.timestampNs));
     const kind = record[TLS_EVENT.kind];
     if (kind === TlsEventKind.close) {
-      const conn = this.connections.close(pid, sslPtr);
-      if (conn) this.options.onClose?.({ conn, pid, tsMs });
+      const known = this.connections.get(connectionId);
+      if (!known) return;
+      this.connections.delete(connectionId);
+      this.options.onClose?.({ conn: known.conn, connectionId, pid, tsMs });
       return;
     }
     if (kind === TlsEventKind.processExit) {
-      for (const conn of this.connections.closeProcess(pid)) this.options.onClose?.({ conn, pid, tsMs });
+      for (const [id, known] of this.connections) {
+        if (known.pid !== pid) continue;
+        this.connections.delete(id);
+        this.options.onClose?.({ conn: known.conn, connectionId: id, pid, tsMs });
+      }
       return;
     }
     const dataBytes = record.readUInt32LE(TLS_EVENT.dataBytes);
@@ -230,20 +309,36 @@ export class TlsCapture {
       this.malformedRecords++;
       return;
     }
+    let known = this.connections.get(connectionId);
+    if (!known) {
+      known = {
+        conn: `${pid}-${connectionId}`,
+        pid,
+        comm: readCString(record, TLS_EVENT.comm, TLS_EVENT.commBytes),
+        cgroupId: record.readBigUInt64LE(TLS_EVENT.cgroupId),
+        fd: record.readInt32LE(TLS_EVENT.fd),
+        peer: this.peers.read(record),
+        lastSeenMs: tsMs,
+      };
+      this.connections.set(connectionId, known);
+    }
+    known.lastSeenMs = tsMs;
     this.options.onEvent({
       tsMs,
       pid,
       tid: record.readUInt32LE(TLS_EVENT.tid),
-      comm: readCString(record, TLS_EVENT.comm, TLS_EVENT.commBytes),
-      conn: this.connections.idFor(pid, sslPtr, tsMs),
+      comm: known.comm,
+      conn: known.conn,
+      connectionId,
       dir: record[TLS_EVENT.direction] === TlsDirection.in ? 'in' : 'out',
       // A copy: a view would keep the whole 1 MiB delivery batch alive for as long as a decoder holds a few bytes.
       data: Buffer.from(record.subarray(TLS_EVENT.data, TLS_EVENT.data + dataBytes)),
-      cgroupId: record.readBigUInt64LE(TLS_EVENT.cgroupId),
-      fd: record.readInt32LE(TLS_EVENT.fd),
-      peer: this.peers.read(record),
+      cgroupId: known.cgroupId,
+      fd: known.fd,
+      peer: known.peer,
       lostBeforeBytes: record.readUInt32LE(TLS_EVENT.lostBeforeBytes),
       truncatedBytes: record.readUInt32LE(TLS_EVENT.truncatedBytes),
+      streamStart: (record[TLS_EVENT.flags] & TlsEventFlag.streamStart) !== 0,
     });
   }
 

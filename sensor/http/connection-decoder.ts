@@ -1,6 +1,6 @@
 /** The contract every HTTP decoder (HTTP/1.1, HTTP/2) implements: bytes of one TLS connection in, exchanges out. */
 import type { Direction } from '../capture/capture-event';
-import type { HeaderMap, HttpExchange } from './http-exchange';
+import type { ConnectionContext, HeaderMap, HttpExchange, HttpProtocol } from './http-exchange';
 
 export interface HttpDecodeLimits {
   /** Largest body kept per message; bytes beyond are skipped and the body marked truncated. */
@@ -46,6 +46,10 @@ export interface HttpDecoderOptions {
   stats: HttpDecodeStats;
   /** Decides from the request head alone whether bodies are kept; uninteresting traffic costs framing only. */
   isInteresting: (head: RequestHead) => boolean;
+  /** Told of every request head and what `isInteresting` said of it: how whole connections are judged. Never throws. */
+  onRequestHead?: (connection: ConnectionContext, protocol: HttpProtocol, head: RequestHead, interesting: boolean) => void;
+  /** Told once when nothing more of a connection can be decoded (it is not HTTP, or HTTP/2 lost both directions). */
+  onUndecodable?: (connection: ConnectionContext, reason: string) => void;
   /** Receives each finished exchange (complete, or flushed at connection end). */
   onExchange: (exchange: HttpExchange) => void;
   /** Receives a human-readable reason whenever input is malformed; never throws. */

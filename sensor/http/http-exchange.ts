@@ -37,8 +37,12 @@ export interface HttpResponse {
 }
 
 /** Identity of the process and connection that made the call, carried from the capture stage. */
+export type HttpProtocol = 'http/1.1' | 'h2';
+
 export interface ConnectionContext {
   conn: string;
+  /** The capture's number for the connection: what verdicts about it are keyed by. */
+  connectionId: number;
   pid: number;
   tid: number;
   comm: string;
@@ -50,7 +54,7 @@ export interface ConnectionContext {
 
 export interface HttpExchange {
   connection: ConnectionContext;
-  protocol: 'http/1.1' | 'h2';
+  protocol: HttpProtocol;
   /** HTTP/2 stream id; undefined for HTTP/1.1. */
   streamId?: number;
   request: HttpRequest;

@@ -121,8 +121,9 @@ class ProtocolDetectingDecoder implements ConnectionDecoder {
     this.options.stats.malformed += undecodableBytes;
     try {
       this.options.onError?.(`${this.ctx.conn}: connection ignored: ${reason}`);
+      this.options.onUndecodable?.(this.ctx, reason);
     } catch {
-      // The error callback failing must not break capture.
+      // A callback failing must not break capture.
     }
   }
 }

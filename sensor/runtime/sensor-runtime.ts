@@ -16,10 +16,11 @@ import { SpanEnricher } from '../pipeline/enrich/span-enricher';
 import { GenAiMetrics } from '../pipeline/metrics';
 import { PrivacyStage } from '../pipeline/privacy/privacy-stage';
 import { SpanPipeline } from '../pipeline/span-pipeline';
-import { isLlmRequestHead } from '../provider/registry';
+import { isLlmRequestHead, llmAuthorityMatcher, llmPathSegments } from '../provider/registry';
 import { startOtlpReceiver, type RunningOtlpReceiver } from '../receiver/otlp-receiver';
 import { spanFromExchange } from '../span/span-from-exchange';
 import { ConnectionStreams } from '../streams/connection-streams';
+import { ConnectionJudge } from '../streams/connection-verdicts';
 import { createCallLog } from './call-log';
 import { healthReportSpan } from './health-report';
 import { startHealthServer } from './health-server';
@@ -66,7 +67,20 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
     // A client that keeps sending what the adapters cannot parse would otherwise log at its call rate.
     const unparsedLogLimit = createLogRateLimit(10, 60_000);
     const httpStats = newHttpDecodeStats();
+    const verdicts = config.capture.verdicts;
+    // Verdicts flow back to the capture stage, which starts after the streams it feeds.
+    const judge = verdicts.enabled
+      ? new ConnectionJudge({
+          http2MuteAfterRequests: verdicts.http2MuteAfterRequests,
+          isLlmAuthority: llmAuthorityMatcher(verdicts.followAuthorities),
+          onVerdict: (connection, verdict, reason) => {
+            capture?.setVerdict(connection.connectionId, verdict);
+            logger.debug({ conn: connection.conn, verdict, reason }, 'capture: connection judged');
+          },
+        })
+      : undefined;
     const streams = new ConnectionStreams({
+      judge,
       idleTimeoutMs: config.http.idleConnectionSeconds * 1000,
       maxConnections: config.http.maxConnections,
       onConnectionOpened: (context) => enricher?.prefetch(context.pid),
@@ -114,6 +128,9 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
       excludePaths: config.capture.excludePaths,
       rescanIntervalMs: config.capture.rescanIntervalSeconds * 1000,
       executables: [process.execPath],
+      judgeConnections: verdicts.enabled,
+      llmPathSegments,
+      undecidedBudgetBytes: verdicts.undecidedBudgetBytes,
       onEvent: (event) => streams.push(event),
       onClose: (closed) => streams.close(closed),
     });

@@ -3,7 +3,18 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CAPTURE_CONFIG, CAPTURE_COUNTERS, PROCESS_EVENT, TLS_CHUNK_BYTES, TLS_EVENT, TlsEventKind, ProcessEventKind, PeerFamily } from '../../sensor/capture/event-layout';
+import {
+  CAPTURE_COUNTERS,
+  ConnectionVerdict,
+  PROCESS_EVENT,
+  TLS_CHUNK_BYTES,
+  TLS_EVENT,
+  TlsEventFlag,
+  TlsEventKind,
+  ProcessEventKind,
+  PeerFamily,
+  type TlsCaptureConstants,
+} from '../../sensor/capture/event-layout';
 
 const HEADER = path.resolve(__dirname, '../../bpf/src/sightline_events.h');
 
@@ -11,7 +22,7 @@ const HEADER = path.resolve(__dirname, '../../bpf/src/sightline_events.h');
 function layoutFromC(): Record<string, number> {
   const fields: Array<[string, string]> = [
     ['tls.timestampNs', 'offsetof(struct tls_event, timestamp_ns)'],
-    ['tls.sslPtr', 'offsetof(struct tls_event, ssl_ptr)'],
+    ['tls.connectionId', 'offsetof(struct tls_event, connection_id)'],
     ['tls.cgroupId', 'offsetof(struct tls_event, cgroup_id)'],
     ['tls.pid', 'offsetof(struct tls_event, pid)'],
     ['tls.tid', 'offsetof(struct tls_event, tid)'],
@@ -23,6 +34,8 @@ function layoutFromC(): Record<string, number> {
     ['tls.fd', 'offsetof(struct tls_event, fd)'],
     ['tls.kind', 'offsetof(struct tls_event, kind)'],
     ['tls.direction', 'offsetof(struct tls_event, direction)'],
+    ['tls.flags', 'offsetof(struct tls_event, flags)'],
+    ['flag.streamStart', 'TLS_FLAG_STREAM_START'],
     ['tls.peerPort', 'offsetof(struct tls_event, peer_port)'],
     ['tls.peerFamily', 'offsetof(struct tls_event, peer_family)'],
     ['tls.peerAddr', 'offsetof(struct tls_event, peer_addr)'],
@@ -48,9 +61,15 @@ function layoutFromC(): Record<string, number> {
     ['process.size', 'sizeof(struct process_event)'],
     ['process.exec', 'PROCESS_EVENT_EXEC'],
     ['counters', 'COUNTER_MAX'],
-    ['config.maxCallBytes', 'offsetof(struct capture_config, max_call_bytes)'],
-    ['config.ignorePid', 'offsetof(struct capture_config, ignore_pid)'],
-    ['config.size', 'sizeof(struct capture_config)'],
+    ['counter.mutedCalls', 'COUNTER_MUTED_CALLS'],
+    ['counter.verdictsPending', 'COUNTER_VERDICT_PENDING'],
+    ['counter.verdictsMute', 'COUNTER_VERDICT_MUTE'],
+    ['verdict.undecided', 'VERDICT_UNDECIDED'],
+    ['verdict.pending', 'VERDICT_PENDING'],
+    ['verdict.follow', 'VERDICT_FOLLOW'],
+    ['verdict.watch', 'VERDICT_WATCH'],
+    ['verdict.mute', 'VERDICT_MUTE'],
+    ['connectionKey.size', 'sizeof(struct connection_key)'],
   ];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-layout-'));
   const source = [
@@ -94,8 +113,18 @@ test('event-layout.ts matches bpf/src/sightline_events.h', () => {
   expect(c['process.size']).toBe(pSize);
   expect(c['process.exec']).toBe(ProcessEventKind.exec);
 
+  expect(c['flag.streamStart']).toBe(TlsEventFlag.streamStart);
   expect(c.counters).toBe(CAPTURE_COUNTERS.length);
-  expect(c['config.maxCallBytes']).toBe(CAPTURE_CONFIG.maxCallBytes);
-  expect(c['config.ignorePid']).toBe(CAPTURE_CONFIG.ignorePid);
-  expect(c['config.size']).toBe(CAPTURE_CONFIG.size);
+  expect(c['counter.mutedCalls']).toBe(CAPTURE_COUNTERS.indexOf('mutedCalls'));
+  expect(c['counter.verdictsPending']).toBe(CAPTURE_COUNTERS.indexOf('verdictsPending'));
+  expect(c['counter.verdictsMute']).toBe(CAPTURE_COUNTERS.indexOf('verdictsMute'));
+  for (const [name, value] of Object.entries(ConnectionVerdict)) expect([name, c[`verdict.${name}`]]).toEqual([name, value]);
+  expect(c['connectionKey.size']).toBe(16);
+});
+
+test('the load-time constants TypeScript sets exist in the compiled program, as 32-bit globals', () => {
+  const object = path.resolve(__dirname, '../../bpf/build/tls_capture.bpf.o');
+  const btf = execFileSync('bpftool', ['btf', 'dump', 'file', object], { encoding: 'utf8' });
+  const names: Array<keyof TlsCaptureConstants> = ['sensor_pid', 'max_call_bytes', 'judge_connections', 'undecided_budget_bytes'];
+  for (const name of names) expect([name, new RegExp(`VAR '${name}' type_id=\\d+, linkage=global`).test(btf)]).toEqual([name, true]);
 });

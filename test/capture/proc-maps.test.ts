@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import { parseExecutableMappings } from '../../sensor/capture/proc-maps';
 import { fileKeyOf } from '../../sensor/capture/tls-library-discovery';
-import { ConnectionIds } from '../../sensor/capture/connection-ids';
 
 const MAPS = [
   '55d0c0a00000-55d0c0a20000 r--p 00000000 fd:01 1835012                    /usr/bin/curl',
@@ -27,25 +26,4 @@ test('a file stat gives the same identity as the kernel prints in /proc/PID/maps
   const node = own.find((m) => fs.realpathSync(m.path) === fs.realpathSync(process.execPath));
   expect(node).toBeDefined();
   expect(fileKeyOf(fs.statSync(process.execPath))).toBe(node!.fileKey);
-});
-
-test('connection ids are stable per SSL object and new after it is freed or its process exits', () => {
-  const ids = new ConnectionIds();
-  const first = ids.idFor(10, 0xabc);
-  expect(ids.idFor(10, 0xabc)).toBe(first);
-  expect(ids.idFor(11, 0xabc)).not.toBe(first);
-  expect(ids.close(10, 0xabc)).toBe(first);
-  const reused = ids.idFor(10, 0xabc);
-  expect(reused).not.toBe(first);
-  expect(ids.closeProcess(10)).toEqual([reused]);
-  expect(ids.openCount).toBe(1);
-});
-
-test('connection ids unused for long are forgotten, so a lost exit record does not leak them', () => {
-  const ids = new ConnectionIds();
-  const old = ids.idFor(10, 0x1, 1_000);
-  ids.idFor(11, 0x2, 5_000);
-  ids.sweep(2_000);
-  expect(ids.openCount).toBe(1);
-  expect(ids.idFor(10, 0x1, 6_000)).not.toBe(old);
 });

@@ -875,6 +875,43 @@ describe('traffic that is not an LLM call', () => {
     expect((await sensor.metricValue('sightline_http_ignored_exchanges_total'))! - ignoredBefore).toBeGreaterThanOrEqual(3);
   });
 
+  it('an HTTP/1.1 keep-alive connection mixing ordinary requests and LLM calls: a span per LLM call, the rest never leaves the kernel', async () => {
+    const skippedBefore = (await sensor.metricValue('sightline_capture_skipped_bytes_total')) ?? 0;
+    const call = curlFiles('mixed-h1', [`x-api-key: ${CURL_API_KEY}`, 'content-type: application/json'], CURL_BODY);
+    const upload = 'u'.repeat(20_000);
+    const args = ['-sS', '--http1.1', '--cacert', certs.caCertPath, '-o', '/dev/null', `${mock.url}/healthz`];
+    for (const request of [
+      ['-H', `@${call.headers}`, '--data-binary', `@${call.body}`, `${mock.url}/v1/messages`],
+      ['--data-binary', upload, `${mock.url}/upload`],
+      ['-H', `@${call.headers}`, '--data-binary', `@${call.body}`, `${mock.url}/v1/messages`],
+    ]) {
+      args.push('--next', '-sS', '--http1.1', '--cacert', certs.caCertPath, '-o', '/dev/null', ...request);
+    }
+    const run = await runProcess('curl', args);
+    expect(run.exitCode).toBe(0);
+    await sensor.waitForSpans(run.pid, 2);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sensor.readSpans().filter((span) => span.resource['process.pid'] === run.pid).map((span) => span.name)).toEqual(['chat claude-3-haiku-20240307', 'chat claude-3-haiku-20240307']);
+    // The upload and its answer, at least, were judged and skipped in the kernel.
+    expect((await sensor.metricValue('sightline_capture_skipped_bytes_total'))! - skippedBefore).toBeGreaterThanOrEqual(upload.length);
+  });
+
+  it('an HTTP/2 connection whose first requests are no LLM call is muted whole', async () => {
+    const verdictsBefore = (await sensor.metricValue('sightline_capture_user_verdicts_total')) ?? 0;
+    const mutedBefore = (await sensor.metricValue('sightline_capture_muted_calls_total')) ?? 0;
+    const args = ['-sS', '--http2', '--cacert', certs.caCertPath, '-o', '/dev/null', `${mock.url}/healthz`];
+    for (let i = 0; i < 8; i++) args.push('--next', '-sS', '--http2', '--cacert', certs.caCertPath, '-o', '/dev/null', `${mock.url}/v1/models?page=${i}`);
+    const run = await runProcess('curl', args);
+    expect(run.exitCode).toBe(0);
+    for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+      if (((await sensor.metricValue('sightline_capture_user_verdicts_total')) ?? 0) > verdictsBefore) break;
+    }
+    expect((await sensor.metricValue('sightline_capture_user_verdicts_total'))! - verdictsBefore).toBeGreaterThanOrEqual(1);
+    // The requests after the verdict cost the kernel a lookup each, and user space nothing.
+    expect((await sensor.metricValue('sightline_capture_muted_calls_total'))! - mutedBefore).toBeGreaterThan(0);
+    expect(sensor.readSpans().filter((span) => span.resource['process.pid'] === run.pid)).toEqual([]);
+  });
+
   it('a call on an LLM path whose body is not JSON is counted and logged as unparsed, not turned into a span', async () => {
     const unparsedBefore = (await sensor.metricValue('sightline_llm_unparsed_calls_total')) ?? 0;
     const marker = randomBytes(6).toString('hex');

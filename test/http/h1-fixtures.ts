@@ -12,6 +12,7 @@ import type { ConnectionContext, HttpExchange } from '../../sensor/http/http-exc
 
 export const testConnection: ConnectionContext = {
   conn: 'conn-1',
+  connectionId: 1,
   pid: 4242,
   tid: 4243,
   comm: 'python3',

@@ -55,7 +55,7 @@ async function exchangeWithMock(path: string, requestBody: unknown): Promise<Htt
       });
       req.on('end', () =>
         resolve({
-          connection: { conn: 'rt', pid: 1, tid: 1, comm: 'test', cgroupId: 0n, fd: 3 },
+          connection: { conn: 'rt', connectionId: 3, pid: 1, tid: 1, comm: 'test', cgroupId: 0n, fd: 3 },
           protocol: 'h2',
           streamId: 1,
           request: { method: 'POST', path, authority: `127.0.0.1:${mock.port}`, headers: { 'content-type': 'application/json' }, body, bodyTruncated: false, startTsMs, endTsMs: startTsMs },

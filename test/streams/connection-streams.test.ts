@@ -8,9 +8,30 @@ const REQUEST = `POST /v1/chat/completions HTTP/1.1\r\nhost: api.example\r\ncont
 const RESPONSE_BODY = '{"id":"x","choices":[]}';
 const RESPONSE = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${RESPONSE_BODY.length}\r\n\r\n${RESPONSE_BODY}`;
 
+/** The capture numbers connections; here each distinct name gets the next number. */
+const connectionIds = new Map<string, number>();
+const idOf = (conn: string) => connectionIds.get(conn) ?? connectionIds.set(conn, connectionIds.size + 1).get(conn)!;
+
 function event(conn: string, dir: 'in' | 'out', text: string, tsMs: number, extra: Partial<CaptureEvent> = {}): CaptureEvent {
-  return { tsMs, pid: Number(conn.split('-')[0]), tid: 1, comm: 'client', conn, dir, data: Buffer.from(text, 'latin1'), cgroupId: 7n, fd: -1, lostBeforeBytes: 0, truncatedBytes: 0, ...extra };
+  return {
+    tsMs,
+    pid: Number(conn.split('-')[0]),
+    tid: 1,
+    comm: 'client',
+    conn,
+    connectionId: idOf(conn),
+    dir,
+    data: Buffer.from(text, 'latin1'),
+    cgroupId: 7n,
+    fd: -1,
+    lostBeforeBytes: 0,
+    truncatedBytes: 0,
+    streamStart: false,
+    ...extra,
+  };
 }
+
+const closed = (conn: string, tsMs: number) => ({ conn, connectionId: idOf(conn), pid: Number(conn.split('-')[0]), tsMs });
 
 function streams(maxConnections = 100) {
   const exchanges: HttpExchange[] = [];
@@ -67,8 +88,8 @@ test('closing a connection flushes its unfinished exchange as incomplete, once',
   const { s, exchanges } = streams();
   s.push(event('10-a-1', 'out', REQUEST, 1));
   s.push(event('10-a-1', 'in', RESPONSE.slice(0, RESPONSE.length - 3), 2));
-  s.close({ conn: '10-a-1', pid: 10, tsMs: 3 });
-  s.close({ conn: '10-a-1', pid: 10, tsMs: 4 });
+  s.close(closed('10-a-1', 3));
+  s.close(closed('10-a-1', 4));
   expect(exchanges).toHaveLength(1);
   expect(exchanges[0].response?.complete).toBe(false);
   expect(s.openConnections).toBe(0);
@@ -99,7 +120,7 @@ test('only a seen close completes a body delimited by the connection close; evic
     s.push(event(conn, 'out', request, ts));
     s.push(event(conn, 'in', response, ts + 1));
   }
-  s.close({ conn: '1-closed-1', pid: 1, tsMs: 20 });
+  s.close(closed('1-closed-1', 20));
   s.sweep(2000);
   for (const [conn, ts] of [['3-evicted-3', 2100], ['4-shutdown-4', 2200]] as const) {
     s.push(event(conn, 'out', request, ts));
@@ -115,4 +136,24 @@ test('only a seen close completes a body delimited by the connection close; evic
     '4-shutdown-4': [false, true],
     '5-new-5': [undefined, undefined],
   });
+});
+
+test('an event after bytes the kernel skipped starts a fresh decoder: the next request is read from its first byte', () => {
+  const { s, exchanges, stats } = streams();
+  // A keep-alive connection: an LLM call, then the kernel skipped an ordinary exchange, then another LLM call.
+  s.push(event('30-k-1', 'out', REQUEST, 1));
+  s.push(event('30-k-1', 'in', RESPONSE, 2));
+  // Left over by a request whose body the kernel then skipped: without a restart it would corrupt what follows.
+  s.push(event('30-k-1', 'out', 'POST /api/orders HTTP/1.1\r\ncontent-length: 5000\r\n\r\n{"partial', 3));
+  s.push(event('30-k-1', 'out', REQUEST, 4, { streamStart: true }));
+  s.push(event('30-k-1', 'in', RESPONSE, 5));
+  // The cut-off request is flushed unfinished (this test keeps every request); the next one is read whole.
+  expect(exchanges.map((e) => [e.request.path, e.response?.status, e.request.bodyTruncated])).toEqual([
+    ['/v1/chat/completions', 200, false],
+    ['/api/orders', undefined, true],
+    ['/v1/chat/completions', 200, false],
+  ]);
+  expect(exchanges[2].request.body.toString()).toBe(REQUEST_BODY);
+  expect(stats.malformed).toBe(0);
+  expect(s.stats.streamRestarts).toBe(1);
 });

@@ -56,7 +56,7 @@ export function bedrockExchange(options: BedrockExchangeOptions): HttpExchange {
     : Buffer.from(options.responseBody === undefined ? '' : JSON.stringify(options.responseBody));
   const status = options.status ?? 200;
   return {
-    connection: { conn: 'c1', pid: 42, tid: 42, comm: 'node', cgroupId: 0n, fd: 7 },
+    connection: { conn: 'c1', connectionId: 4, pid: 42, tid: 42, comm: 'node', cgroupId: 0n, fd: 7 },
     protocol: 'h2',
     streamId: 1,
     request: {

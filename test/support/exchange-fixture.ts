@@ -37,6 +37,7 @@ export function makeExchange(spec: ExchangeSpec): HttpExchange {
   const exchange: HttpExchange = {
     connection: {
       conn: 'conn-1',
+      connectionId: 1,
       pid: 4242,
       tid: 4242,
       comm: 'python3',

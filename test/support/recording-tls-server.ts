@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 export interface RecordedConnection {
   received: Buffer[];
   sent: Buffer[];
+  /** Each request as received (head and body) and the response sent to it, in order. */
+  exchanges: Array<{ request: Buffer; response: Buffer }>;
 }
 
 export interface RecordingTlsServer {
@@ -31,7 +33,7 @@ export async function startRecordingTlsServer(certPath: string, keyPath: string,
   const server = tls.createServer({ cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath), ALPNProtocols: ['http/1.1'] }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    const record: RecordedConnection = { received: [], sent: [] };
+    const record: RecordedConnection = { received: [], sent: [], exchanges: [] };
     connections.push(record);
     let pending = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
@@ -44,6 +46,7 @@ export async function startRecordingTlsServer(certPath: string, keyPath: string,
         const lengthMatch = /\r\ncontent-length:\s*(\d+)/i.exec(head);
         const bodyLength = lengthMatch ? Number(lengthMatch[1]) : 0;
         if (pending.length < headEnd + 4 + bodyLength) return;
+        const request = Buffer.from(pending.subarray(0, headEnd + 4 + bodyLength));
         pending = pending.subarray(headEnd + 4 + bodyLength);
         const body = patternBody(Math.max(bodyLength, 16), bodyLength % 26);
         const response = Buffer.concat([
@@ -51,6 +54,7 @@ export async function startRecordingTlsServer(certPath: string, keyPath: string,
           body,
         ]);
         record.sent.push(response);
+        record.exchanges.push({ request, response });
         socket.write(response);
       }
     });

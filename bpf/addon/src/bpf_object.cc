@@ -1,7 +1,10 @@
 #include "bpf_object.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -40,6 +43,49 @@ Napi::Error SystemError(Napi::Env env, const std::string& what, int err) {
   error.Set("errno", Napi::Number::New(env, err < 0 ? -err : err));
   return error;
 }
+// Sets `const volatile` globals of the object's .rodata before load, by name, so the verifier sees them as constants.
+// Returns an error message, or "" on success.
+std::string SetReadOnlyConstants(bpf_object* object, Napi::Object values) {
+  bpf_map* rodata = nullptr;
+  bpf_map* map;
+  bpf_object__for_each_map(map, object) {
+    const char* name = bpf_map__name(map);
+    size_t length = strlen(name);
+    if (length >= 7 && strcmp(name + length - 7, ".rodata") == 0) rodata = map;
+  }
+  const btf* types = bpf_object__btf(object);
+  size_t dataBytes = 0;
+  // Before load the initial value is libbpf's own writable copy of the section.
+  auto* data = rodata ? static_cast<uint8_t*>(const_cast<void*>(bpf_map__initial_value(rodata, &dataBytes))) : nullptr;
+  int sectionId = types ? btf__find_by_name_kind(types, ".rodata", BTF_KIND_DATASEC) : -1;
+  if (!data || sectionId < 0) return "the BPF object has no .rodata section to set constants in";
+  const btf_type* section = btf__type_by_id(types, sectionId);
+  Napi::Array names = values.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    std::string wanted = names.Get(i).As<Napi::String>();
+    Napi::Value value = values.Get(wanted);
+    if (!value.IsNumber()) return "constant " + wanted + " must be a number";
+    const btf_var_secinfo* variable = btf_var_secinfos(section);
+    bool found = false;
+    for (uint16_t v = 0; v < btf_vlen(section); v++, variable++) {
+      const btf_type* declared = btf__type_by_id(types, variable->type);
+      if (wanted != btf__name_by_offset(types, declared->name_off)) continue;
+      if (variable->offset + variable->size > dataBytes) return "constant " + wanted + " lies outside .rodata";
+      uint64_t number = static_cast<uint64_t>(value.As<Napi::Number>().Int64Value());
+      if (variable->size == 4) {
+        uint32_t narrow = static_cast<uint32_t>(number);
+        memcpy(data + variable->offset, &narrow, 4);
+      } else if (variable->size == 8) {
+        memcpy(data + variable->offset, &number, 8);
+      } else {
+        return "constant " + wanted + " is neither 4 nor 8 bytes wide";
+      }
+      found = true;
+    }
+    if (!found) return "the BPF object has no constant named " + wanted;
+  }
+  return "";
+}
 }  // namespace
 
 Napi::Function BpfObject::Define(Napi::Env env) {
@@ -50,13 +96,68 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),
                          InstanceMethod("detach", &BpfObject::Detach),
                          InstanceMethod("writeArrayMap", &BpfObject::WriteArrayMap),
+                         InstanceMethod("updateMapElement", &BpfObject::UpdateMapElement),
                          InstanceMethod("readPerCpuCounters", &BpfObject::ReadPerCpuCounters),
                          InstanceMethod("consumeRingBuffer", &BpfObject::ConsumeRingBuffer),
                          InstanceMethod("close", &BpfObject::Close),
                      });
 }
 
-// new BpfObject(path): opens and loads the object (maps created, programs verified).
+// Opens the object file and applies the options ({ mapMaxEntries, constants }). Returns an error message or "".
+std::string OpenWithOptions(const std::string& path, Napi::Value options, bpf_object** opened, int* errnoOut) {
+  *errnoOut = 0;
+  bpf_object* object = bpf_object__open_file(path.c_str(), nullptr);
+  long openErr = libbpf_get_error(object);
+  if (openErr) {
+    *errnoOut = static_cast<int>(openErr);
+    return "open BPF object " + path;
+  }
+  auto fail = [&](const std::string& message, int err) {
+    bpf_object__close(object);
+    *errnoOut = err;
+    return message;
+  };
+  if (options.IsObject()) {
+    // mapMaxEntries: resize maps (ring buffers) before the kernel creates them.
+    Napi::Value sizes = options.As<Napi::Object>().Get("mapMaxEntries");
+    if (sizes.IsObject()) {
+      Napi::Object sizeByMap = sizes.As<Napi::Object>();
+      Napi::Array names = sizeByMap.GetPropertyNames();
+      for (uint32_t i = 0; i < names.Length(); i++) {
+        std::string mapName = names.Get(i).As<Napi::String>();
+        bpf_map* map = bpf_object__find_map_by_name(object, mapName.c_str());
+        Napi::Value requested = sizeByMap.Get(mapName);
+        if (!requested.IsNumber()) return fail("mapMaxEntries." + mapName + " must be a number", 0);
+        int resizeErr = map ? bpf_map__set_max_entries(map, requested.As<Napi::Number>().Uint32Value()) : -ENOENT;
+        if (resizeErr) return fail("resize BPF map " + mapName, resizeErr);
+      }
+    }
+    // constants: `const volatile` globals, fixed before the verifier sees the code.
+    Napi::Value constants = options.As<Napi::Object>().Get("constants");
+    if (constants.IsObject()) {
+      std::string problem = SetReadOnlyConstants(object, constants.As<Napi::Object>());
+      if (!problem.empty()) return fail(problem, 0);
+    }
+  }
+  *opened = object;
+  return "";
+}
+
+// The verifier gives up with EAGAIN whenever a signal is pending, and verifying these programs takes longer than a
+// profiler's SIGPROF interval: signals wait while the object loads (they are delivered right after), and an EAGAIN
+// that still happens is retried.
+constexpr int kLoadAttempts = 5;
+
+int LoadWithSignalsHeld(bpf_object* object) {
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
+  int err = bpf_object__load(object);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return err;
+}
+
+// new BpfObject(path, options?): opens and loads the object (maps created, programs verified).
 BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObject>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {
@@ -64,46 +165,25 @@ BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObjec
     return;
   }
   std::string path = info[0].As<Napi::String>();
-  TakeLibbpfLog();
-  object_ = bpf_object__open_file(path.c_str(), nullptr);
-  long openErr = libbpf_get_error(object_);
-  if (openErr) {
-    object_ = nullptr;
-    SystemError(env, "open BPF object " + path, static_cast<int>(openErr)).ThrowAsJavaScriptException();
-    return;
-  }
-  // Optional { mapMaxEntries: { name: entries } }: resize maps (ring buffers) before the kernel creates them.
-  if (info.Length() > 1 && info[1].IsObject()) {
-    Napi::Value sizes = info[1].As<Napi::Object>().Get("mapMaxEntries");
-    if (sizes.IsObject()) {
-      Napi::Object sizeByMap = sizes.As<Napi::Object>();
-      Napi::Array names = sizeByMap.GetPropertyNames();
-      for (uint32_t i = 0; i < names.Length(); i++) {
-        std::string mapName = names.Get(i).As<Napi::String>();
-        bpf_map* map = bpf_object__find_map_by_name(object_, mapName.c_str());
-        Napi::Value requested = sizeByMap.Get(mapName);
-        if (!requested.IsNumber()) {
-          bpf_object__close(object_);
-          object_ = nullptr;
-          Napi::TypeError::New(env, "mapMaxEntries." + mapName + " must be a number").ThrowAsJavaScriptException();
-          return;
-        }
-        uint32_t entries = requested.As<Napi::Number>().Uint32Value();
-        int resizeErr = map ? bpf_map__set_max_entries(map, entries) : -ENOENT;
-        if (resizeErr) {
-          bpf_object__close(object_);
-          object_ = nullptr;
-          SystemError(env, "resize BPF map " + mapName, resizeErr).ThrowAsJavaScriptException();
-          return;
-        }
-      }
+  Napi::Value options = info.Length() > 1 ? info[1] : env.Undefined();
+  for (int attempt = 1;; attempt++) {
+    TakeLibbpfLog();
+    int err = 0;
+    std::string problem = OpenWithOptions(path, options, &object_, &err);
+    if (!problem.empty()) {
+      object_ = nullptr;
+      if (err) SystemError(env, problem, err).ThrowAsJavaScriptException();
+      else Napi::Error::New(env, problem).ThrowAsJavaScriptException();
+      return;
     }
-  }
-  int err = bpf_object__load(object_);
-  if (err) {
+    err = LoadWithSignalsHeld(object_);
+    if (!err) return;
     bpf_object__close(object_);
     object_ = nullptr;
-    SystemError(env, "load BPF object " + path, err).ThrowAsJavaScriptException();
+    if (err != -EAGAIN || attempt == kLoadAttempts) {
+      SystemError(env, "load BPF object " + path, err).ThrowAsJavaScriptException();
+      return;
+    }
   }
 }
 
@@ -211,6 +291,31 @@ Napi::Value BpfObject::WriteArrayMap(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// updateMapElement(map, key: Buffer, value: Buffer): inserts or replaces one element of a hash map.
+Napi::Value BpfObject::UpdateMapElement(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBuffer()) {
+    Napi::TypeError::New(env, "updateMapElement(map: string, key: Buffer, value: Buffer)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string name = info[0].As<Napi::String>();
+  Napi::Buffer<uint8_t> key = info[1].As<Napi::Buffer<uint8_t>>();
+  Napi::Buffer<uint8_t> value = info[2].As<Napi::Buffer<uint8_t>>();
+  int fd = MapFd(env, name);
+  if (fd < 0) return env.Undefined();
+  bpf_map* map = bpf_object__find_map_by_name(object_, name.c_str());
+  if (key.Length() != bpf_map__key_size(map) || value.Length() != bpf_map__value_size(map)) {
+    Napi::Error::New(env, "map " + name + " takes " + std::to_string(bpf_map__key_size(map)) + "-byte keys and " +
+                              std::to_string(bpf_map__value_size(map)) + "-byte values")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (bpf_map_update_elem(fd, key.Data(), value.Data(), BPF_ANY) != 0) {
+    SystemError(env, "update map " + name, errno).ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
 // readPerCpuCounters(map, count): sums each u64 slot of a per-CPU array over all CPUs. Returns BigInt[].
 Napi::Value BpfObject::ReadPerCpuCounters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -231,19 +336,28 @@ Napi::Value BpfObject::ReadPerCpuCounters(const Napi::CallbackInfo& info) {
   return totals;
 }
 
-// consumeRingBuffer(map, onBatch(buffer), maxPendingBytes): starts draining the ring buffer on a thread.
+// consumeRingBuffer(map, onBatch(buffer), maxPendingBytes, trim?: { headerBytes, lengthOffset }): starts draining the
+// ring buffer on a thread. With `trim`, a record is cut to headerBytes plus the u32 length at lengthOffset, so the
+// unused tail of a record reserved in a larger size class is never copied.
 Napi::Value BpfObject::ConsumeRingBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>();
   Napi::Function onBatch = info[1].As<Napi::Function>();
   size_t maxPending = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+  RecordTrim trim;
+  if (info.Length() > 3 && info[3].IsObject()) {
+    Napi::Object options = info[3].As<Napi::Object>();
+    trim.headerBytes = options.Get("headerBytes").As<Napi::Number>().Uint32Value();
+    trim.lengthOffset = options.Get("lengthOffset").As<Napi::Number>().Uint32Value();
+    trim.enabled = trim.lengthOffset + 4 <= trim.headerBytes;
+  }
   int fd = MapFd(env, name);
   if (fd < 0) return env.Undefined();
   if (consumers_.count(name)) {
     Napi::Error::New(env, "ring buffer " + name + " is already being consumed").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto consumer = std::make_unique<RingConsumer>(env, fd, onBatch, maxPending);
+  auto consumer = std::make_unique<RingConsumer>(env, fd, onBatch, maxPending, trim);
   std::string error = consumer->Start();
   if (!error.empty()) {
     Napi::Error::New(env, error).ThrowAsJavaScriptException();

@@ -23,6 +23,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value WriteArrayMap(const Napi::CallbackInfo& info);
+  Napi::Value UpdateMapElement(const Napi::CallbackInfo& info);
   Napi::Value ReadPerCpuCounters(const Napi::CallbackInfo& info);
   Napi::Value ConsumeRingBuffer(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

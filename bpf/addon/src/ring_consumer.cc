@@ -17,8 +17,8 @@ struct Batch {
 };
 }  // namespace
 
-RingConsumer::RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes)
-    : mapFd_(mapFd), maxPendingBytes_(maxPendingBytes) {
+RingConsumer::RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes, RecordTrim trim)
+    : mapFd_(mapFd), maxPendingBytes_(maxPendingBytes), trim_(trim) {
   deliver_ = Napi::ThreadSafeFunction::New(env, onBatch, "sightline-ring-consumer", 0, 1);
 }
 
@@ -55,6 +55,11 @@ int RingConsumer::OnSample(void* ctx, void* data, size_t size) {
   if (!self->batch_) {
     self->batch_ = new std::vector<uint8_t>();
     self->batch_->reserve(64 * 1024);
+  }
+  if (self->trim_.enabled && size >= self->trim_.headerBytes) {
+    uint32_t valid;
+    std::memcpy(&valid, static_cast<const uint8_t*>(data) + self->trim_.lengthOffset, 4);
+    if (valid <= size - self->trim_.headerBytes) size = self->trim_.headerBytes + valid;
   }
   uint32_t length = static_cast<uint32_t>(size);
   uint8_t prefix[4];

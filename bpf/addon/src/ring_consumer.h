@@ -20,11 +20,18 @@ struct PendingBytes {
   std::condition_variable drained;
 };
 
+// Where a record says how much of it is valid, for records reserved larger than their content.
+struct RecordTrim {
+  bool enabled = false;
+  uint32_t headerBytes = 0;
+  uint32_t lengthOffset = 0;
+};
+
 class RingConsumer {
  public:
   // maxPendingBytes bounds what waits for the JS thread; past it the poll thread pauses, the kernel ring fills,
   // and the BPF side counts every record it cannot place, so nothing is lost without a count.
-  RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes);
+  RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes, RecordTrim trim = RecordTrim());
   ~RingConsumer();
 
   std::string Start();
@@ -38,6 +45,7 @@ class RingConsumer {
 
   int mapFd_;
   size_t maxPendingBytes_;
+  RecordTrim trim_;
   ring_buffer* ring_ = nullptr;
   Napi::ThreadSafeFunction deliver_;
   std::thread thread_;

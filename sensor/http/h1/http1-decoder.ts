@@ -292,6 +292,7 @@ export class Http1ConnectionDecoder implements ConnectionDecoder {
       this.report(`isInteresting threw; request treated as uninteresting: ${(err as Error).message}`);
     }
     if (!interesting) this.options.stats.ignoredExchanges++;
+    this.options.onRequestHead?.(this.ctx, 'http/1.1', head, interesting);
     const expectedLength = framing.kind === 'length' ? framing.length : undefined;
     const exchange: ExchangeInProgress = {
       interesting,

@@ -257,6 +257,7 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
       for (const stream of [...this.streams.values()]) {
         if (state.dir === 'in' || !stream.request.ended) this.finish(stream, 'gap', tsMs);
       }
+      if (this.directions.in.abandoned && this.directions.out.abandoned) this.options.onUndecodable?.(this.ctx, reason);
     } catch (err) {
       this.report(`h2: abandoning the ${state.dir} direction of ${this.ctx.conn} failed: ${errorMessage(err)}`);
     }
@@ -369,6 +370,7 @@ export class Http2ConnectionDecoder implements ConnectionDecoder {
       responseBodyDamaged: false,
     };
     if (!stream.interesting) this.options.stats.ignoredExchanges++;
+    this.options.onRequestHead?.(this.ctx, 'h2', head, stream.interesting);
     if (this.streams.size >= MAX_OPEN_STREAMS) {
       const oldest = this.streams.values().next().value as StreamState;
       this.report(`h2: more than ${MAX_OPEN_STREAMS} open streams on ${this.ctx.conn}; stream ${oldest.id} flushed unfinished`);

@@ -5,7 +5,7 @@ import { FrameFlag, FrameType, encodeFrame } from '../../../sensor/http/h2/frame
 import { huffmanEncode } from '../../../sensor/http/h2/hpack-huffman';
 import { Http2ConnectionDecoder, HTTP2_CLIENT_PREFACE } from '../../../sensor/http/h2/http2-decoder';
 
-export const TEST_CONNECTION: ConnectionContext = { conn: 'conn-h2', pid: 100, tid: 101, comm: 'node', cgroupId: 7n, fd: 12 };
+export const TEST_CONNECTION: ConnectionContext = { conn: 'conn-h2', connectionId: 2, pid: 100, tid: 101, comm: 'node', cgroupId: 7n, fd: 12 };
 
 /** RFC 7541 5.1 integer with an N-bit prefix; `firstByteBits` are the representation's pattern bits. */
 export function encodeInteger(value: number, prefixBits: number, firstByteBits = 0): Buffer {
