@@ -4,8 +4,8 @@
  * the sink accepted it, retrying with capped exponential backoff and jitter while the sink is down.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { joinEncodedItems, type BatchCodec } from './span-json';
-import { PermanentExportError, silentLogger, type ExportLogger, type Exporter } from './span-exporter';
+import { batchBytes, encodedItemBytes, joinEncodedItems, type BatchCodec } from './span-json';
+import { PermanentExportError, silentLogger, type ExportLogger, type ExportOutcome, type Exporter } from './span-exporter';
 import type { BatchQueue, QueuedBatch } from './spool';
 
 export interface BatchingOptions {
@@ -108,8 +108,12 @@ export class BatchingExporter<T> implements Exporter<T> {
   private readonly random: () => number;
   private readonly metrics?: DeliveryMetrics;
   /** Items offered and not yet cut into a batch, already encoded (see BatchCodec). */
-  private buffer: string[] = [];
+  private buffer: Array<string | Uint8Array> = [];
+  /** Their bytes, without the batch's framing. */
   private bufferBytes = 0;
+  private readonly separatorBytes: number;
+  /** The codec writes batches in the sink's own wire format: they are sent as they are. */
+  private readonly sendsEncoded: boolean;
   /** Callers of `export` whose items wait in `buffer`; settled when that buffer is cut into the queue. */
   private bufferWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   private batchTimer: NodeJS.Timeout | undefined;
@@ -127,6 +131,11 @@ export class BatchingExporter<T> implements Exporter<T> {
     this.sink = options.sink;
     this.name = options.sink.name;
     this.codec = options.codec;
+    this.sendsEncoded = this.sink.exportEncoded !== undefined && this.codec.format !== undefined && this.codec.format === this.sink.encodedFormat;
+    if (!this.sendsEncoded && !this.codec.decode) {
+      throw new Error(`exporter ${this.name}: its batch codec (${this.codec.format ?? 'no format'}) neither decodes nor matches what the sink sends`);
+    }
+    this.separatorBytes = Buffer.byteLength(this.codec.framing.separator);
     this.queue = options.queue;
     this.batching = options.batching;
     this.retry = options.retry;
@@ -153,7 +162,7 @@ export class BatchingExporter<T> implements Exporter<T> {
       }
     };
     for (const item of items) {
-      let encoded: string;
+      let encoded: string | Uint8Array;
       try {
         encoded = this.codec.encodeItem(item);
       } catch (error) {
@@ -163,10 +172,10 @@ export class BatchingExporter<T> implements Exporter<T> {
         continue;
       }
       // UTF-8 bytes, not string length: a prompt in CJK is three bytes a character on the wire and in the spool.
-      const encodedBytes = Buffer.byteLength(encoded);
-      if (this.buffer.length > 0 && this.bufferBytes + encodedBytes + 1 > maxBatchBytes) cut();
+      const encodedBytes = encodedItemBytes(encoded);
+      if (this.buffer.length > 0 && this.bufferBytes + encodedBytes + this.separatorBytes > maxBatchBytes) cut();
       this.buffer.push(encoded);
-      this.bufferBytes += encodedBytes + 1; // and its separator
+      this.bufferBytes += encodedBytes + this.separatorBytes; // and its separator
       if (this.buffer.length >= this.batching.maxBatch) cut();
     }
     if (this.buffer.length > 0 && !this.batchTimer) {
@@ -241,13 +250,13 @@ export class BatchingExporter<T> implements Exporter<T> {
     }
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
-    const bytes = this.bufferBytes + 1; // the brackets, less the last separator
+    const bytes = batchBytes(this.bufferBytes - this.separatorBytes * batch.length, batch.length, this.codec.framing);
     const waiters = this.bufferWaiters;
     this.buffer = [];
     this.bufferBytes = 0;
     this.bufferWaiters = [];
     try {
-      this.queue.append(joinEncodedItems(batch, bytes), batch.length);
+      this.queue.append(joinEncodedItems(batch, bytes, this.codec.framing), batch.length);
     } catch (error) {
       this.counts.unqueuedItems += batch.length;
       this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, batch.length);
@@ -289,29 +298,39 @@ export class BatchingExporter<T> implements Exporter<T> {
     }
   }
 
-  private async deliver(batch: QueuedBatch): Promise<void> {
-    let items: T[];
+  /** The sink sends the batch's bytes when it can; otherwise it gets the items decoded from them. */
+  private async send(batch: QueuedBatch): Promise<{ outcome: void | ExportOutcome; itemCount: number } | undefined> {
+    let items: T[] | undefined;
     try {
-      items = this.codec.decode(batch.bytes);
+      // A batch an earlier version spooled in another format goes out as items, through the sink's own encoding.
+      items = this.codec.decodeEarlierFormat?.(batch.bytes);
+      if (!items && !this.sendsEncoded) items = this.codec.decode!(batch.bytes);
     } catch (error) {
       this.logger.error({ exporter: this.name, err: error }, 'spooled batch cannot be decoded; dropping it');
       this.reject(batch, batch.itemCount);
-      return;
+      return undefined;
     }
+    if (!items) return { outcome: await this.sink.exportEncoded!(batch.bytes, batch.itemCount), itemCount: batch.itemCount };
+    return { outcome: await this.sink.export(items), itemCount: items.length };
+  }
+
+  private async deliver(batch: QueuedBatch): Promise<void> {
     try {
-      const outcome = await this.sink.export(items);
+      const sent = await this.send(batch);
+      if (!sent) return;
+      const { outcome, itemCount } = sent;
       this.queue.ack(batch);
       this.attempt = 0;
-      const refused = Math.min(items.length, Math.max(0, outcome?.refusedItems ?? 0));
-      this.counts.deliveredItems += items.length - refused;
+      const refused = Math.min(itemCount, Math.max(0, outcome?.refusedItems ?? 0));
+      this.counts.deliveredItems += itemCount - refused;
       this.counts.rejectedItems += refused;
       this.counts.deliveredBatches++;
-      this.metrics?.items.inc({ exporter: this.name, outcome: 'delivered' }, items.length - refused);
+      this.metrics?.items.inc({ exporter: this.name, outcome: 'delivered' }, itemCount - refused);
       if (refused > 0) this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, refused);
     } catch (error) {
       if (error instanceof PermanentExportError) {
-        this.logger.error({ exporter: this.name, err: error.message, items: items.length }, 'sink rejected the batch; dropping it');
-        this.reject(batch, error.droppedItems ?? items.length);
+        this.logger.error({ exporter: this.name, err: error.message, items: batch.itemCount }, 'sink rejected the batch; dropping it');
+        this.reject(batch, error.droppedItems ?? batch.itemCount);
         return;
       }
       this.counts.failedAttempts++;

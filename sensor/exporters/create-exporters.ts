@@ -9,6 +9,7 @@ import type { ExportersConfig } from './config';
 import { IntervalAggregatingExporter } from './interval-aggregating-exporter';
 import { OtlpFileExporter } from './otlp-file-exporter';
 import { OtlpHttpExporter } from './otlp-http-exporter';
+import { otlpJsonBatchCodec, otlpProtobufBatchCodec } from './otlp-spans';
 import { jsonBatchCodec, spanBatchCodec, type BatchCodec } from './span-json';
 import { silentLogger, type ExportLogger, type Exporter, type SpanExporter } from './span-exporter';
 import { DiskSpool, MemoryQueue, type BatchQueue } from './spool';
@@ -66,9 +67,9 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
 
   const exporters: SpanExporter[] = [];
   if (config.otlp.enabled) {
-    exporters.push(deliver(new OtlpHttpExporter({ endpoint: config.otlp.endpoint!, headers: config.otlp.headers, timeoutMs: config.otlp.timeoutMs, logger }), spanBatchCodec));
+    exporters.push(deliver(new OtlpHttpExporter({ endpoint: config.otlp.endpoint!, headers: config.otlp.headers, timeoutMs: config.otlp.timeoutMs, logger }), otlpProtobufBatchCodec));
   }
-  if (config.file.enabled) exporters.push(deliver(new OtlpFileExporter(config.file.path!), spanBatchCodec));
+  if (config.file.enabled) exporters.push(deliver(new OtlpFileExporter(config.file.path!), otlpJsonBatchCodec));
   if (config.s3.enabled) {
     const s3 = new (loadS3().S3SpanExporter)({
       bucket: config.s3.bucket!,

@@ -19,6 +19,7 @@ export function tracesUrl(endpoint: string): string {
 
 export class OtlpHttpExporter implements SpanExporter {
   readonly name = 'otlp';
+  readonly encodedFormat = 'otlp-protobuf';
   private readonly url: string;
   private readonly headers: Record<string, string>;
   private readonly safeUrl: string;
@@ -37,17 +38,23 @@ export class OtlpHttpExporter implements SpanExporter {
 
   async export(spans: GenAiSpan[]): Promise<ExportOutcome | void> {
     if (spans.length === 0) return;
+    return this.exportEncoded(encodeOtlpProtobuf(spans), spans.length);
+  }
+
+  /** `request`: protobuf `ExportTraceServiceRequest` bytes (a batch of `otlpProtobufBatchCodec`). */
+  async exportEncoded(request: Uint8Array, spanCount: number): Promise<ExportOutcome | void> {
+    if (spanCount === 0) return;
     const response = await fetch(this.url, {
       method: 'POST',
       headers: this.headers,
-      body: encodeOtlpProtobuf(spans),
+      body: request,
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     const body = new Uint8Array(await response.arrayBuffer());
-    if (response.ok) return { refusedItems: this.readPartialSuccess(body, spans.length) };
+    if (response.ok) return { refusedItems: this.readPartialSuccess(body, spanCount) };
     const message = `OTLP endpoint ${this.safeUrl} answered HTTP ${response.status}`;
     if (isRetryableHttpStatus(response.status)) throw new Error(message);
-    throw new PermanentExportError(`${message}; the batch of ${spans.length} spans is dropped`);
+    throw new PermanentExportError(`${message}; the batch of ${spanCount} spans is dropped`);
   }
 
   async shutdown(): Promise<void> {}

@@ -1,62 +1,41 @@
-/** GenAiSpan -> the ReadableSpan shape `@opentelemetry/otlp-transformer`'s serializers take. */
-import { SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+/**
+ * GenAiSpans as OTLP request bodies, and batch codecs whose items are already OTLP, so a spooled batch is the
+ * request itself and is sent without being decoded and encoded again.
+ */
 import type { GenAiSpan } from '../span/gen-ai-span';
+import { encodeSpanJson, encodeSpanProtobuf } from './otlp-span-encoding';
+import { decodeSpanArray, type BatchCodec } from './span-json';
 
-type ReadableSpan = Parameters<typeof ProtobufTraceSerializer.serializeRequest>[0][number];
-type HrTime = [number, number];
-
-export const INSTRUMENTATION_SCOPE = { name: 'sightline', version: '0.1.0' };
-
-const KIND: Record<GenAiSpan['kind'], SpanKind> = { client: SpanKind.CLIENT, internal: SpanKind.INTERNAL, server: SpanKind.SERVER };
-const STATUS: Record<GenAiSpan['status']['code'], SpanStatusCode> = { unset: SpanStatusCode.UNSET, ok: SpanStatusCode.OK, error: SpanStatusCode.ERROR };
-
-function hrTime(unixNano: bigint): HrTime {
-  return [Number(unixNano / 1_000_000_000n), Number(unixNano % 1_000_000_000n)];
-}
-
-/** Spans with equal resource attributes share one resource object: the serializers group by identity. */
-export function toReadableSpans(spans: readonly GenAiSpan[]): ReadableSpan[] {
-  const resources = new Map<string, { attributes: GenAiSpan['resource'] }>();
-  return spans.map((span) => {
-    const resourceKey = JSON.stringify(span.resource);
-    let resource = resources.get(resourceKey);
-    if (!resource) {
-      resource = { attributes: span.resource };
-      resources.set(resourceKey, resource);
-    }
-    const spanContext = { traceId: span.traceId, spanId: span.spanId, traceFlags: TraceFlags.SAMPLED };
-    const duration = span.endTimeUnixNano > span.startTimeUnixNano ? span.endTimeUnixNano - span.startTimeUnixNano : 0n;
-    const readable = {
-      name: span.name,
-      kind: KIND[span.kind],
-      spanContext: () => spanContext,
-      parentSpanContext: span.parentSpanId ? { traceId: span.traceId, spanId: span.parentSpanId, traceFlags: TraceFlags.SAMPLED } : undefined,
-      startTime: hrTime(span.startTimeUnixNano),
-      endTime: hrTime(span.endTimeUnixNano),
-      duration: hrTime(duration),
-      ended: true,
-      status: { code: STATUS[span.status.code], message: span.status.message },
-      attributes: span.attributes,
-      links: [],
-      events: [],
-      resource,
-      instrumentationScope: INSTRUMENTATION_SCOPE,
-      droppedAttributesCount: 0,
-      droppedEventsCount: 0,
-      droppedLinksCount: 0,
-    };
-    return readable as unknown as ReadableSpan;
-  });
-}
+const OTLP_JSON_OPEN = '{"resourceSpans":[';
+const OTLP_JSON_CLOSE = ']}';
 
 /** OTLP protobuf `ExportTraceServiceRequest` bytes. */
 export function encodeOtlpProtobuf(spans: readonly GenAiSpan[]): Uint8Array {
-  return ProtobufTraceSerializer.serializeRequest(toReadableSpans(spans)) ?? new Uint8Array();
+  return Buffer.concat(spans.map(encodeSpanProtobuf));
 }
 
 /** OTLP/JSON `ExportTraceServiceRequest` text (hex ids, decimal-string times), one line. */
 export function encodeOtlpJson(spans: readonly GenAiSpan[]): string {
-  const bytes = JsonTraceSerializer.serializeRequest(toReadableSpans(spans));
-  return bytes ? Buffer.from(bytes).toString('utf8') : '{}';
+  return `${OTLP_JSON_OPEN}${spans.map(encodeSpanJson).join(',')}${OTLP_JSON_CLOSE}`;
 }
+
+/** Items are OTLP/JSON `ResourceSpans` objects, one per span; a batch is one `ExportTraceServiceRequest`. */
+export const otlpJsonBatchCodec: BatchCodec<GenAiSpan> = {
+  format: 'otlp-json',
+  framing: { open: OTLP_JSON_OPEN, separator: ',', close: OTLP_JSON_CLOSE },
+  // Bytes, not the string: a batch fills for up to a second, and items held off the JS heap are not copied by
+  // every young-generation collection meanwhile.
+  encodeItem: (span) => Buffer.from(encodeSpanJson(span)),
+  decodeEarlierFormat: decodeSpanArray,
+};
+
+/**
+ * Items are one-span `ExportTraceServiceRequest` messages: `resource_spans` is a repeated field, so the items
+ * concatenated are one request.
+ */
+export const otlpProtobufBatchCodec: BatchCodec<GenAiSpan> = {
+  format: 'otlp-protobuf',
+  framing: { open: '', separator: '', close: '' },
+  encodeItem: encodeSpanProtobuf,
+  decodeEarlierFormat: decodeSpanArray,
+};

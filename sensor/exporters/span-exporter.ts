@@ -10,6 +10,13 @@ export interface Exporter<T> {
    * rejected records, OTLP partial success); rejects to have the batch retried (see PermanentExportError).
    */
   export(items: T[]): Promise<void | ExportOutcome>;
+  /** The wire format `exportEncoded` takes (`otlp-protobuf`, `otlp-json`). */
+  readonly encodedFormat?: string;
+  /**
+   * Sends a queued batch's bytes as they are, never decoding them, when the batch codec's format is the sink's
+   * `encodedFormat`: same contract as `export`.
+   */
+  exportEncoded?(batch: Uint8Array, itemCount: number): Promise<void | ExportOutcome>;
   shutdown(): Promise<void>;
   /** Bytes waiting in this exporter's queue or spool (undelivered), where it has one. */
   readonly pendingBytes?: number;

@@ -13,39 +13,77 @@ export function decodeSpans(bytes: Uint8Array): GenAiSpan[] {
   return plain.map((span) => ({ ...span, startTimeUnixNano: BigInt(span.startTimeUnixNano), endTimeUnixNano: BigInt(span.endTimeUnixNano) }));
 }
 
+/** What a batch's bytes are around and between its encoded items. */
+export interface BatchFraming {
+  open: string;
+  separator: string;
+  close: string;
+}
+
+/** A JSON array of the items. */
+export const JSON_ARRAY_FRAMING: BatchFraming = { open: '[', separator: ',', close: ']' };
+
 /**
  * Encodes and decodes a batch of items for the spool. Items are encoded one at a time, as they are offered, so a
- * batch waiting to fill holds one flat string per item instead of the item's object graph, and its size in bytes
- * is known before it is cut; the batch is the JSON array of those items.
+ * batch waiting to fill holds one flat string (or byte array) per item instead of the item's object graph, and its
+ * size in bytes is known before it is cut. A codec may encode straight to a sink's wire format (OTLP), so the
+ * spooled batch is the very request the sink sends and is never decoded again.
  */
 export interface BatchCodec<T> {
-  encodeItem(item: T): string;
-  decode(bytes: Uint8Array): T[];
+  /** The wire format of a batch, when it is one a sink can send as it is (see Exporter.encodedFormat). */
+  format?: string;
+  encodeItem(item: T): string | Uint8Array;
+  framing: BatchFraming;
+  /** Items back from a batch; only needed by sinks that take items rather than the batch's bytes. */
+  decode?(bytes: Uint8Array): T[];
+  /** Items of a batch spooled by an earlier version in another format, or undefined for a batch of this one. */
+  decodeEarlierFormat?(bytes: Uint8Array): T[] | undefined;
+}
+
+/** UTF-8 bytes of one encoded item. */
+export function encodedItemBytes(item: string | Uint8Array): number {
+  return typeof item === 'string' ? Buffer.byteLength(item) : item.length;
 }
 
 /**
- * The batch bytes for items encoded by `encodeItem`: one JSON array, written straight into one buffer (no joined
- * string beside it). `totalBytes`, when the caller has counted it, saves measuring every item again.
+ * The batch bytes for items encoded by `encodeItem`, framed, written straight into one buffer (no joined string
+ * beside it). `totalBytes`, when the caller has counted it (framing included), saves measuring every item again.
  */
-export function joinEncodedItems(encoded: readonly string[], totalBytes?: number): Buffer {
-  const size = totalBytes ?? encoded.reduce((sum, item) => sum + Buffer.byteLength(item) + 1, 1);
-  const batch = Buffer.allocUnsafe(Math.max(size, 2));
-  let offset = batch.write('[', 0, 'latin1');
+export function joinEncodedItems(encoded: ReadonlyArray<string | Uint8Array>, totalBytes?: number, framing: BatchFraming = JSON_ARRAY_FRAMING): Buffer {
+  const size = totalBytes ?? batchBytes(encoded.reduce((sum, item) => sum + encodedItemBytes(item), 0), encoded.length, framing);
+  const batch = Buffer.allocUnsafe(size);
+  let offset = batch.write(framing.open, 0, 'utf8');
   encoded.forEach((item, index) => {
-    if (index > 0) offset += batch.write(',', offset, 'latin1');
-    offset += batch.write(item, offset, 'utf8');
+    if (index > 0 && framing.separator) offset += batch.write(framing.separator, offset, 'utf8');
+    if (typeof item === 'string') {
+      offset += batch.write(item, offset, 'utf8');
+    } else {
+      batch.set(item, offset);
+      offset += item.length;
+    }
   });
-  offset += batch.write(']', offset, 'latin1');
+  offset += batch.write(framing.close, offset, 'utf8');
   if (offset !== batch.length) throw new Error(`batch encoding: wrote ${offset} bytes, expected ${batch.length}`);
   return batch;
 }
 
-export const spanBatchCodec: BatchCodec<GenAiSpan> = { encodeItem: spanToJson, decode: decodeSpans };
+/** Bytes of a framed batch of `count` items whose encodings add up to `itemBytes`. */
+export function batchBytes(itemBytes: number, count: number, framing: BatchFraming): number {
+  return Buffer.byteLength(framing.open) + Buffer.byteLength(framing.close) + itemBytes + Math.max(0, count - 1) * Buffer.byteLength(framing.separator);
+}
+
+export const spanBatchCodec: BatchCodec<GenAiSpan> = { encodeItem: spanToJson, framing: JSON_ARRAY_FRAMING, decode: decodeSpans };
+
+/** A batch that is a JSON array of spans (how every span sink spooled before OTLP sinks spooled their own format). */
+export function decodeSpanArray(bytes: Uint8Array): GenAiSpan[] | undefined {
+  return bytes[0] === 0x5b ? decodeSpans(bytes) : undefined;
+}
 
 /** For items that are plain JSON already (metric aggregates). */
 export function jsonBatchCodec<T>(): BatchCodec<T> {
   return {
     encodeItem: (item) => JSON.stringify(item),
+    framing: JSON_ARRAY_FRAMING,
     decode: (bytes) => JSON.parse(Buffer.from(bytes).toString('utf8')) as T[],
   };
 }

@@ -2,11 +2,12 @@
  * Rate, errors, duration, usage and cost metrics from GenAI spans: the seed's token metrics under `sightline_`,
  * the OTel GenAI client histograms, and a per-interval aggregate for the CloudWatch and Timestream exporters.
  */
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { GenAiSpan } from '../span/gen-ai-span';
 import { LabelCardinalityLimiter, DEFAULT_MAX_VALUES_PER_LABEL } from './cardinality';
 import { COST_ATTRIBUTE, tokenCountsOf } from './cost';
+import { add, SeriesCounter, SeriesHistogram, type CounterCell, type HistogramCell } from './metric-series';
 
 /** OTel GenAI semconv advisory bucket boundaries for `gen_ai.client.token.usage` ({token}). */
 export const TOKEN_USAGE_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
@@ -101,30 +102,52 @@ export interface GenAiMetricsOptions {
   maxLabelValues?: number;
 }
 
+/** Every series one span updates, found together by one key. */
+interface SpanSeries {
+  requests: CounterCell;
+  errors: CounterCell;
+  cost: CounterCell;
+  requestDuration: HistogramCell;
+  workloadInputTokens: CounterCell;
+  workloadOutputTokens: CounterCell;
+  workloadTotalTokens: CounterCell;
+  globalInputTokens: CounterCell;
+  globalOutputTokens: CounterCell;
+  globalTotalTokens: CounterCell;
+  unpricedRequests: CounterCell;
+  otelOperationDuration: HistogramCell;
+  otelInputTokens: HistogramCell;
+  otelOutputTokens: HistogramCell;
+}
+
+/** Distinct label combinations remembered; past it the map starts over (the series themselves are kept). */
+const MAX_REMEMBERED_COMBINATIONS = 10_000;
+
 /** Prometheus metrics over GenAI spans, on a registry the `/metrics` handler serves. */
 export class GenAiMetrics {
   readonly registry: Registry;
   private readonly cardinality: LabelCardinalityLimiter;
-  private readonly workloadInputTokens: Counter<WorkloadLabel>;
-  private readonly workloadOutputTokens: Counter<WorkloadLabel>;
-  private readonly workloadTotalTokens: Counter<WorkloadLabel>;
-  private readonly globalInputTokens: Counter<GlobalLabel>;
-  private readonly globalOutputTokens: Counter<GlobalLabel>;
-  private readonly globalTotalTokens: Counter<GlobalLabel>;
-  private readonly requests: Counter<WorkloadLabel>;
-  private readonly errors: Counter<WorkloadLabel>;
-  private readonly requestDuration: Histogram<WorkloadLabel>;
-  private readonly cost: Counter<WorkloadLabel>;
-  private readonly unpricedRequests: Counter<'gen_ai_request_model'>;
-  private readonly otelTokenUsage: Histogram<OtelLabel | 'gen_ai_token_type'>;
-  private readonly otelOperationDuration: Histogram<OtelLabel | 'error_type'>;
+  private readonly workloadInputTokens: SeriesCounter<WorkloadLabel>;
+  private readonly workloadOutputTokens: SeriesCounter<WorkloadLabel>;
+  private readonly workloadTotalTokens: SeriesCounter<WorkloadLabel>;
+  private readonly globalInputTokens: SeriesCounter<GlobalLabel>;
+  private readonly globalOutputTokens: SeriesCounter<GlobalLabel>;
+  private readonly globalTotalTokens: SeriesCounter<GlobalLabel>;
+  private readonly requests: SeriesCounter<WorkloadLabel>;
+  private readonly errors: SeriesCounter<WorkloadLabel>;
+  private readonly requestDuration: SeriesHistogram<WorkloadLabel>;
+  private readonly cost: SeriesCounter<WorkloadLabel>;
+  private readonly unpricedRequests: SeriesCounter<'gen_ai_request_model'>;
+  private readonly otelTokenUsage: SeriesHistogram<OtelLabel | 'gen_ai_token_type'>;
+  private readonly otelOperationDuration: SeriesHistogram<OtelLabel | 'error_type'>;
+  private readonly combinations = new Map<string, SpanSeries>();
 
   constructor(options: GenAiMetricsOptions = {}) {
     this.registry = options.registry ?? new Registry();
     this.cardinality = options.cardinality ?? new LabelCardinalityLimiter({ registry: this.registry, maxValuesPerLabel: options.maxLabelValues });
-    const registers = [this.registry];
-    const workloadCounter = (name: string, help: string) => new Counter({ name, help, labelNames: WORKLOAD_LABELS, registers });
-    const globalCounter = (name: string, help: string) => new Counter({ name, help, labelNames: GLOBAL_LABELS, registers });
+    const registry = this.registry;
+    const workloadCounter = (name: string, help: string) => new SeriesCounter<WorkloadLabel>(name, help, registry);
+    const globalCounter = (name: string, help: string) => new SeriesCounter<GlobalLabel>(name, help, registry);
 
     this.workloadInputTokens = workloadCounter('sightline_workload_gen_ai_response_usage_input_tokens', 'Input token count, aggregated by Kubernetes workload.');
     this.workloadOutputTokens = workloadCounter('sightline_workload_gen_ai_response_usage_output_tokens', 'Output token count, aggregated by Kubernetes workload.');
@@ -135,80 +158,108 @@ export class GenAiMetrics {
     this.requests = workloadCounter('sightline_gen_ai_requests_total', 'LLM calls.');
     this.errors = workloadCounter('sightline_gen_ai_errors_total', 'LLM calls that ended in an error (provider error, HTTP error status or transport failure).');
     this.cost = workloadCounter('sightline_gen_ai_cost_usd_total', 'Cost of LLM calls in USD at list prices.');
-    this.requestDuration = new Histogram({
-      name: 'sightline_gen_ai_request_duration_seconds',
-      help: 'LLM call duration, request start to last response byte.',
-      labelNames: WORKLOAD_LABELS,
-      buckets: OPERATION_DURATION_BUCKETS,
-      registers,
-    });
-    this.unpricedRequests = new Counter({
-      name: 'sightline_gen_ai_unpriced_requests_total',
-      help: 'LLM calls with token usage whose model is not in the price table (add it under pricing.models).',
-      labelNames: ['gen_ai_request_model'],
-      registers,
-    });
-    this.otelTokenUsage = new Histogram({
-      name: 'gen_ai_client_token_usage',
-      help: 'Number of input and output tokens used (OTel gen_ai.client.token.usage, unit {token}).',
-      labelNames: [...OTEL_COMMON_LABELS, 'gen_ai_token_type'],
-      buckets: TOKEN_USAGE_BUCKETS,
-      registers,
-    });
-    this.otelOperationDuration = new Histogram({
-      name: 'gen_ai_client_operation_duration_seconds',
-      help: 'GenAI operation duration (OTel gen_ai.client.operation.duration).',
-      labelNames: [...OTEL_COMMON_LABELS, 'error_type'],
-      buckets: OPERATION_DURATION_BUCKETS,
-      registers,
-    });
+    this.requestDuration = new SeriesHistogram<WorkloadLabel>(
+      'sightline_gen_ai_request_duration_seconds',
+      'LLM call duration, request start to last response byte.',
+      registry,
+      OPERATION_DURATION_BUCKETS,
+    );
+    this.unpricedRequests = new SeriesCounter<'gen_ai_request_model'>(
+      'sightline_gen_ai_unpriced_requests_total',
+      'LLM calls with token usage whose model is not in the price table (add it under pricing.models).',
+      registry,
+    );
+    this.otelTokenUsage = new SeriesHistogram<OtelLabel | 'gen_ai_token_type'>(
+      'gen_ai_client_token_usage',
+      'Number of input and output tokens used (OTel gen_ai.client.token.usage, unit {token}).',
+      registry,
+      TOKEN_USAGE_BUCKETS,
+    );
+    this.otelOperationDuration = new SeriesHistogram<OtelLabel | 'error_type'>(
+      'gen_ai_client_operation_duration_seconds',
+      'GenAI operation duration (OTel gen_ai.client.operation.duration).',
+      registry,
+      OPERATION_DURATION_BUCKETS,
+    );
   }
 
   record(span: GenAiSpan): void {
     const facts = spanFacts(span);
     const limit = (label: string, value: string) => this.cardinality.limit(label, value);
-    const global: Record<GlobalLabel, string> = {
-      cluster: limit('cluster', facts.cluster),
-      gen_ai_request_model: limit('gen_ai_request_model', facts.requestModel),
-      gen_ai_system: limit('gen_ai_system', facts.provider),
-      client: limit('client', facts.client),
-      server: limit('server', facts.server),
-      status_code: limit('status_code', facts.statusCode),
-    };
-    const workload: Record<WorkloadLabel, string> = {
-      ...global,
-      workload: limit('workload', facts.workload),
-      namespace: limit('namespace', facts.namespace),
-    };
+    const values = [
+      limit('cluster', facts.cluster),
+      limit('gen_ai_request_model', facts.requestModel),
+      limit('gen_ai_system', facts.provider),
+      limit('client', facts.client),
+      limit('server', facts.server),
+      limit('status_code', facts.statusCode),
+      limit('workload', facts.workload),
+      limit('namespace', facts.namespace),
+      limit('gen_ai_operation_name', facts.operation),
+      limit('gen_ai_response_model', facts.responseModel),
+      limit('error_type', facts.errorType),
+    ];
+    const key = values.join('\u0000');
+    let series = this.combinations.get(key);
+    if (!series) {
+      if (this.combinations.size >= MAX_REMEMBERED_COMBINATIONS) this.combinations.clear();
+      series = this.seriesFor(values);
+      this.combinations.set(key, series);
+    }
 
-    this.requests.inc(workload);
-    if (facts.isError) this.errors.inc(workload);
-    this.requestDuration.observe(workload, facts.durationSeconds);
+    add(series.requests, 1);
+    if (facts.isError) add(series.errors, 1);
+    this.requestDuration.observe(series.requestDuration, facts.durationSeconds);
     if (facts.inputTokens !== undefined) {
-      this.workloadInputTokens.inc(workload, facts.inputTokens);
-      this.globalInputTokens.inc(global, facts.inputTokens);
+      add(series.workloadInputTokens, facts.inputTokens);
+      add(series.globalInputTokens, facts.inputTokens);
+      this.otelTokenUsage.observe(series.otelInputTokens, facts.inputTokens);
     }
     if (facts.outputTokens !== undefined) {
-      this.workloadOutputTokens.inc(workload, facts.outputTokens);
-      this.globalOutputTokens.inc(global, facts.outputTokens);
+      add(series.workloadOutputTokens, facts.outputTokens);
+      add(series.globalOutputTokens, facts.outputTokens);
+      this.otelTokenUsage.observe(series.otelOutputTokens, facts.outputTokens);
     }
     if (facts.totalTokens !== undefined) {
-      this.workloadTotalTokens.inc(workload, facts.totalTokens);
-      this.globalTotalTokens.inc(global, facts.totalTokens);
+      add(series.workloadTotalTokens, facts.totalTokens);
+      add(series.globalTotalTokens, facts.totalTokens);
     }
-    if (facts.costUsd !== undefined) this.cost.inc(workload, facts.costUsd);
-    else if (facts.inputTokens !== undefined || facts.outputTokens !== undefined) this.unpricedRequests.inc({ gen_ai_request_model: global.gen_ai_request_model });
+    if (facts.costUsd !== undefined) add(series.cost, facts.costUsd);
+    else if (facts.inputTokens !== undefined || facts.outputTokens !== undefined) add(series.unpricedRequests, 1);
+    this.otelOperationDuration.observe(series.otelOperationDuration, facts.durationSeconds);
+  }
 
+  /** The series of one label combination, created where new; each family keys its own label subset. */
+  private seriesFor(values: string[]): SpanSeries {
+    const [cluster, requestModel, system, client, server, statusCode, workload, namespace, operation, responseModel, errorType] = values;
+    const global: Record<GlobalLabel, string> = { cluster, gen_ai_request_model: requestModel, gen_ai_system: system, client, server, status_code: statusCode };
+    const workloadLabels: Record<WorkloadLabel, string> = { ...global, workload, namespace };
     const otel: Record<OtelLabel, string> = {
-      gen_ai_operation_name: limit('gen_ai_operation_name', facts.operation),
-      gen_ai_provider_name: global.gen_ai_system,
-      gen_ai_request_model: global.gen_ai_request_model,
-      gen_ai_response_model: limit('gen_ai_response_model', facts.responseModel),
-      server_address: global.server,
+      gen_ai_operation_name: operation,
+      gen_ai_provider_name: system,
+      gen_ai_request_model: requestModel,
+      gen_ai_response_model: responseModel,
+      server_address: server,
     };
-    this.otelOperationDuration.observe({ ...otel, error_type: limit('error_type', facts.errorType) }, facts.durationSeconds);
-    if (facts.inputTokens !== undefined) this.otelTokenUsage.observe({ ...otel, gen_ai_token_type: 'input' }, facts.inputTokens);
-    if (facts.outputTokens !== undefined) this.otelTokenUsage.observe({ ...otel, gen_ai_token_type: 'output' }, facts.outputTokens);
+    const workloadKey = values.slice(0, 8).join('\u0000');
+    const globalKey = values.slice(0, 6).join('\u0000');
+    const otelKey = [operation, system, requestModel, responseModel, server].join('\u0000');
+    return {
+      requests: this.requests.cell(workloadKey, () => workloadLabels),
+      errors: this.errors.cell(workloadKey, () => workloadLabels),
+      cost: this.cost.cell(workloadKey, () => workloadLabels),
+      requestDuration: this.requestDuration.cell(workloadKey, () => workloadLabels),
+      workloadInputTokens: this.workloadInputTokens.cell(workloadKey, () => workloadLabels),
+      workloadOutputTokens: this.workloadOutputTokens.cell(workloadKey, () => workloadLabels),
+      workloadTotalTokens: this.workloadTotalTokens.cell(workloadKey, () => workloadLabels),
+      globalInputTokens: this.globalInputTokens.cell(globalKey, () => global),
+      globalOutputTokens: this.globalOutputTokens.cell(globalKey, () => global),
+      globalTotalTokens: this.globalTotalTokens.cell(globalKey, () => global),
+      unpricedRequests: this.unpricedRequests.cell(requestModel, () => ({ gen_ai_request_model: requestModel })),
+      otelOperationDuration: this.otelOperationDuration.cell(`${otelKey}\u0000${errorType}`, () => ({ ...otel, error_type: errorType })),
+      otelInputTokens: this.otelTokenUsage.cell(`${otelKey}\u0000input`, () => ({ ...otel, gen_ai_token_type: 'input' })),
+      otelOutputTokens: this.otelTokenUsage.cell(`${otelKey}\u0000output`, () => ({ ...otel, gen_ai_token_type: 'output' })),
+    };
   }
 
   /** Prometheus text exposition of every metric on the registry. */

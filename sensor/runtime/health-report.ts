@@ -2,8 +2,8 @@
  * Sensor health travels to the gateway as a small span over the same OTLP path as the calls: nodes hold no AWS
  * credentials, so the gateway, the only component that writes to storage, publishes the fleet's health for both.
  */
-import { randomBytes } from 'node:crypto';
 import type { Attributes, GenAiSpan } from '../span/gen-ai-span';
+import { newSpanIds } from '../span/span-ids';
 
 export const HEALTH_REPORT_SPAN_NAME = 'sightline.sensor.health';
 
@@ -22,8 +22,7 @@ export interface SensorHealth {
 export function healthReportSpan(health: SensorHealth, resource: Attributes, nowMs = Date.now()): GenAiSpan {
   const now = BigInt(Math.round(nowMs * 1e6));
   return {
-    traceId: randomBytes(16).toString('hex'),
-    spanId: randomBytes(8).toString('hex'),
+    ...newSpanIds(),
     name: HEALTH_REPORT_SPAN_NAME,
     kind: 'internal',
     startTimeUnixNano: now,

@@ -2,14 +2,11 @@
  * LlmCall -> GenAiSpan: one CLIENT span per call carrying every attribute of the seed table under its
  * seed name, and the OTel GenAI semantic-convention name alongside wherever the two differ.
  */
-import { randomBytes } from 'node:crypto';
 import type { LlmCall } from '../provider/llm-call';
 import type { AttributeValue, Attributes, GenAiSpan } from './gen-ai-span';
+import { newSpanIds, type SpanIds } from './span-ids';
 
-export interface SpanIds {
-  traceId: string;
-  spanId: string;
-}
+export { newSpanIds, type SpanIds };
 
 /**
  * `gen_ai.response.finish_reason` (seed, a single string) joins the per-choice reasons with commas in
@@ -17,10 +14,6 @@ export interface SpanIds {
  * `gen_ai.response.finish_reasons`.
  */
 export const FINISH_REASON_SEPARATOR = ',';
-
-export function newSpanIds(): SpanIds {
-  return { traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex') };
-}
 
 export function buildSpan(call: LlmCall, ids: SpanIds = newSpanIds()): GenAiSpan {
   const error = spanError(call);

@@ -7,6 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Registry } from 'prom-client';
 import { exportersConfigSchema } from '../../sensor/exporters/config';
 import { createExporters } from '../../sensor/exporters/create-exporters';
+import { otlpSpansOf } from './otlp-json';
 import { genAiSpan } from './span-fixture';
 
 describe('createExporters', () => {
@@ -28,7 +29,7 @@ describe('createExporters', () => {
       await fanOut.shutdown(5000);
 
       const lines = fs.readFileSync(path.join(dir, 'out', 'spans.jsonl'), 'utf8').trim().split('\n');
-      expect(lines.flatMap((line) => JSON.parse(line).resourceSpans[0].scopeSpans[0].spans)).toHaveLength(2);
+      expect(lines.flatMap((line) => otlpSpansOf(JSON.parse(line)))).toHaveLength(2);
       expect(fs.readdirSync(path.join(dir, 'spool')).sort()).toEqual(['cloudwatch', 'file']);
       const datums = cloudwatch.commandCalls(PutMetricDataCommand).flatMap((call) => call.args[0].input.MetricData!);
       expect(datums.find((d) => d.MetricName === 'Calls' && d.Dimensions!.length === 2)!.Value).toBe(2);
@@ -68,7 +69,7 @@ describe('createExporters', () => {
       expect(s3.commandCalls(PutObjectCommand).length - 1).toBeGreaterThanOrEqual(Math.ceil((spanBytes * spans.length) / (16 * 1024)));
       const fileBatches = fs.readFileSync(path.join(dir, 'spans.jsonl'), 'utf8').trim().split('\n');
       expect(fileBatches.length).toBeGreaterThanOrEqual(4);
-      expect(fileBatches.flatMap((line) => JSON.parse(line).resourceSpans[0].scopeSpans[0].spans)).toHaveLength(100);
+      expect(fileBatches.flatMap((line) => otlpSpansOf(JSON.parse(line)))).toHaveLength(100);
     } finally {
       s3.restore();
       fs.rmSync(dir, { recursive: true, force: true });

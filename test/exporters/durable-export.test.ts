@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { BatchingExporter } from '../../sensor/exporters/batching-exporter';
 import { exportersConfigSchema } from '../../sensor/exporters/config';
 import { createExporters } from '../../sensor/exporters/create-exporters';
-import { jsonBatchCodec, spanBatchCodec } from '../../sensor/exporters/span-json';
+import { jsonBatchCodec } from '../../sensor/exporters/span-json';
+import { decodeTraceRequest } from '../../sensor/receiver/otlp-codec';
 import type { Exporter } from '../../sensor/exporters/span-exporter';
 import { DiskSpool } from '../../sensor/exporters/spool';
 import { genAiSpan } from './span-fixture';
@@ -101,7 +102,8 @@ describe('createExporters fan-out export', () => {
     fs.cpSync(path.join(dir, 'spool', 'otlp'), copy, { recursive: true });
     const reader = new DiskSpool({ dir: copy, maxBytes: 1 << 20 });
     const batch = reader.peek()!;
-    expect(spanBatchCodec.decode(batch.bytes).map((span) => span.spanId)).toEqual([genAiSpan({ index: 1 }).spanId, genAiSpan({ index: 2 }).spanId]);
+    // The spooled batch is the OTLP request itself, ready to send again after the crash.
+    expect(decodeTraceRequest(Buffer.from(batch.bytes), 'protobuf').spans.map((decoded) => decoded.span.spanId)).toEqual([genAiSpan({ index: 1 }).spanId, genAiSpan({ index: 2 }).spanId]);
     await fanOut.shutdown(10);
   });
 

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { BatchingExporter } from '../../sensor/exporters/batching-exporter';
 import { OtlpHttpExporter } from '../../sensor/exporters/otlp-http-exporter';
 import { startOtlpReceiver } from '../../sensor/receiver/otlp-receiver';
-import { spanBatchCodec } from '../../sensor/exporters/span-json';
+import { otlpProtobufBatchCodec } from '../../sensor/exporters/otlp-spans';
+import { joinEncodedItems, spanBatchCodec } from '../../sensor/exporters/span-json';
 import { DiskSpool } from '../../sensor/exporters/spool';
 import type { GenAiSpan } from '../../sensor/span/gen-ai-span';
 import { OtlpSinkServer } from './otlp-sink-server';
@@ -27,7 +28,7 @@ afterEach(async () => {
 function delivery(spoolDir: string, endpoint: string): BatchingExporter<GenAiSpan> {
   return new BatchingExporter({
     sink: new OtlpHttpExporter({ endpoint, timeoutMs: 2000 }),
-    codec: spanBatchCodec,
+    codec: otlpProtobufBatchCodec,
     queue: new DiskSpool({ dir: spoolDir, maxBytes: 4 * 1024 * 1024, segmentBytes: 16 * 1024 }),
     batching: { maxBatch: 7, maxDelayMs: 20 },
     retry: { initialDelayMs: 20, maxDelayMs: 100 },
@@ -112,6 +113,34 @@ describe('delivery through the spool', () => {
 
     expect(sink.spanNames()).toEqual(names(0, 70));
     expect(second.stats().spoolDroppedItems).toBe(0);
+  });
+
+  it('sends the spooled batch as it is: the spool holds the protobuf request itself', async () => {
+    const spoolDir = path.join(spoolRoot, 'as-is');
+    const exporter = delivery(spoolDir, sink.url);
+    sink.status = 503; // held in the spool first, so the queued bytes can be read
+    exporter.offer([genAiSpan({ index: 1 }), genAiSpan({ index: 2 })]);
+    exporter.flush();
+    const queued = Buffer.from(new DiskSpool({ dir: spoolDir, maxBytes: 1 << 20 }).peek()!.bytes);
+    sink.status = 200;
+    expect(await exporter.waitUntilDelivered(5000)).toBe(true);
+    await exporter.shutdown();
+    expect(sink.requests.map((request) => request.body)).toEqual([queued]);
+    expect(sink.requests[0].resourceSpans.map((resource) => resource.spans[0].spanId)).toEqual([genAiSpan({ index: 1 }).spanId, genAiSpan({ index: 2 }).spanId]);
+  });
+
+  it('still delivers batches an earlier version spooled as JSON span arrays, after an upgrade', async () => {
+    const spoolDir = path.join(spoolRoot, 'upgrade');
+    const earlier = new DiskSpool({ dir: spoolDir, maxBytes: 1 << 20 });
+    const spans = [genAiSpan({ index: 7 }), genAiSpan({ index: 8 })];
+    earlier.append(joinEncodedItems(spans.map((span) => spanBatchCodec.encodeItem(span))), spans.length);
+    earlier.close();
+    const exporter = delivery(spoolDir, sink.url);
+    expect(await exporter.waitUntilDelivered(5000)).toBe(true);
+    await exporter.shutdown();
+    expect(sink.spanNames()).toEqual(spans.map((span) => span.name));
+    expect(sink.requests[0].resourceSpans.flatMap((resource) => resource.spans.map((decoded) => decoded.spanId))).toEqual(spans.map((span) => span.spanId));
+    expect(exporter.stats()).toMatchObject({ deliveredItems: 2, rejectedItems: 0 });
   });
 
   it('drops a batch the endpoint rejects as malformed and keeps going', async () => {

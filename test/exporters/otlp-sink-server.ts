@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { decodeExportTraceServiceRequest, type DecodedResourceSpans } from './otlp-protobuf-decoder';
 
 export class OtlpSinkServer {
-  readonly requests: Array<{ path: string; contentType: string; headers: http.IncomingHttpHeaders; resourceSpans: DecodedResourceSpans[] }> = [];
+  readonly requests: Array<{ path: string; contentType: string; headers: http.IncomingHttpHeaders; body: Buffer; resourceSpans: DecodedResourceSpans[] }> = [];
   private server: http.Server | undefined;
   port = 0;
   /** Status to answer with; 200 accepts. */
@@ -20,6 +20,7 @@ export class OtlpSinkServer {
             path: req.url ?? '',
             contentType: req.headers['content-type'] ?? '',
             headers: req.headers,
+            body: Buffer.concat(chunks),
             resourceSpans: decodeExportTraceServiceRequest(Buffer.concat(chunks)),
           });
         }

@@ -29,6 +29,9 @@ export interface SpanEnricherOptions {
 }
 
 export class SpanEnricher {
+  /** A process's command line, scrubbed once for as long as its cached context lives, not on every span. */
+  private readonly scrubbedCommandLines = new WeakMap<ProcessContext, string>();
+
   constructor(private readonly options: SpanEnricherOptions) {}
 
   /** Reads the config, finds Kubernetes if there is one and lists this node's pods once before resolving. */
@@ -70,7 +73,7 @@ export class SpanEnricher {
     const resource: Attributes = { ...span.resource };
     const processContext = pid === undefined ? undefined : await this.options.processes.lookup(pid);
     if (pid !== undefined) resource['process.pid'] = pid;
-    if (processContext) addProcess(resource, processContext);
+    if (processContext) addProcess(resource, processContext, this.scrubbedCommandLine(processContext));
     else if (origin?.comm) resource['process.executable.name'] ??= origin.comm;
 
     const pod = processContext ? this.podOf(processContext) : undefined;
@@ -86,6 +89,17 @@ export class SpanEnricher {
     return { ...span, resource, attributes };
   }
 
+  private scrubbedCommandLine(context: ProcessContext): string | undefined {
+    if (!context.commandLine) return undefined;
+    let scrubbed = this.scrubbedCommandLines.get(context);
+    if (scrubbed === undefined) {
+      // Command lines can carry keys (`--api-key=...`, `-H "api-key: ..."`, `-u user:secret`); credentials never leave the sensor.
+      scrubbed = scrubCommandLine(context.commandLine);
+      this.scrubbedCommandLines.set(context, scrubbed);
+    }
+    return scrubbed;
+  }
+
   private podOf(context: ProcessContext): PodContext | undefined {
     const kubernetes = this.options.kubernetes;
     if (!kubernetes) return undefined;
@@ -98,11 +112,10 @@ function stringOf(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function addProcess(resource: Attributes, context: ProcessContext): void {
+function addProcess(resource: Attributes, context: ProcessContext, commandLine: string | undefined): void {
   resource['process.executable.name'] = context.executableName;
   if (context.executablePath) resource['process.executable.path'] = context.executablePath;
-  // Command lines can carry keys (`--api-key=...`, `-H "api-key: ..."`, `-u user:secret`); credentials never leave the sensor.
-  if (context.commandLine) resource['process.command_line'] = scrubCommandLine(context.commandLine);
+  if (commandLine) resource['process.command_line'] = commandLine;
   if (context.containerId) resource['container.id'] = context.containerId;
 }
 
