@@ -1,171 +1,169 @@
 /**
- * Capture cost: request rate of a keep-alive HTTPS client on loopback with and without the sensor attached,
- * measured in the same run, rounds interleaved so drift on the machine hits every side alike. Two sensors are
- * measured: `sightline capture` (the eBPF capture stage alone, writing every buffer as JSON) and `sightline sensor`
- * (capture, HTTP decoding, provider recognition, spans and exporters: what runs on a node).
+ * What the sensor costs the traffic of the node it runs on, each figure a ratio of rates measured in the same run,
+ * rounds interleaved (and the order of the sides rotated) so drift on the machine hits every side alike.
  *
- * The server stands in for the remote LLM provider, which in production is not on the traced host: it runs
- * from its own copy of the node binary, and the sensor is told to leave that copy alone.
+ * - Ordinary HTTPS traffic: a node JSON API on loopback, a keep-alive node client, saturated. The sensor against no
+ *   sensor (bar: at least 0.98), with empty probes on the same functions shown beside it.
+ * - An LLM tight loop: the same client posting OpenAI chat completions to the same server. The sensor against empty
+ *   bpftrace programs on the same eight functions (uprobe and uretprobe on SSL_write, SSL_write_ex, SSL_read,
+ *   SSL_read_ex; bar: at least 0.80), and the sensor's CPU per captured call (user + system, every thread; bar: at
+ *   most 50 µs), counted at the sink the spans reach.
  *
- *   npm run bench            (options: --seconds N per round, --rounds N, --concurrency N, --body-bytes N,
- *                             --latency-ms N: the provider answers after this delay, as real LLM APIs do)
+ * The sensor runs as the DaemonSet does, shipping OTLP to a gateway (here a loopback sink that counts spans); the
+ * LLM loop also runs it in local mode (spans to a file, metrics and cost computed in the sensor). Client and server
+ * are both traced, as two workloads on one node would be.
  *
- * The client posts its bodies to /v1/chat/completions, so the full sensor treats every request as an LLM call
- * (one it cannot parse: the body is not JSON), its most expensive path short of building a span.
+ *   npm run bench:overhead    (options: --seconds N per side and round, --rounds N, --concurrency N, --body-bytes N)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { generateTestCertificates } from '../sensor/demo/test-ca';
+import {
+  OPENSSL_FUNCTIONS,
+  cpuSeconds,
+  lineFrom,
+  median,
+  metric,
+  parseNumericOptions,
+  requireBpftrace,
+  run,
+  startEmptyProbes,
+  startSensor,
+  stop,
+} from './support/processes';
+import { CountingOtlpSink, spansInFile, waitForCount } from './support/span-sinks';
+import { prepareWorkspace, type Workspace } from './support/workloads';
 
-interface BenchOptions {
+type Side = 'without' | 'empty probes' | 'sensor' | 'sensor, local mode';
+
+interface SideResult {
+  rate: number;
+  /** Sensor sides: CPU µs per span that reached the sink, and the spans. */
+  cpuMicrosPerCall?: number;
+  spans?: number;
+  droppedBytes?: number;
+}
+
+interface Scenario {
+  name: string;
+  path: string;
+  sides: Side[];
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: 'ordinary HTTPS API (POST /api/orders)', path: '/api/orders', sides: ['without', 'empty probes', 'sensor'] },
+  { name: 'LLM tight loop (POST /v1/chat/completions)', path: '/v1/chat/completions', sides: ['without', 'empty probes', 'sensor', 'sensor, local mode'] },
+];
+
+export interface OverheadOptions extends Record<string, number> {
   seconds: number;
   rounds: number;
   concurrency: number;
   bodyBytes: number;
-  latencyMs: number;
 }
 
-function parseOptions(argv: string[]): BenchOptions {
-  const options: BenchOptions = { seconds: 5, rounds: 3, concurrency: 4, bodyBytes: 1024, latencyMs: 0 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof BenchOptions;
-    const value = Number(argv[i + 1]);
-    if (!(key in options) || !Number.isFinite(value) || value < 0) throw new Error(`bench: unknown option or bad value: ${argv[i]} ${argv[i + 1]}`);
-    options[key] = value;
+export interface OverheadReport {
+  scenario: string;
+  results: Record<Side, SideResult[]>;
+}
+
+async function measureSide(side: Side, scenario: Scenario, workspace: Workspace, port: string, options: OverheadOptions, round: number): Promise<SideResult> {
+  const clientArgs = [workspace.script('loop-client'), workspace.certs.caCertPath, port, String(options.seconds), String(options.concurrency), scenario.path, String(options.bodyBytes)];
+  const client = () => run(process.execPath, clientArgs).then(Number);
+  if (side === 'without') return { rate: await client() };
+  if (side === 'empty probes') {
+    const probes = await startEmptyProbes(process.execPath, OPENSSL_FUNCTIONS);
+    try {
+      return { rate: await client() };
+    } finally {
+      await stop(probes);
+    }
   }
-  return options;
-}
 
-// The server answers with the request body's size; it runs in its own process, like a remote API would.
-const SERVER = `
-const https = require('node:https'); const fs = require('node:fs');
-const [cert, key, bodyBytes, latencyMs] = process.argv.slice(2);
-const reply = Buffer.alloc(Number(bodyBytes), 'r');
-const answer = (res) => { res.writeHead(200, { 'content-length': reply.length }); res.end(reply); };
-https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (req, res) => {
-  req.on('data', () => {}); req.on('end', () => (Number(latencyMs) > 0 ? setTimeout(answer, Number(latencyMs), res) : answer(res)));
-}).listen(0, '127.0.0.1', function () { console.log(this.address().port); });
-`;
-
-// The client keeps `concurrency` requests in flight over keep-alive connections and prints requests completed.
-const CLIENT = `
-const https = require('node:https'); const fs = require('node:fs');
-const [ca, port, seconds, concurrency, bodyBytes] = process.argv.slice(2);
-const agent = new https.Agent({ keepAlive: true, maxSockets: Number(concurrency), ca: fs.readFileSync(ca) });
-const body = Buffer.alloc(Number(bodyBytes), 'q');
-let done = 0; const end = Date.now() + Number(seconds) * 1000;
-function one() {
-  if (Date.now() >= end) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions', agent, headers: { 'content-length': body.length } }, (res) => {
-      res.on('data', () => {}); res.on('end', () => { done++; resolve(); });
-    });
-    req.on('error', reject); req.end(body);
-  }).then(one);
-}
-Promise.all(Array.from({ length: Number(concurrency) }, one)).then(() => { console.log(done / Number(seconds)); agent.destroy(); });
-`;
-
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${command} exited with ${code}`))));
-  });
-}
-
-function firstLine(child: ChildProcess, stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; got: ${seen}`)), timeoutMs);
-    child[stream]!.on('data', (chunk) => {
-      seen += chunk;
-      const match = pattern.exec(seen);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[0]);
-      }
-    });
-  });
-}
-
-type SensorMode = 'capture' | 'sensor';
-const MODES: SensorMode[] = ['capture', 'sensor'];
-
-async function startSensor(root: string, work: string, providerDir: string, mode: SensorMode): Promise<ChildProcess> {
-  const launcher = path.join(root, 'bin', 'sightline.js');
-  let args = ['capture', '--out', '/dev/null', '--exclude', providerDir];
-  if (mode === 'sensor') {
-    const config = path.join(work, 'sensor.yaml');
-    fs.writeFileSync(config, `capture:\n  excludePaths: [${JSON.stringify(providerDir)}]\nreceiver:\n  enabled: false\nserver:\n  httpPort: 0\n`);
-    args = ['sensor', '--config', config, '--otlp-file', '/dev/null'];
-  }
-  // Started as `npx sightline` starts it, so the launcher's node flags apply.
-  const sensor = spawn(launcher, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  await firstLine(sensor, 'stderr', /probes attached to \d+ TLS file/, 30_000);
-  return sensor;
-}
-
-async function stopSensor(sensor: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => sensor.once('close', resolve));
-  sensor.kill('SIGINT');
-  await exited;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
-  const root = path.resolve(__dirname, '..', '..');
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-bench-'));
-  const certs = await generateTestCertificates(work);
-  const serverScript = path.join(work, 'server.js');
-  const clientScript = path.join(work, 'client.js');
-  fs.writeFileSync(serverScript, SERVER);
-  fs.writeFileSync(clientScript, CLIENT);
-  const providerDir = path.join(work, 'provider');
-  fs.mkdirSync(providerDir);
-  const providerNode = path.join(providerDir, 'node');
-  fs.copyFileSync(process.execPath, providerNode);
-  fs.chmodSync(providerNode, 0o755);
-  const server = spawn(providerNode, [serverScript, certs.certPath, certs.keyPath, String(options.bodyBytes), String(options.latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await firstLine(server, 'stdout', /\d+/, 10_000);
-  const clientArgs = [clientScript, certs.caCertPath, port, String(options.seconds), String(options.concurrency), String(options.bodyBytes)];
-
-  console.log(`capture overhead: ${options.rounds} rounds x ${options.seconds} s, ${options.concurrency} requests in flight, ${options.bodyBytes} B bodies, provider latency ${options.latencyMs} ms, ${os.cpus().length} CPUs`);
-  await run(process.execPath, [...clientArgs.slice(0, 3), '1', ...clientArgs.slice(4)]); // warm-up
-  const without: number[] = [];
-  const withSensor: Record<SensorMode, number[]> = { capture: [], sensor: [] };
+  const sideDir = fs.mkdtempSync(path.join(workspace.dir, `sensor-${round}-`));
+  const sink = new CountingOtlpSink();
+  const spansFile = path.join(sideDir, 'spans.jsonl');
+  const local = side === 'sensor, local mode';
+  const sensor = await startSensor(sideDir, local ? ['--otlp-file', spansFile] : ['--otlp-endpoint', await sink.start()]);
   try {
-    for (let round = 1; round <= options.rounds; round++) {
-      without.push(Number(await run(process.execPath, clientArgs)));
-      for (const mode of MODES) {
-        const sensor = await startSensor(root, work, providerDir, mode);
-        try {
-          withSensor[mode].push(Number(await run(process.execPath, clientArgs)));
-        } finally {
-          await stopSensor(sensor);
-        }
+    const spans = () => (local ? spansInFile(spansFile) : sink.spans);
+    const cpuBefore = cpuSeconds(sensor.pid);
+    const rate = await client();
+    const expected = Math.round(rate * options.seconds);
+    const delivered = scenario.path === '/api/orders' ? spans() : await waitForCount(spans, expected);
+    const cpu = cpuSeconds(sensor.pid) - cpuBefore;
+    const metrics = await sensor.metrics();
+    return {
+      rate,
+      spans: delivered,
+      cpuMicrosPerCall: delivered > 0 ? (cpu * 1e6) / delivered : undefined,
+      droppedBytes: metric(metrics, 'sightline_capture_dropped_bytes_total'),
+    };
+  } finally {
+    await stop(sensor.child);
+    await sink.close();
+  }
+}
+
+export async function measureOverhead(options: OverheadOptions, log: (line: string) => void = console.log): Promise<OverheadReport[]> {
+  requireBpftrace();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-overhead-'));
+  const workspace = await prepareWorkspace(work);
+  const server: ChildProcess = spawn(process.execPath, [workspace.script('server'), workspace.certs.certPath, workspace.certs.keyPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const reports: OverheadReport[] = [];
+  try {
+    const port = (await lineFrom(server, 'stdout', /\d+/, 10_000))[0];
+    log(`capture overhead: ${options.rounds} rounds x ${options.seconds} s per side, ${options.concurrency} requests in flight, ${options.bodyBytes} B bodies, ${os.cpus().length} CPUs, Linux ${os.release()}, Node ${process.versions.node}`);
+    for (const scenario of SCENARIOS) {
+      await run(process.execPath, [workspace.script('loop-client'), workspace.certs.caCertPath, port, '1', String(options.concurrency), scenario.path, String(options.bodyBytes)]); // warm-up
+      const results = Object.fromEntries(scenario.sides.map((side) => [side, [] as SideResult[]])) as Record<Side, SideResult[]>;
+      log(`${scenario.name}:`);
+      for (let round = 0; round < options.rounds; round++) {
+        const order = scenario.sides.map((_, i) => scenario.sides[(i + round) % scenario.sides.length]);
+        for (const side of order) results[side].push(await measureSide(side, scenario, workspace, port, options, round));
+        log(`  round ${round + 1}: ${scenario.sides.map((side) => `${side} ${results[side][round].rate.toFixed(0)}/s`).join(', ')}`);
       }
-      console.log(`  round ${round}: without ${without[round - 1].toFixed(0)} req/s, ${MODES.map((mode) => `with ${mode} ${withSensor[mode][round - 1].toFixed(0)} req/s`).join(', ')}`);
+      reports.push({ scenario: scenario.name, results });
     }
   } finally {
-    server.kill();
+    await stop(server, 'SIGTERM');
     fs.rmSync(work, { recursive: true, force: true });
   }
-  console.log(`median without: ${median(without).toFixed(0)} req/s`);
-  for (const mode of MODES) {
-    const ratio = median(withSensor[mode]) / median(without);
-    const loss = ratio < 1 ? `${((1 - ratio) * 100).toFixed(1)}% fewer requests per second` : 'no loss measured (the difference is noise)';
-    console.log(`with sightline ${mode}: ${median(withSensor[mode]).toFixed(0)} req/s, ratio ${ratio.toFixed(3)} (${loss}; target at most 2% fewer)`);
-  }
+  return reports;
 }
 
-main().catch((error: Error) => {
-  console.error(`bench: ${error.message}`);
-  process.exit(1);
-});
+export function summarise(reports: OverheadReport[]): string[] {
+  const lines: string[] = [];
+  const rate = (report: OverheadReport, side: Side) => median(report.results[side].map((r) => r.rate));
+  const [ordinary, llm] = reports;
+  const ordinaryRatio = rate(ordinary, 'sensor') / rate(ordinary, 'without');
+  lines.push(
+    `ordinary HTTPS API: without ${rate(ordinary, 'without').toFixed(0)}/s, empty probes ${rate(ordinary, 'empty probes').toFixed(0)}/s (${(rate(ordinary, 'empty probes') / rate(ordinary, 'without')).toFixed(3)}), sensor ${rate(ordinary, 'sensor').toFixed(0)}/s`,
+    `  sensor / without = ${ordinaryRatio.toFixed(3)} (bar >= 0.98: ${ordinaryRatio >= 0.98 ? 'met' : 'NOT met'})`,
+  );
+  const llmRatio = rate(llm, 'sensor') / rate(llm, 'empty probes');
+  lines.push(
+    `LLM tight loop: without ${rate(llm, 'without').toFixed(0)}/s, empty probes ${rate(llm, 'empty probes').toFixed(0)}/s, sensor ${rate(llm, 'sensor').toFixed(0)}/s, sensor in local mode ${rate(llm, 'sensor, local mode').toFixed(0)}/s`,
+    `  sensor / empty probes = ${llmRatio.toFixed(3)} (bar >= 0.80: ${llmRatio >= 0.8 ? 'met' : 'NOT met'}); local mode / empty probes = ${(rate(llm, 'sensor, local mode') / rate(llm, 'empty probes')).toFixed(3)}`,
+  );
+  for (const side of ['sensor', 'sensor, local mode'] as const) {
+    const cpu = median(llm.results[side].map((r) => r.cpuMicrosPerCall ?? NaN));
+    const spans = llm.results[side].map((r) => r.spans ?? 0);
+    const dropped = llm.results[side].reduce((sum, r) => sum + (r.droppedBytes ?? 0), 0);
+    lines.push(
+      `  ${side}: ${cpu.toFixed(1)} us of sensor CPU per captured call (median; bar <= 50: ${cpu <= 50 ? 'met' : 'NOT met'}); spans at the sink per round ${spans.join(', ')}; dropped bytes ${dropped}`,
+    );
+  }
+  return lines;
+}
+
+if (require.main === module) {
+  const options = parseNumericOptions(process.argv.slice(2), { seconds: 5, rounds: 3, concurrency: 4, bodyBytes: 1024 }) as OverheadOptions;
+  measureOverhead(options)
+    .then((reports) => console.log(summarise(reports).join('\n')))
+    .catch((error: Error) => {
+      console.error(`bench: ${error.message}`);
+      process.exit(1);
+    });
+}

@@ -33,8 +33,9 @@ char LICENSE[] SEC("license") = "GPL";
  * Records of connections waiting for a verdict wake it at once, so the verdict comes back quickly.
  */
 #define WAKEUP_PENDING_BYTES (512 * 1024)
-/* How much of a write's start is read to judge its request line: method, target, up to the end of the path. */
-#define REQUEST_LINE_BYTES 256
+/* How much of a write's start is read to judge its request line: method and target, up to the end of the path;
+ * a path longer than this is given to user space to judge. */
+#define REQUEST_LINE_BYTES 128
 
 /*
  * Set by the sensor before load (.rodata): the verifier sees constants, so no settings lookup is paid per hit and
@@ -212,43 +213,29 @@ enum write_kind {
 #define FNV_PRIME 0x100000001b3ULL
 #define METHOD_MAX_BYTES 20
 
-struct request_line_scan {
+#define METHOD_POST ('P' | 'O' << 8 | 'S' << 16 | 'T' << 24)
+#define METHOD_PRI ('P' | 'R' << 8 | 'I' << 16)
+/* Where the target starts after "POST ". */
+#define POST_TARGET_START 5
+
+struct path_scan {
 	struct request_line_buffer *line;
-	__u64 segment_hash; /* FNV-1a of the path segment being read */
+	__u64 segment_hash;  /* FNV-1a of the path segment being read */
 	__u64 previous_hash; /* of the last non-empty segment before it: a trailing '/' leaves the current one empty */
 	__u32 segment_bytes;
-	__u32 method_word;  /* the method's first four bytes, little-endian */
-	__u32 method_bytes;
-	__u8 in_target;
-	__u8 ended;         /* the path ended (space, '?' or '#') */
-	__u8 not_http;
+	__u32 ended;         /* the path ended (space, '?' or '#') */
 };
 
-/* bpf_loop callback over the request line's bytes; returns 1 to stop. */
-static long scan_request_byte(__u64 index, struct request_line_scan *scan)
+/*
+ * bpf_loop callback over the target's bytes; returns 1 to stop. A callback is verified once, where a plain loop
+ * carrying a hash would be verified byte by byte.
+ */
+static long scan_path_byte(__u64 index, struct path_scan *scan)
 {
-	if (index >= REQUEST_LINE_BYTES)
+	__u64 at = index + POST_TARGET_START;
+	if (at >= REQUEST_LINE_BYTES)
 		return 1;
-	__u8 c = scan->line->bytes[index & (REQUEST_LINE_BYTES - 1)];
-	if (!scan->in_target) {
-		if (c == ' ') {
-			if (index == 0) {
-				scan->not_http = 1;
-				return 1;
-			}
-			scan->method_bytes = index;
-			scan->in_target = 1;
-			return 0;
-		}
-		/* Methods are upper-case tokens (A-Z, '-', '_'); registered ones are far shorter than the limit. */
-		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_') || index >= METHOD_MAX_BYTES) {
-			scan->not_http = 1;
-			return 1;
-		}
-		if (index < 4)
-			scan->method_word |= (__u32)c << (8 * index);
-		return 0;
-	}
+	__u8 c = scan->line->bytes[at & (REQUEST_LINE_BYTES - 1)];
 	if (c == ' ' || c == '?' || c == '#') {
 		scan->ended = 1;
 		return 1;
@@ -265,10 +252,11 @@ static long scan_request_byte(__u64 index, struct request_line_scan *scan)
 	return 0;
 }
 
-#define METHOD_POST ('P' | 'O' << 8 | 'S' << 16 | 'T' << 24)
-#define METHOD_PRI ('P' | 'R' << 8 | 'I' << 16)
-
-static __always_inline enum write_kind judge_write(__u64 buf, __u64 len)
+/*
+ * Global (not static) so the verifier checks it once, not at each of its call sites; its loop is a plain bounded
+ * loop, which costs less per byte than a bpf_loop callback and stops at the end of the path.
+ */
+__noinline int judge_write(__u64 buf, __u64 len)
 {
 	__u32 zero = 0;
 	struct request_line_buffer *line = bpf_map_lookup_elem(&request_line_scratch, &zero);
@@ -281,20 +269,40 @@ static __always_inline enum write_kind judge_write(__u64 buf, __u64 len)
 	if (bpf_probe_read_user(line->bytes, readable, (const void *)buf) != 0)
 		return WRITE_UNCLEAR;
 
-	struct request_line_scan scan = { .line = line, .segment_hash = FNV_OFFSET, .previous_hash = FNV_OFFSET };
-	bpf_loop(readable, scan_request_byte, &scan, 0);
-	if (scan.not_http)
+	__u32 method_word = 0;
+	__u32 method_bytes = 0;
+	__u32 i = 0;
+	/* The method: an upper-case token (A-Z, '-', '_') ended by a space; registered methods are far shorter. */
+	for (; i < METHOD_MAX_BYTES + 1; i++) {
+		if (i >= readable)
+			return WRITE_UNCLEAR; /* only method characters so far */
+		__u8 c = line->bytes[i & (REQUEST_LINE_BYTES - 1)];
+		if (c == ' ')
+			break;
+		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_') || i == METHOD_MAX_BYTES)
+			return WRITE_NOT_HTTP;
+		if (i < 4)
+			method_word |= (__u32)c << (8 * i);
+	}
+	method_bytes = i;
+	if (method_bytes == 0)
 		return WRITE_NOT_HTTP;
-	if (!scan.in_target)
-		return WRITE_UNCLEAR; /* only method characters so far */
-	if (scan.method_bytes == 3 && scan.method_word == METHOD_PRI)
+	if (method_bytes == 3 && method_word == METHOD_PRI)
 		return WRITE_HTTP2_PREFACE;
-	if (scan.method_bytes != 4 || scan.method_word != METHOD_POST)
+	if (method_bytes != 4 || method_word != METHOD_POST)
 		return WRITE_OTHER_REQUEST;
+
+	/* The target: FNV-1a of its last non-empty path segment, up to a space, '?' or '#'. */
+	struct path_scan scan = { .line = line, .segment_hash = FNV_OFFSET, .previous_hash = FNV_OFFSET };
+	bpf_loop(readable - 5, scan_path_byte, &scan, 0);
+	int ended = scan.ended;
+	__u64 segment_hash = scan.segment_hash;
+	__u64 previous_hash = scan.previous_hash;
+	__u32 segment_bytes = scan.segment_bytes;
 	/* A path longer than the window, or cut by the end of the write, is given to user space to judge. */
-	if (!scan.ended)
+	if (!ended)
 		return WRITE_LLM_REQUEST;
-	__u64 last_segment = scan.segment_bytes ? scan.segment_hash : scan.previous_hash;
+	__u64 last_segment = segment_bytes ? segment_hash : previous_hash;
 	return bpf_map_lookup_elem(&llm_path_segments, &last_segment) ? WRITE_LLM_REQUEST : WRITE_OTHER_REQUEST;
 }
 

@@ -1,0 +1,130 @@
+/** What the benchmarks share: child processes, their CPU and memory, the sensor, and the empty-probe floor. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** `--name value` pairs over defaults; unknown names and values that are not positive numbers are refused. */
+export function parseNumericOptions<T extends Record<string, number>>(argv: string[], defaults: T): T {
+  const options = { ...defaults };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const value = Number(argv[i + 1]);
+    if (!(key in options) || !Number.isFinite(value) || value < 0) throw new Error(`unknown option or bad value: ${argv[i]} ${argv[i + 1] ?? ''}`);
+    (options as Record<string, number>)[key] = value;
+  }
+  return options;
+}
+
+/** Resolves with the first match of `pattern` in what the child writes to `stream`. */
+export function lineFrom(child: ChildProcess, stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`no output matching ${pattern} within ${timeoutMs} ms: ${seen.slice(-500)}`)), timeoutMs);
+    child[stream]!.on('data', (chunk) => {
+      seen += chunk;
+      const match = pattern.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`process exited (${code}) before printing ${pattern}: ${seen.slice(-500)}`));
+    });
+  });
+}
+
+/** Runs a command to completion and returns what it printed on stdout. */
+export function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${command} exited with ${code}`))));
+  });
+}
+
+export async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('close', resolve));
+  child.kill(signal);
+  await exited;
+}
+
+/** CPU seconds (user + system, every thread) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+export function peakRssMb(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+export function getText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
+}
+
+/** A sample of Prometheus text, summed over its label sets; 0 when absent. */
+export function metric(text: string, name: string): number {
+  let sum = 0;
+  for (const match of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(match[1]);
+  return sum;
+}
+
+export interface RunningSensor {
+  child: ChildProcess;
+  pid: number;
+  healthPort: number;
+  metrics(): Promise<string>;
+}
+
+/** `sightline sensor` as `npx sightline` starts it (the launcher's node flags apply), with its own data dir. */
+export async function startSensor(work: string, args: string[], configYaml = ''): Promise<RunningSensor> {
+  const config = path.join(work, 'sensor.yaml');
+  fs.writeFileSync(config, `receiver:\n  enabled: false\nserver:\n  httpPort: 0\n${configYaml}`);
+  const child = spawn(path.join(ROOT, 'bin', 'sightline.js'), ['sensor', '--config', config, '--data-dir', path.join(work, 'data'), ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, SIGHTLINE_LOG_FORMAT: 'json' },
+  });
+  const healthPort = Number((await lineFrom(child, 'stderr', /"healthPort":(\d+)/, 60_000))[1]);
+  return { child, pid: child.pid!, healthPort, metrics: () => getText(`http://127.0.0.1:${healthPort}/metrics`) };
+}
+
+/**
+ * Empty bpftrace programs, uprobe and uretprobe, on the functions the sensor probes: the floor any uprobe-based
+ * sensor pays on this kernel, measured beside the sensor in the same run.
+ */
+export async function startEmptyProbes(binary: string, functions: string[]): Promise<ChildProcess> {
+  const program = functions.map((fn) => `uprobe:${binary}:${fn} {} uretprobe:${binary}:${fn} {}`).join(' ');
+  const child = spawn('bpftrace', ['-e', program], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await lineFrom(child, 'stdout', /Attaching \d+ probes?/, 60_000);
+  await new Promise((resolve) => setTimeout(resolve, 500)); // attaching is announced just before it is done
+  return child;
+}
+
+export const OPENSSL_FUNCTIONS = ['SSL_write', 'SSL_write_ex', 'SSL_read', 'SSL_read_ex'];
+
+export function requireBpftrace(): void {
+  try {
+    fs.accessSync('/usr/bin/bpftrace', fs.constants.X_OK);
+  } catch {
+    throw new Error('bpftrace is missing (apt-get install bpftrace): the benchmark measures the empty-probe floor with it');
+  }
+}

@@ -1,0 +1,65 @@
+/** Where the benchmarked sensor's spans land, counted there: what reached the sink, not what the sensor meant to send. */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeTraceRequest } from '../../sensor/receiver/otlp-codec';
+
+/** An OTLP/HTTP endpoint standing in for the gateway: accepts protobuf requests and counts their spans. */
+export class CountingOtlpSink {
+  spans = 0;
+  private server?: http.Server;
+
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        try {
+          this.spans += decodeTraceRequest(Buffer.concat(chunks), 'protobuf').spans.length;
+          res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+        } catch (error) {
+          res.writeHead(400).end((error as Error).message);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/** Spans in an OTLP/JSON lines file (the sensor's `--otlp-file`). */
+export function spansInFile(file: string): number {
+  if (!fs.existsSync(file)) return 0;
+  let spans = 0;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    for (const resource of JSON.parse(line).resourceSpans ?? []) for (const scope of resource.scopeSpans ?? []) spans += (scope.spans ?? []).length;
+  }
+  return spans;
+}
+
+/** Polls `count` until it reaches `expected` or stops growing for `quietMs`. */
+export async function waitForCount(count: () => number, expected: number, quietMs = 1500, timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const now = count();
+    if (now >= expected || Date.now() > deadline) return now;
+    if (now !== last) {
+      last = now;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > quietMs) {
+      return now;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
