@@ -18,10 +18,10 @@ import { PrivacyStage } from '../pipeline/privacy/privacy-stage';
 import { SpanPipeline } from '../pipeline/span-pipeline';
 import { isLlmRequestHead } from '../provider/registry';
 import { startOtlpReceiver, type RunningOtlpReceiver } from '../receiver/otlp-receiver';
+import { healthReportSpan } from '../span/health-report';
 import { spanFromExchange } from '../span/span-from-exchange';
 import { ConnectionStreams } from '../streams/connection-streams';
 import { createCallLog } from './call-log';
-import { healthReportSpan } from './health-report';
 import { startHealthServer } from './health-server';
 import { registerSensorHealthMetrics } from './sensor-health-metrics';
 
