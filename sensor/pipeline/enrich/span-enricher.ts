@@ -1,6 +1,5 @@
 /** The pipeline's enrichment stage: resource attributes for the calling process, its container and its pod. */
 import type { Attributes, GenAiSpan } from '../../span/gen-ai-span';
-import { scrubCommandLine } from '../privacy/command-line';
 import { enrichmentConfigSchema, type EnrichmentConfigInput } from './config';
 import { KubernetesMetadata, type EnrichmentLog, type PodContext } from './kubernetes';
 import { ProcessContextReader, type ProcessContext } from './process';
@@ -101,8 +100,7 @@ function stringOf(value: unknown): string | undefined {
 function addProcess(resource: Attributes, context: ProcessContext): void {
   resource['process.executable.name'] = context.executableName;
   if (context.executablePath) resource['process.executable.path'] = context.executablePath;
-  // Command lines can carry keys (`--api-key=...`, `-H "api-key: ..."`, `-u user:secret`); credentials never leave the sensor.
-  if (context.commandLine) resource['process.command_line'] = scrubCommandLine(context.commandLine);
+  if (context.commandLine) resource['process.command_line'] = context.commandLine;
   if (context.containerId) resource['container.id'] = context.containerId;
 }
 
