@@ -52,6 +52,8 @@ export interface SpanFacts {
   server: string;
   requestModel: string;
   responseModel: string;
+  /** The model calls are grouped under (see groupingModel). */
+  model: string;
   provider: string;
   operation: string;
   statusCode: string;
@@ -66,6 +68,15 @@ export interface SpanFacts {
   costUsd?: number;
 }
 
+/**
+ * The model a call is grouped under: the request model, except when that is an ARN (a Bedrock inference profile,
+ * an address rather than a name), where the model that answered is the one users look for, and the one it is priced as.
+ */
+export function groupingModel(requestModel: string, responseModel: string): string {
+  if (requestModel.startsWith('arn:') && responseModel !== '') return responseModel;
+  return requestModel || responseModel;
+}
+
 export function spanFacts(span: GenAiSpan): SpanFacts {
   const { attributes, resource } = span;
   const errorType = text(attributes, 'error.type', 'gen_ai.error.type');
@@ -73,6 +84,8 @@ export function spanFacts(span: GenAiSpan): SpanFacts {
   const tokens = tokenCountsOf(span);
   const cost = attributes[COST_ATTRIBUTE];
   const durationNs = span.endTimeUnixNano - span.startTimeUnixNano;
+  const requestModel = text(attributes, 'gen_ai.request.model');
+  const responseModel = text(attributes, 'gen_ai.response.model');
   return {
     workload: text(resource, 'sightline.workload', 'k8s.deployment.name', 'k8s.statefulset.name', 'k8s.daemonset.name', 'k8s.job.name'),
     namespace: text(resource, 'k8s.namespace.name'),
@@ -80,8 +93,9 @@ export function spanFacts(span: GenAiSpan): SpanFacts {
     // The calling program: its workload's pods share an executable, so this stays bounded on the global metrics.
     client: text(resource, 'process.executable.name', 'service.name'),
     server: text(attributes, 'server.address'),
-    requestModel: text(attributes, 'gen_ai.request.model'),
-    responseModel: text(attributes, 'gen_ai.response.model'),
+    requestModel,
+    responseModel,
+    model: groupingModel(requestModel, responseModel),
     provider: text(attributes, 'gen_ai.provider.name', 'gen_ai.system'),
     operation: text(attributes, 'gen_ai.operation.name'),
     statusCode: typeof status === 'number' || typeof status === 'string' ? String(status) : '',
@@ -169,7 +183,7 @@ export class GenAiMetrics {
     const limit = (label: string, value: string) => this.cardinality.limit(label, value);
     const global: Record<GlobalLabel, string> = {
       cluster: limit('cluster', facts.cluster),
-      gen_ai_request_model: limit('gen_ai_request_model', facts.requestModel),
+      gen_ai_request_model: limit('gen_ai_request_model', facts.model),
       gen_ai_system: limit('gen_ai_system', facts.provider),
       client: limit('client', facts.client),
       server: limit('server', facts.server),
@@ -202,7 +216,8 @@ export class GenAiMetrics {
     const otel: Record<OtelLabel, string> = {
       gen_ai_operation_name: limit('gen_ai_operation_name', facts.operation),
       gen_ai_provider_name: global.gen_ai_system,
-      gen_ai_request_model: global.gen_ai_request_model,
+      // Semantic-convention meaning here: the request model as sent, next to the response model.
+      gen_ai_request_model: limit('gen_ai_request_model', facts.requestModel),
       gen_ai_response_model: limit('gen_ai_response_model', facts.responseModel),
       server_address: global.server,
     };
@@ -289,7 +304,7 @@ export class MetricsAggregator {
 
   record(span: GenAiSpan): void {
     const facts = spanFacts(span);
-    const model = this.cardinality.limit('model', facts.requestModel || facts.responseModel || 'unknown');
+    const model = this.cardinality.limit('model', facts.model || 'unknown');
     const provider = this.cardinality.limit('provider', facts.provider || 'unknown');
     const workload = this.cardinality.limit('workload', facts.workload);
     const namespace = this.cardinality.limit('namespace', facts.namespace);
