@@ -137,6 +137,20 @@ describe('scrubSecrets', () => {
     expect(scrubSecrets(prose)).toBe(prose);
   });
 
+  it.each(['base64', 'base64url', 'hex'] as const)('keeps a long %s blob (an image in a prompt) unchanged', (encoding) => {
+    // Random-looking but the same on every run (xorshift32): key words such as `key` and `auth` turn up in it.
+    const bytes = Buffer.alloc(256 * 1024);
+    let state = 2463534242;
+    for (let i = 0; i < bytes.length; i++) {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      bytes[i] = state & 0xff;
+    }
+    const document = JSON.stringify({ type: 'image', data: bytes.toString(encoding) });
+    expect(scrubSecrets(document)).toBe(document);
+  });
+
   it('keeps JSON valid at any depth of escaping', () => {
     const document = { note: JSON.stringify({ inner: JSON.stringify({ password: FAKE.password, awsSecret: FAKE.awsSecret }) }), apiKey: FAKE.openaiProjectKey };
     const scrubbed = scrubSecrets(JSON.stringify(document));

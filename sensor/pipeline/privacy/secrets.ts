@@ -28,7 +28,10 @@ function anyCase(word: string): string {
 const KEY_NAME_WORDS = [...['secret', 'token', 'passw', 'passphrase', 'credential', 'cookie', 'bearer', 'signature', 'key'].map(anyCase), `${anyCase('auth')}(?![oO][rR](?![iI][zZ]))`]
   .join('|');
 
-/** Shapes that are credentials wherever they appear. Each starts at a word boundary, so `risk-free` is no `sk-` key. */
+/**
+ * Shapes that are credentials wherever they appear. Each starts at a word boundary that is not after a dash, so
+ * `risk-free` holds no `sk-` key and neither does the `-sk-` a base64url blob may hold.
+ */
 const CREDENTIAL_SHAPES = [
   // OpenAI (sk-, sk-proj-, sk-svcacct-, sk-admin-) and Anthropic (sk-ant-api03-...) keys.
   'sk-[A-Za-z0-9_-]{20,}',
@@ -73,12 +76,17 @@ const CREDENTIAL_SHAPES = [
 const PEM_PRIVATE_KEY = '-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----[^"]*?(?:-----END[A-Z ]*PRIVATE KEY(?: BLOCK)?-----|(?=\\\\?"|$))';
 
 /** Credential shapes as one pattern source, for the optional `api-key` redaction pattern as well. */
-export const CREDENTIAL_SHAPE_SOURCE = `\\b(?:${CREDENTIAL_SHAPES.join('|')})|${PEM_PRIVATE_KEY}`;
+export const CREDENTIAL_SHAPE_SOURCE = `\\b(?<!-)(?:${CREDENTIAL_SHAPES.join('|')})|${PEM_PRIVATE_KEY}`;
 
 /** An HTTP auth scheme before the credential in an unquoted value (`Authorization: Bearer abc`). */
 const AUTH_SCHEME = `(?:(?:${['bearer', 'basic', 'digest', 'token', 'bot', 'negotiate'].map(anyCase).join('|')}|AWS4-HMAC-SHA256)[ \\t]+)?`;
 
-const KEY_NAME = `(?:${KEY_NAME_WORDS})[A-Za-z0-9_.-]*`;
+/**
+ * A key word and the rest of its name, at most 64 characters, taken whole: the lookahead-and-backreference pair is an
+ * atomic group, so the engine never retries shorter tails (none could be followed by a separator anyway), and a name
+ * full of key words (`key-key-key...`, a base64url blob) costs little.
+ */
+const KEY_NAME = `(?:${KEY_NAME_WORDS})(?=([A-Za-z0-9_.-]{0,64}))\\1`;
 /** Characters that end an unquoted value: white space, quotes, separators and brackets. */
 const UNQUOTED_VALUE = `[^\\s"'\\\\&,;<>()[\\]{}]+`;
 /** A value that looks like a key rather than a word: 16 or more characters with digits and letters. */
@@ -90,15 +98,16 @@ const RANDOM_VALUE = `(?=[^\\s"'\\\\]*[0-9])(?=[^\\s"'\\\\]*[A-Za-z])[^\\s"'\\\\
  *   inside a JSON string, at any depth: a quote or backslash ends the value), or unquoted (after an auth scheme);
  * - after spaces, for an option (`--api-key v`: a dash in the name);
  * - after spaces, for any name, when the value looks like a key (`aws_secret_access_key wJalr...`), not prose.
- * Then key query parameters, URL passwords and credential shapes. No backreferences and one alternative per key
- * name: both keep V8's regex engine at a few nanoseconds a character on text that holds nothing.
+ * Then key query parameters, URL passwords and credential shapes. No backreferences, one alternative per key name,
+ * and every look back bounded and tried only after a blank: V8's regex engine spends a few nanoseconds a character on
+ * text that holds nothing, and a long blob (base64url images) costs no more than prose.
  */
 const SECRET_PATTERN = new RegExp(
   [
     `${KEY_NAME}(?:\\\\*["']?[ \\t]*[:=][ \\t]*`
       + `(?:"((?:[^"\\\\\\r\\n]|\\\\[^\\r\\n])+)"|'((?:[^'\\\\\\r\\n]|\\\\[^\\r\\n])+)'|\\\\+["']([^"'\\\\\\r\\n]+)\\\\+["']`
       + `|(${AUTH_SCHEME}${UNQUOTED_VALUE}))`
-      + `|(?<=-[A-Za-z0-9_.-]*)[ \\t]+(?!-)(${UNQUOTED_VALUE})`
+      + `|[ \\t]+(?<=-[A-Za-z0-9_.-]{0,100}[ \\t]+)(?!-)(${UNQUOTED_VALUE})`
       + `|[ \\t]+(${RANDOM_VALUE}))`,
     `[?&](?:key|sig)=([^\\s&#"'\\\\]+)`,
     `://[^\\s/?#@:"'\\\\]+:([^\\s/?#@"'\\\\]+)@`,
@@ -109,15 +118,15 @@ const SECRET_PATTERN = new RegExp(
 
 /** Group numbers in SECRET_PATTERN. */
 const Group = {
-  doubleQuotedValue: 1,
-  singleQuotedValue: 2,
-  escapedQuotedValue: 3,
-  unquotedValue: 4,
-  optionValue: 5,
-  randomValue: 6,
-  queryValue: 7,
-  urlPassword: 8,
-  shape: 9,
+  doubleQuotedValue: 2,
+  singleQuotedValue: 3,
+  escapedQuotedValue: 4,
+  unquotedValue: 5,
+  optionValue: 6,
+  randomValue: 7,
+  queryValue: 8,
+  urlPassword: 9,
+  shape: 10,
 } as const;
 
 /** Characters of a key name (`aws_secret_access_key`, `x-api-key`, `spring.datasource.password`, `awsSecret`). */
@@ -186,6 +195,20 @@ export function credentialNameStrength(name: string): CredentialNameStrength | u
   return strength;
 }
 
+/** Names judged so far: key names and attribute names repeat endlessly, and judging one splits it into words. */
+const judgedNames = new Map<string, CredentialNameStrength | null>();
+const MAX_JUDGED_NAMES = 4096;
+
+function judgedNameStrength(name: string): CredentialNameStrength | undefined {
+  let strength = judgedNames.get(name);
+  if (strength === undefined) {
+    strength = credentialNameStrength(name) ?? null;
+    if (judgedNames.size >= MAX_JUDGED_NAMES) judgedNames.clear();
+    judgedNames.set(name, strength);
+  }
+  return strength ?? undefined;
+}
+
 /** A value after a weakly named key counts as a credential when it looks random: long, with letters and digits. */
 function looksRandom(value: string): boolean {
   return value.length >= 16 && /[0-9]/.test(value) && /[A-Za-z]/.test(value);
@@ -207,8 +230,9 @@ export type ValueForm = 'assigned' | 'spaced';
  */
 export function secretFollowsName(name: string, value: string, form: ValueForm, quoted = false): boolean {
   const isOption = name.startsWith('-');
-  const strength = credentialNameStrength(isOption ? name.replace(/^-+/, '') : name);
-  if (strength === undefined || value === '') return false;
+  const strength = judgedNameStrength(isOption ? name.replace(/^-+/, '') : name);
+  // A value of punctuation only is no secret (`token==` is base64 padding after a word that ends in `token`).
+  if (strength === undefined || !/[A-Za-z0-9]/.test(value)) return false;
   // A name followed by a word after spaces is an option (`--api-key v`), or prose unless the word looks like a key.
   if (form === 'spaced' && (!isOption || strength === 'weak')) return looksRandom(value);
   if (!quoted && (EMPTY_LITERAL.test(value) || SECRET_REFERENCE.test(value) || DOTTED_REFERENCE.test(value))) return false;
@@ -253,7 +277,7 @@ export function scrubSecrets(text: string, marker: string = SECRET_MARKER): stri
       }
       value = quotedValue ?? match[Group.unquotedValue] ?? match[Group.optionValue] ?? match[Group.randomValue];
       if (!judgeKeyValue(text, match, value, quotedValue !== undefined)) {
-        // Only the key name is passed over, so a value that is itself a key (`--max-tokens sk-...`) is still seen.
+        // The search goes on one character later, so a key inside what was looked at (`--max-tokens sk-...`) is found.
         SECRET_PATTERN.lastIndex = match.index + 1;
         continue;
       }
@@ -267,29 +291,15 @@ export function scrubSecrets(text: string, marker: string = SECRET_MARKER): stri
   return copiedUpTo === 0 ? text : result + text.slice(copiedUpTo);
 }
 
-/** Attribute keys judged so far: attribute names repeat on every span, judging one splits it into words. */
-const judgedAttributeKeys = new Map<string, CredentialNameStrength | null>();
-const MAX_JUDGED_ATTRIBUTE_KEYS = 4096;
-
-function attributeKeyStrength(key: string): CredentialNameStrength | undefined {
-  let strength = judgedAttributeKeys.get(key);
-  if (strength === undefined) {
-    strength = credentialNameStrength(key) ?? null;
-    if (judgedAttributeKeys.size >= MAX_JUDGED_ATTRIBUTE_KEYS) judgedAttributeKeys.clear();
-    judgedAttributeKeys.set(key, strength);
-  }
-  return strength ?? undefined;
-}
-
 function scrubString(value: string, keyStrength: CredentialNameStrength | undefined): string {
   if (keyStrength === 'strong' || (keyStrength === 'weak' && looksRandom(value))) return value === '' ? value : SECRET_MARKER;
   return scrubSecrets(value);
 }
 
 function scrubAttributeValue(key: string, value: AttributeValue): AttributeValue {
-  if (typeof value === 'string') return scrubString(value, attributeKeyStrength(key));
+  if (typeof value === 'string') return scrubString(value, judgedNameStrength(key));
   if (Array.isArray(value) && typeof value[0] === 'string') {
-    const strength = attributeKeyStrength(key);
+    const strength = judgedNameStrength(key);
     let scrubbed: string[] | undefined;
     (value as string[]).forEach((item, index) => {
       const clean = scrubString(item, strength);
