@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { Registry } from 'prom-client';
 import { LabelCardinalityLimiter } from '../pipeline/cardinality';
 import type { MetricAggregate } from '../pipeline/metrics';
+import type { SpanSink } from '../pipeline/span-pipeline';
 import type { GenAiSpan } from '../span/gen-ai-span';
 import { BatchingExporter } from './batching-exporter';
 import type { ExportersConfig } from './config';
@@ -29,7 +30,7 @@ export interface ExporterDependencies {
   slaThresholdMs?: number;
 }
 
-export interface ExporterFanOut {
+export interface ExporterFanOut extends SpanSink {
   readonly exporters: readonly SpanExporter[];
   /**
    * Hands the spans to every sink. Resolves once each sink has queued them (on disk, with a spool), so a receiver

@@ -53,6 +53,8 @@ export interface SpanFacts {
   server: string;
   requestModel: string;
   responseModel: string;
+  /** The model calls are grouped under (see groupingModel). */
+  model: string;
   provider: string;
   operation: string;
   statusCode: string;
@@ -67,6 +69,15 @@ export interface SpanFacts {
   costUsd?: number;
 }
 
+/**
+ * The model a call is grouped under: the request model, except when that is an ARN (a Bedrock inference profile,
+ * an address rather than a name), where the model that answered is the one users look for, and the one it is priced as.
+ */
+export function groupingModel(requestModel: string, responseModel: string): string {
+  if (requestModel.startsWith('arn:') && responseModel !== '') return responseModel;
+  return requestModel || responseModel;
+}
+
 export function spanFacts(span: GenAiSpan): SpanFacts {
   const { attributes, resource } = span;
   const errorType = text(attributes, 'error.type', 'gen_ai.error.type');
@@ -74,6 +85,8 @@ export function spanFacts(span: GenAiSpan): SpanFacts {
   const tokens = tokenCountsOf(span);
   const cost = attributes[COST_ATTRIBUTE];
   const durationNs = span.endTimeUnixNano - span.startTimeUnixNano;
+  const requestModel = text(attributes, 'gen_ai.request.model');
+  const responseModel = text(attributes, 'gen_ai.response.model');
   return {
     workload: text(resource, 'sightline.workload', 'k8s.deployment.name', 'k8s.statefulset.name', 'k8s.daemonset.name', 'k8s.job.name'),
     namespace: text(resource, 'k8s.namespace.name'),
@@ -81,8 +94,9 @@ export function spanFacts(span: GenAiSpan): SpanFacts {
     // The calling program: its workload's pods share an executable, so this stays bounded on the global metrics.
     client: text(resource, 'process.executable.name', 'service.name'),
     server: text(attributes, 'server.address'),
-    requestModel: text(attributes, 'gen_ai.request.model'),
-    responseModel: text(attributes, 'gen_ai.response.model'),
+    requestModel,
+    responseModel,
+    model: groupingModel(requestModel, responseModel),
     provider: text(attributes, 'gen_ai.provider.name', 'gen_ai.system'),
     operation: text(attributes, 'gen_ai.operation.name'),
     statusCode: typeof status === 'number' || typeof status === 'string' ? String(status) : '',
@@ -188,7 +202,7 @@ export class GenAiMetrics {
     const limit = (label: string, value: string) => this.cardinality.limit(label, value);
     const values = [
       limit('cluster', facts.cluster),
-      limit('gen_ai_request_model', facts.requestModel),
+      limit('gen_ai_request_model', facts.model),
       limit('gen_ai_system', facts.provider),
       limit('client', facts.client),
       limit('server', facts.server),
@@ -198,6 +212,8 @@ export class GenAiMetrics {
       limit('gen_ai_operation_name', facts.operation),
       limit('gen_ai_response_model', facts.responseModel),
       limit('error_type', facts.errorType),
+      // The OTel histograms keep the semantic-convention meaning: the request model as sent, next to the response model.
+      limit('gen_ai_request_model', facts.requestModel),
     ];
     const key = values.join('\u0000');
     let series = this.combinations.get(key);
@@ -231,8 +247,8 @@ export class GenAiMetrics {
 
   /** The series of one label combination, created where new; each family keys its own label subset. */
   private seriesFor(values: string[]): SpanSeries {
-    const [cluster, requestModel, system, client, server, statusCode, workload, namespace, operation, responseModel, errorType] = values;
-    const global: Record<GlobalLabel, string> = { cluster, gen_ai_request_model: requestModel, gen_ai_system: system, client, server, status_code: statusCode };
+    const [cluster, model, system, client, server, statusCode, workload, namespace, operation, responseModel, errorType, requestModel] = values;
+    const global: Record<GlobalLabel, string> = { cluster, gen_ai_request_model: model, gen_ai_system: system, client, server, status_code: statusCode };
     const workloadLabels: Record<WorkloadLabel, string> = { ...global, workload, namespace };
     const otel: Record<OtelLabel, string> = {
       gen_ai_operation_name: operation,
@@ -255,7 +271,7 @@ export class GenAiMetrics {
       globalInputTokens: this.globalInputTokens.cell(globalKey, () => global),
       globalOutputTokens: this.globalOutputTokens.cell(globalKey, () => global),
       globalTotalTokens: this.globalTotalTokens.cell(globalKey, () => global),
-      unpricedRequests: this.unpricedRequests.cell(requestModel, () => ({ gen_ai_request_model: requestModel })),
+      unpricedRequests: this.unpricedRequests.cell(model, () => ({ gen_ai_request_model: model })),
       otelOperationDuration: this.otelOperationDuration.cell(`${otelKey}\u0000${errorType}`, () => ({ ...otel, error_type: errorType })),
       otelInputTokens: this.otelTokenUsage.cell(`${otelKey}\u0000input`, () => ({ ...otel, gen_ai_token_type: 'input' })),
       otelOutputTokens: this.otelTokenUsage.cell(`${otelKey}\u0000output`, () => ({ ...otel, gen_ai_token_type: 'output' })),
@@ -340,7 +356,7 @@ export class MetricsAggregator {
 
   record(span: GenAiSpan): void {
     const facts = spanFacts(span);
-    const model = this.cardinality.limit('model', facts.requestModel || facts.responseModel || 'unknown');
+    const model = this.cardinality.limit('model', facts.model || 'unknown');
     const provider = this.cardinality.limit('provider', facts.provider || 'unknown');
     const workload = this.cardinality.limit('workload', facts.workload);
     const namespace = this.cardinality.limit('namespace', facts.namespace);

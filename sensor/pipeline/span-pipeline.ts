@@ -3,7 +3,6 @@
  * (so unredacted data never leaves the node), then either shipping to the gateway or, in local mode, cost and
  * metrics too. On the gateway: privacy, cost, metrics. Each step is optional so both roles share this one path.
  */
-import type { ExporterFanOut } from '../exporters/create-exporters';
 import type { GenAiSpan } from '../span/gen-ai-span';
 import type { CostCalculator } from './cost';
 import type { SpanEnricher, SpanOrigin } from './enrich/span-enricher';
@@ -11,12 +10,24 @@ import type { GenAiMetrics } from './metrics';
 import type { PrivacyStage } from './privacy/privacy-stage';
 import type { Logger } from '../common/logger';
 
+/**
+ * Where finished spans go: the exporters' fan-out implements it. Defined here, with the pipeline, so that exporters
+ * depend on the pipeline and never the reverse.
+ */
+export interface SpanSink {
+  /**
+   * Resolves once every sink has queued the spans (on disk, with a spool), so a receiver may acknowledge its sender;
+   * rejects when one could not queue them, so the sender is asked to retry.
+   */
+  export(spans: GenAiSpan[]): Promise<void>;
+}
+
 export interface SpanPipelineStages {
   enricher?: SpanEnricher;
   privacy: PrivacyStage;
   cost?: CostCalculator;
   metrics?: GenAiMetrics;
-  exporters: ExporterFanOut;
+  exporters: SpanSink;
   logger: Logger;
   /** Sees every finished span (e.g. a log line per call in local mode). */
   onSpan?: (span: GenAiSpan) => void;

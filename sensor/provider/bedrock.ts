@@ -55,10 +55,10 @@ export function isBedrockPath(path: string): boolean {
 }
 
 interface BedrockRoute {
-  /** The model id as sent, URL-decoded. */
+  /** The model id as sent, URL-decoded: a model id, an inference-profile id, or an ARN. Spans report it as the request model. */
   modelId: string;
-  /** What spans and metrics show as the request model (see readableModel). */
-  requestModel: string;
+  /** The foundation model the id runs (see resolvedModel); undefined behind an opaque ARN. */
+  resolvedModel?: string;
   action: BedrockAction;
 }
 
@@ -66,7 +66,7 @@ function parseRoute(path: string): BedrockRoute | undefined {
   const match = BEDROCK_PATH.exec(pathOnly(path));
   if (!match) return undefined;
   const modelId = safeDecode(match[1]);
-  return { modelId, requestModel: readableModel(modelId), action: match[2] as BedrockAction };
+  return { modelId, resolvedModel: resolvedModel(modelId), action: match[2] as BedrockAction };
 }
 
 function safeDecode(segment: string): string {
@@ -77,18 +77,19 @@ function safeDecode(segment: string): string {
   }
 }
 
-/**
- * Foundation-model and system inference-profile ARNs name the model in their resource id
- * (`inference-profile/us.anthropic.claude-...`); other ARNs (application profiles, provisioned
- * throughput) carry opaque ids, so the full ARN is kept as the only meaningful name.
- */
-function readableModel(modelId: string): string {
-  const arn = /^arn:aws[a-z-]*:bedrock:[^:]*:[^:]*:(foundation-model|inference-profile)\/(.+)$/.exec(modelId);
-  return arn ? arn[2] : modelId;
-}
-
 /** `us.`, `eu.`, `apac.`, `global.` ... prefixes of cross-region inference profiles. */
 const GEO_PREFIX = /^(?:us|eu|apac|ap|global|us-gov|jp|au|ca)\./;
+
+/**
+ * The foundation model a model id runs. Foundation-model ARNs and system inference profiles (`us.anthropic.claude-...`,
+ * bare or as an ARN) name it; other ARNs (application profiles, provisioned throughput, custom models) carry opaque
+ * ids, and then it is unknown.
+ */
+function resolvedModel(modelId: string): string | undefined {
+  const arn = /^arn:aws[a-z-]*:bedrock:[^:]*:[^:]*:([a-z-]+)\/(.+)$/.exec(modelId);
+  if (arn && arn[1] !== 'foundation-model' && arn[1] !== 'inference-profile') return undefined;
+  return (arn ? arn[2] : modelId).replace(GEO_PREFIX, '');
+}
 
 type ModelFamily =
   | 'anthropic'
@@ -102,8 +103,7 @@ type ModelFamily =
   | 'cohere-embed'
   | 'unknown';
 
-function familyFromModel(requestModel: string): ModelFamily | undefined {
-  const id = requestModel.replace(GEO_PREFIX, '');
+function familyFromModel(id: string): ModelFamily | undefined {
   if (id.startsWith('anthropic.')) return 'anthropic';
   if (id.startsWith('amazon.nova')) return id.includes('embed') ? 'titan-embed' : 'nova';
   if (id.startsWith('amazon.titan-embed')) return 'titan-embed';
@@ -169,10 +169,11 @@ function parseModelCall(route: BedrockRoute, exchange: HttpExchange): LlmCall {
   const { request, response } = exchange;
   const requestBody = readJsonObjectBody(PROVIDER, 'request', request.body, request.bodyTruncated);
   const converse = route.action === 'converse' || route.action === 'converse-stream';
-  const family: ModelFamily = converse ? 'nova' : (familyFromModel(route.requestModel) ?? familyFromBody(requestBody));
+  const family: ModelFamily = converse ? 'nova' : ((route.resolvedModel === undefined ? undefined : familyFromModel(route.resolvedModel)) ?? familyFromBody(requestBody));
   const shape: BodyShape = converse ? 'converse' : family;
   const call = startCall(exchange, PROVIDER, converse ? 'chat' : operationFor(family, requestBody));
-  call.requestModel = route.requestModel;
+  // As sent, ARN included, as OpenTelemetry's own Bedrock instrumentation reports it.
+  call.requestModel = route.modelId;
   call.stream = route.action === 'converse-stream' || route.action === 'invoke-with-response-stream';
   if (requestBody) readRequest(call, shape, requestBody);
 
@@ -513,8 +514,8 @@ class ResponseFacts {
     );
     call.usage = this.usage.toTokenUsage();
     call.messageId = this.messageId;
-    // Bedrock runs exactly the model addressed unless the body names a more specific one.
-    call.responseModel = this.responseModel ?? (call.httpStatus !== undefined && call.httpStatus < 400 ? route.requestModel : undefined);
+    // The model the id resolves to answered, unless the body names it more precisely.
+    call.responseModel = this.responseModel ?? (call.httpStatus !== undefined && call.httpStatus < 400 ? route.resolvedModel : undefined);
     call.error ??= this.error;
   }
 }

@@ -4,7 +4,7 @@
  * same metrics, UI and storage as captured ones. Converted legacy attributes are removed.
  */
 import type { AttributeValue, Attributes, GenAiSpan } from '../span/gen-ai-span';
-import { isHealthReport } from '../runtime/health-report';
+import { isHealthReport } from '../span/health-report';
 import { dropCredentialAttributes } from '../pipeline/privacy/redact';
 import type { OtlpSpanEvent } from './otlp-codec';
 

@@ -6,7 +6,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { HealthMetric, MetricDimension, type HealthComponent } from '../common/telemetry-contract';
 import type { Logger } from '../common/logger';
-import type { SensorHealth } from './health-report';
+import type { SensorHealth } from '../span/health-report';
 
 export interface HealthDatum {
   MetricName: string;

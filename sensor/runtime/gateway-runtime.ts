@@ -11,8 +11,8 @@ import { GenAiMetrics } from '../pipeline/metrics';
 import { PrivacyStage } from '../pipeline/privacy/privacy-stage';
 import { SpanPipeline } from '../pipeline/span-pipeline';
 import { startOtlpReceiver } from '../receiver/otlp-receiver';
+import { isHealthReport, readHealthReport } from '../span/health-report';
 import { FleetHealth, cloudWatchHealthPublisher } from './fleet-health';
-import { isHealthReport, readHealthReport } from './health-report';
 import { startHealthServer } from './health-server';
 
 export interface RunningGateway {

@@ -18,11 +18,11 @@ import { PrivacyStage } from '../pipeline/privacy/privacy-stage';
 import { SpanPipeline } from '../pipeline/span-pipeline';
 import { isLlmRequestHead, llmAuthorityMatcher, llmPathSegments } from '../provider/registry';
 import { startOtlpReceiver, type RunningOtlpReceiver } from '../receiver/otlp-receiver';
+import { healthReportSpan } from '../span/health-report';
 import { spanFromExchange } from '../span/span-from-exchange';
 import { ConnectionStreams } from '../streams/connection-streams';
 import { ConnectionJudge } from '../streams/connection-verdicts';
 import { createCallLog } from './call-log';
-import { healthReportSpan } from './health-report';
 import { startHealthServer } from './health-server';
 import { registerSensorHealthMetrics } from './sensor-health-metrics';
 

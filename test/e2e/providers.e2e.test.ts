@@ -45,6 +45,8 @@ const AWS_CREDENTIALS = {
 };
 const INFERENCE_PROFILE = 'us.anthropic.claude-3-5-haiku-20241022-v1:0';
 const INFERENCE_PROFILE_ARN = `arn:aws:bedrock:us-east-1:123456789012:inference-profile/${INFERENCE_PROFILE}`;
+/** The foundation model the cross-region profile runs. */
+const INFERENCE_PROFILE_MODEL = 'anthropic.claude-3-5-haiku-20241022-v1:0';
 
 const PRICES = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../sensor/pipeline/prices.json'), 'utf8')).models as Record<string, { input: number; output: number }>;
 
@@ -637,7 +639,7 @@ describe('@aws-sdk/client-bedrock-runtime over HTTP/2', () => {
     expect(spans.map((span) => span.name).sort()).toEqual(
       [
         'chat amazon.nova-lite-v1:0',
-        `chat ${INFERENCE_PROFILE}`,
+        `chat ${INFERENCE_PROFILE_ARN}`,
         'chat anthropic.claude-3-haiku-20240307-v1:0',
         'chat anthropic.claude-3-5-haiku-20241022-v1:0',
         'chat anthropic.claude-denied-v1:0',
@@ -673,13 +675,13 @@ describe('@aws-sdk/client-bedrock-runtime over HTTP/2', () => {
     });
   });
 
-  it('converse-stream addressed by an inference-profile ARN, named by the profile the ARN holds', () => {
+  it('converse-stream addressed by an inference-profile ARN: the ARN as requested, the model the profile runs as the one that answered', () => {
     expect(result('converse-stream').value).toMatchObject({ text: REPLY, stopReason: 'end_turn' });
     expectSpan(
-      spanNamed(spans, `chat ${INFERENCE_PROFILE}`),
+      spanNamed(spans, `chat ${INFERENCE_PROFILE_ARN}`),
       {
-        ...identity('aws.bedrock', 'chat', INFERENCE_PROFILE),
-        'gen_ai.response.model': INFERENCE_PROFILE,
+        ...identity('aws.bedrock', 'chat', INFERENCE_PROFILE_ARN),
+        'gen_ai.response.model': INFERENCE_PROFILE_MODEL,
         'gen_ai.request.max_tokens': 500,
         'gen_ai.request.stream': true,
         'gen_ai.request.message_count': 1,

@@ -170,6 +170,40 @@ describe('MetricsAggregator', () => {
   });
 });
 
+describe('calls addressed by a Bedrock ARN', () => {
+  const PROFILE_ARN = 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0';
+  const RESOLVED = 'anthropic.claude-3-5-haiku-20241022-v1:0';
+  const bedrockCall = (index: number, requestModel: string, responseModel?: string) =>
+    genAiSpan({ index, provider: 'aws.bedrock', requestModel, responseModel, inputTokens: 100, outputTokens: 10, durationMs: 200 });
+
+  it('are grouped and priced under the model that answered, with calls that named it directly', async () => {
+    const metrics = new GenAiMetrics();
+    const cost = new CostCalculator();
+    for (const span of [bedrockCall(1, PROFILE_ARN, RESOLVED), bedrockCall(2, RESOLVED, RESOLVED)]) {
+      cost.applyCost(span);
+      metrics.record(span);
+    }
+    const samples = parseSamples(await metrics.metricsText());
+    const requests = samples.filter((sample) => sample.name === 'sightline_gen_ai_requests_total');
+    expect(requests.map((sample) => [sample.labels.gen_ai_request_model, sample.value])).toEqual([[RESOLVED, 2]]);
+    expect(samples.filter((sample) => sample.name === 'sightline_gen_ai_cost_usd_total').map((sample) => sample.labels.gen_ai_request_model)).toEqual([RESOLVED]);
+    expect(samples.some((sample) => sample.name === 'sightline_gen_ai_unpriced_requests_total' && sample.value > 0)).toBe(false);
+    // The OTel histograms keep the semantic-convention meaning: the request model as sent, the response model apart.
+    const otel = samples.filter((sample) => sample.name === 'gen_ai_client_operation_duration_seconds_count');
+    expect(otel.map((sample) => [sample.labels.gen_ai_request_model, sample.labels.gen_ai_response_model]).sort()).toEqual([[PROFILE_ARN, RESOLVED], [RESOLVED, RESOLVED]].sort());
+  });
+
+  it('are aggregated for CloudWatch and Timestream under the model that answered', () => {
+    const aggregator = new MetricsAggregator();
+    aggregator.record(bedrockCall(1, PROFILE_ARN, RESOLVED));
+    aggregator.record(bedrockCall(2, RESOLVED, RESOLVED));
+    // An opaque application profile whose model is unknown stays under its ARN.
+    const opaque = 'arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/a1b2c3d4e5';
+    aggregator.record(bedrockCall(3, opaque));
+    expect(aggregator.drain().map((aggregate) => [aggregate.model, aggregate.calls]).sort()).toEqual([[RESOLVED, 2], [opaque, 1]].sort());
+  });
+});
+
 describe('prometheusHandler', () => {
   it('serves the registry as Prometheus text and refuses other methods', async () => {
     const metrics = new GenAiMetrics();

@@ -42,7 +42,7 @@ describe('bedrock model ids', () => {
     expect(call.provider).toBe('aws.bedrock');
   });
 
-  it('names an inference-profile ARN by its profile id', () => {
+  it('requests the inference-profile ARN exactly as sent; the model that answered is the one the profile names', () => {
     const call = bedrockAdapter.parse(
       bedrockExchange({
         modelId:
@@ -53,11 +53,29 @@ describe('bedrock model ids', () => {
         responseBody: { output: { message: { role: 'assistant', content: [{ text: 'yo' }] } }, stopReason: 'end_turn' },
       }),
     );
-    expect(call.requestModel).toBe('us.anthropic.claude-3-5-sonnet-20240620-v1:0');
-    expect(call.responseModel).toBe('us.anthropic.claude-3-5-sonnet-20240620-v1:0');
+    expect(call.requestModel).toBe('arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0');
+    expect(call.responseModel).toBe('anthropic.claude-3-5-sonnet-20240620-v1:0');
   });
 
-  it('keeps an opaque application-profile ARN whole and reads the family from the body', () => {
+  it.each([
+    ['a cross-region profile id', 'us.amazon.nova-lite-v1:0', 'amazon.nova-lite-v1:0'],
+    ['a global profile id', 'global.anthropic.claude-sonnet-4-20250514-v1:0', 'anthropic.claude-sonnet-4-20250514-v1:0'],
+    ['a foundation-model ARN', 'arn:aws:bedrock:us-west-2::foundation-model/amazon.nova-lite-v1:0', 'amazon.nova-lite-v1:0'],
+    ['a GovCloud profile ARN', 'arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:inference-profile/us-gov.amazon.nova-lite-v1:0', 'amazon.nova-lite-v1:0'],
+    ['a model id', 'amazon.nova-lite-v1:0', 'amazon.nova-lite-v1:0'],
+  ])('resolves %s to the model it runs', (_what, modelId, resolved) => {
+    const call = bedrockAdapter.parse(
+      bedrockExchange({
+        modelId,
+        action: 'converse',
+        requestBody: { messages: [{ role: 'user', content: [{ text: 'hi' }] }] },
+        responseBody: { output: { message: { role: 'assistant', content: [{ text: 'yo' }] } }, stopReason: 'end_turn' },
+      }),
+    );
+    expect([call.requestModel, call.responseModel]).toEqual([modelId, resolved]);
+  });
+
+  it('keeps an opaque application-profile ARN whole and reads the family from the body; the model that answered stays unknown', () => {
     const arn = 'arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/a1b2c3d4e5';
     const call = bedrockAdapter.parse(
       bedrockExchange({
@@ -68,6 +86,7 @@ describe('bedrock model ids', () => {
       }),
     );
     expect(call.requestModel).toBe(arn);
+    expect(call.responseModel).toBeUndefined();
     expect(call.operation).toBe('text_completion');
     expect(call.maxTokens).toBe(64);
     expect(call.usage).toMatchObject({ inputTokens: 9, outputTokens: 2 });

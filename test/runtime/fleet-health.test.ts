@@ -5,7 +5,7 @@ import { silentLogger } from '../../sensor/common/logger';
 import { HealthMetric, MetricDimension } from '../../sensor/common/telemetry-contract';
 import { normaliseSpan } from '../../sensor/receiver/normalise';
 import { FleetHealth, cloudWatchHealthPublisher } from '../../sensor/runtime/fleet-health';
-import { healthReportSpan, isHealthReport, readHealthReport } from '../../sensor/runtime/health-report';
+import { healthReportSpan, isHealthReport, readHealthReport } from '../../sensor/span/health-report';
 
 test('a sensor health report survives the trip through the gateway receiver and reads back', () => {
   const report = healthReportSpan({ droppedBytesSinceLastReport: 4096, spoolBytes: 1234 }, { 'host.name': 'node-a' });

@@ -1,6 +1,7 @@
 /** Process context (executable, command line, container) read from /proc/PID and cached per pid. */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { scrubCommandLine } from '../privacy/command-line';
 import { parseCgroupIdentity } from './cgroup';
 
 export interface ProcessContext {
@@ -8,7 +9,7 @@ export interface ProcessContext {
   /** Basename of the executable (`node`, `python3.12`), else the kernel's `comm`. */
   executableName: string;
   executablePath?: string;
-  /** argv joined by spaces, as `process.command_line` expects. */
+  /** argv joined by spaces, as `process.command_line` expects, without credentials (scrubbed once per process). */
   commandLine?: string;
   comm?: string;
   containerId?: string;
@@ -96,7 +97,8 @@ export class ProcessContextReader {
       executableName: executablePath ? path.basename(executablePath) : (commName ?? String(pid)),
     };
     if (executablePath) context.executablePath = executablePath;
-    if (argv.length > 0) context.commandLine = argv.join(' ');
+    // Command lines can carry keys (`--api-key=...`, `-H "api-key: ..."`, a JSON argument); credentials never leave the sensor.
+    if (argv.length > 0) context.commandLine = scrubCommandLine(argv.join(' '));
     if (commName) context.comm = commName;
     if (identity.containerId) context.containerId = identity.containerId;
     if (identity.podUid) context.podUid = identity.podUid;

@@ -1,6 +1,5 @@
 /** The pipeline's enrichment stage: resource attributes for the calling process, its container and its pod. */
 import type { Attributes, GenAiSpan } from '../../span/gen-ai-span';
-import { scrubCommandLine } from '../privacy/command-line';
 import { enrichmentConfigSchema, type EnrichmentConfigInput } from './config';
 import { KubernetesMetadata, type EnrichmentLog, type PodContext } from './kubernetes';
 import { ProcessContextReader, type ProcessContext } from './process';
@@ -29,9 +28,6 @@ export interface SpanEnricherOptions {
 }
 
 export class SpanEnricher {
-  /** A process's command line, scrubbed once for as long as its cached context lives, not on every span. */
-  private readonly scrubbedCommandLines = new WeakMap<ProcessContext, string>();
-
   constructor(private readonly options: SpanEnricherOptions) {}
 
   /** Reads the config, finds Kubernetes if there is one and lists this node's pods once before resolving. */
@@ -73,7 +69,7 @@ export class SpanEnricher {
     const resource: Attributes = { ...span.resource };
     const processContext = pid === undefined ? undefined : await this.options.processes.lookup(pid);
     if (pid !== undefined) resource['process.pid'] = pid;
-    if (processContext) addProcess(resource, processContext, this.scrubbedCommandLine(processContext));
+    if (processContext) addProcess(resource, processContext);
     else if (origin?.comm) resource['process.executable.name'] ??= origin.comm;
 
     const pod = processContext ? this.podOf(processContext) : undefined;
@@ -89,17 +85,6 @@ export class SpanEnricher {
     return { ...span, resource, attributes };
   }
 
-  private scrubbedCommandLine(context: ProcessContext): string | undefined {
-    if (!context.commandLine) return undefined;
-    let scrubbed = this.scrubbedCommandLines.get(context);
-    if (scrubbed === undefined) {
-      // Command lines can carry keys (`--api-key=...`, `-H "api-key: ..."`, `-u user:secret`); credentials never leave the sensor.
-      scrubbed = scrubCommandLine(context.commandLine);
-      this.scrubbedCommandLines.set(context, scrubbed);
-    }
-    return scrubbed;
-  }
-
   private podOf(context: ProcessContext): PodContext | undefined {
     const kubernetes = this.options.kubernetes;
     if (!kubernetes) return undefined;
@@ -112,10 +97,10 @@ function stringOf(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function addProcess(resource: Attributes, context: ProcessContext, commandLine: string | undefined): void {
+function addProcess(resource: Attributes, context: ProcessContext): void {
   resource['process.executable.name'] = context.executableName;
   if (context.executablePath) resource['process.executable.path'] = context.executablePath;
-  if (commandLine) resource['process.command_line'] = commandLine;
+  if (context.commandLine) resource['process.command_line'] = context.commandLine;
   if (context.containerId) resource['container.id'] = context.containerId;
 }
 

@@ -2,7 +2,8 @@
  * Scrubbing of process command lines (`process.command_line`, `process.command_args`) before they leave the node.
  * Credentials go always: values of credential-named flags and `NAME=value` settings, credential headers
  * (`-H "api-key: ..."`, `Authorization: ...`), `user:password` values of `-u` / `--user`, URL user-info and
- * credential query parameters, and key shapes. Request bodies (`-d`, `--data*`, `--json`, `-F`) go too when request
+ * credential query parameters; then everything secrets.ts finds in the text (JSON arguments such as
+ * `{"awsSecret":"..."}`, key shapes). Request bodies (`-d`, `--data*`, `--json`, `-F`) go too when request
  * prompts are obfuscated, since they carry the prompt.
  *
  * `process.command_line` is argv joined by spaces, so argument boundaries are lost: there a hidden value is taken to
@@ -10,9 +11,10 @@
  */
 import { isCredentialHeader } from '../../http/credentials';
 import type { Attributes } from '../../span/gen-ai-span';
-import { Redactor, stripUrlCredentials } from './redact';
+import { stripUrlCredentials } from './redact';
+import { credentialNameStrength, scrubSecrets, secretFollowsName, SECRET_MARKER } from './secrets';
 
-const CREDENTIAL_MARKER = '<redacted>';
+const CREDENTIAL_MARKER = SECRET_MARKER;
 
 export interface CommandLineScrubOptions {
   /** Hide request bodies given as arguments; set when request prompts are obfuscated. */
@@ -21,13 +23,18 @@ export interface CommandLineScrubOptions {
   bodyMarker?: string;
 }
 
-const keyShapes = new Redactor(['api-key', 'bearer-token'], CREDENTIAL_MARKER);
-
-/** Flag and setting names whose value is a credential: `--api-key`, `--db-password`, `OPENAI_API_KEY`, `--oauth2-bearer`. */
-const CREDENTIAL_NAME = /api[-_.]?key|token|secret|passw(?:or)?d|passphrase|bearer|cookie|credential/i;
+/**
+ * Flag and setting names whose value is a credential: `--api-key`, `--db-password`, `OPENAI_API_KEY`,
+ * `--oauth2-bearer`. Weaker names (`--wandb-key`) are left to secrets.ts, which looks at their value.
+ */
+function isCredentialName(name: string): boolean {
+  return credentialNameStrength(name.replace(/^-+/, '')) === 'strong';
+}
 const FLAG = /^--?[A-Za-z]/;
 /** A flag alone, nothing attached: only then does its name decide what the next word is. */
 const BARE_FLAG = /^--?[A-Za-z][A-Za-z0-9._-]*$/;
+/** An argument that may be a key name before its value: `--wandb-key`, `aws_secret_access_key`. */
+const KEY_NAME_WORD = /^-{0,2}[A-Za-z][A-Za-z0-9_.-]*$/;
 const ASSIGNMENT = /^(-{0,2}[A-Za-z][A-Za-z0-9._-]*)=(.*)$/s;
 /** curl's (and most HTTP clients') basic-auth flags, whose value is `user:password`. */
 const USER_FLAGS = new Set(['-u', '-U', '--user', '--proxy-user']);
@@ -99,13 +106,13 @@ class CommandScrubber {
     const assignment = ASSIGNMENT.exec(word);
     if (assignment) {
       const [, name, value] = assignment;
-      if (CREDENTIAL_NAME.test(name)) return { text: `${name}=${CREDENTIAL_MARKER}` };
+      if (isCredentialName(name)) return { text: `${name}=${CREDENTIAL_MARKER}` };
       if (USER_FLAGS.has(name) && value.includes(':')) return { text: `${name}=${CREDENTIAL_MARKER}`, runsOn: joined };
       if (BODY_FLAGS.has(name) && this.hideRequestBodies) return { text: `${name}=${this.bodyMarker}`, bodyStart: name.length + 1 };
       return { text: word };
     }
     if (BARE_FLAG.test(word)) {
-      if (CREDENTIAL_NAME.test(word)) return { text: word, expects: 'credential' };
+      if (isCredentialName(word)) return { text: word, expects: 'credential' };
       if (USER_FLAGS.has(word)) return { text: word, expects: 'user' };
       if (BODY_FLAGS.has(word) && this.hideRequestBodies) return { text: word, expects: 'body' };
     } else if (FLAG.test(word)) {
@@ -136,11 +143,14 @@ class CommandScrubber {
   /** argv: each argument is one word, so values never run on. */
   scrubArgs(args: readonly string[]): string[] {
     let expected: ExpectedValue | undefined;
-    return args.map((arg) => {
+    return args.map((arg, index) => {
       const asValue = expected ? this.scrubValue(arg, expected, false) : undefined;
       const scrub = asValue ?? this.scrubWord(arg, false);
       expected = scrub.expects;
-      return keyShapes.redactText(scrub.text);
+      // `aws configure set aws_secret_access_key KEY`, `--wandb-key KEY`: seen together only in the joined line.
+      const name = args[index - 1];
+      if (asValue === undefined && name !== undefined && KEY_NAME_WORD.test(name) && secretFollowsName(name, arg, 'spaced')) return CREDENTIAL_MARKER;
+      return scrubSecrets(scrub.text);
     });
   }
 
@@ -178,7 +188,7 @@ class CommandScrubber {
       result += commandLine.slice(copiedUpTo, start) + scrub.text;
       copiedUpTo = end;
     }
-    return keyShapes.redactText(result + commandLine.slice(copiedUpTo));
+    return scrubSecrets(result + commandLine.slice(copiedUpTo));
   }
 }
 

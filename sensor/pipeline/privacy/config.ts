@@ -35,7 +35,7 @@ export const redactionConfigSchema = z
     patterns: z
       .array(z.enum(REDACTION_PATTERN_NAMES as [RedactionPatternName, ...RedactionPatternName[]]))
       .default([...REDACTION_PATTERN_NAMES])
-      .describe('Patterns to redact: email addresses, credit-card numbers (Luhn-checked), API keys (sk-..., sk-ant-..., AKIA...), Bearer tokens, long hex/base64 secrets.'),
+      .describe('Patterns to redact: email addresses, credit-card numbers (Luhn-checked), API keys (sk-..., sk-ant-..., AKIA..., and the other credential shapes that are scrubbed always anyway), Bearer tokens, long hex/base64 secrets.'),
     marker: z.string().default('<redacted>').describe('Text that replaces each match.'),
   })
   .describe('Pattern redaction of personal data and secrets. Off by default.');
@@ -45,7 +45,7 @@ export const privacyConfigSchema = z
     obfuscation: obfuscationConfigSchema.prefault({}),
     redaction: redactionConfigSchema.prefault({}),
   })
-  .describe('Payload privacy. Credential headers, credential query parameters and credential attributes are removed always, whatever this section says.');
+  .describe('Payload privacy. Always, whatever this section says: credential headers, credential query parameters and credential attributes are removed, and secrets are scrubbed from command lines, prompts, responses and every other attribute (values of secret-named keys such as `"awsSecret":"..."`, `--api-key v`, `PASSWORD=v`; URL passwords; AWS access key ids and session tokens, JWTs, PEM private keys, vendor API keys).');
 
 export type PrivacyConfig = z.output<typeof privacyConfigSchema>;
 export type PrivacyConfigInput = z.input<typeof privacyConfigSchema>;

@@ -1,9 +1,16 @@
-/** The pipeline's privacy stage: credential removal (always), then obfuscation and redaction (as configured). */
+/**
+ * The pipeline's privacy stage: credential removal and secret scrubbing (always), then obfuscation and redaction (as
+ * configured).
+ */
 import type { Attributes, GenAiSpan } from '../../span/gen-ai-span';
 import { CommandAttributeScrubber } from './command-line';
 import { privacyConfigSchema, type PrivacyConfigInput, type PrivacyConfig } from './config';
 import { Obfuscator } from './obfuscate';
 import { dropCredentialAttributes, Redactor } from './redact';
+import { scrubSecretAttributes, scrubSecrets } from './secrets';
+
+/** Scrubbed by the command-line scrubber, once per distinct command line, not again per span. */
+const COMMAND_ATTRIBUTES: ReadonlySet<string> = new Set(['process.command_line', 'process.command_args']);
 
 export class PrivacyStage {
   private readonly obfuscator: Obfuscator;
@@ -21,15 +28,19 @@ export class PrivacyStage {
   /** A copy of the span with its attributes made safe to store; the input span is not modified. */
   apply(span: GenAiSpan): GenAiSpan {
     // Obfuscation runs before redaction so redaction never has to look inside content that is hidden anyway.
-    let attributes = this.obfuscator.obfuscate(this.dropCredentials(span.attributes));
+    let attributes = scrubSecretAttributes(this.obfuscator.obfuscate(this.dropCredentials(span.attributes)), COMMAND_ATTRIBUTES);
     if (this.redactor) attributes = this.redactor.redactAttributes(attributes);
     // Apps instrumented with OpenTelemetry send process.command_line / process.command_args as resource attributes.
-    let resource = this.dropCredentials(span.resource);
+    let resource = scrubSecretAttributes(this.dropCredentials(span.resource), COMMAND_ATTRIBUTES);
     if (this.redactor) resource = this.redactor.redactResourceAttributes(resource);
-    const status = this.redactor && span.status.message !== undefined
-      ? { ...span.status, message: this.redactor.redactText(span.status.message) }
-      : span.status;
-    return { ...span, attributes, resource, status };
+    let status = span.status;
+    if (status.message !== undefined) {
+      let message = scrubSecrets(status.message);
+      if (this.redactor) message = this.redactor.redactText(message);
+      if (message !== status.message) status = { ...status, message };
+    }
+    // Spans received over OTLP that are not LLM calls may be named after a URL.
+    return { ...span, name: scrubSecrets(span.name), attributes, resource, status };
   }
 
   private dropCredentials(attributes: Attributes): Attributes {

@@ -5,6 +5,7 @@
 import { isCredentialHeader, stripCredentialAuthority, stripCredentialQuery } from '../../http/credentials';
 import type { AttributeValue, Attributes } from '../../span/gen-ai-span';
 import { parseJsonWithinDepth } from './json-depth';
+import { CREDENTIAL_SHAPE_SOURCE } from './secrets';
 
 export type RedactionPatternName = 'email' | 'credit-card' | 'api-key' | 'bearer-token' | 'generic-secret';
 
@@ -78,14 +79,8 @@ const PATTERNS: Record<RedactionPatternName, RedactionPattern[]> = {
   // Runs of 13 or more digits, optionally grouped by single spaces or dashes; card numbers (13 to 19 digits per
   // ISO/IEC 7812, Luhn-checked) are looked for inside each run.
   'credit-card': [{ regex: /(?<![0-9])[0-9](?:[ -]?[0-9]){12,}(?![0-9])/g, redactWithin: redactCardNumbers }],
-  'api-key': [
-    { regex: /\bsk-ant-[A-Za-z0-9_-]{16,}/g },
-    { regex: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g },
-    { regex: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g },
-    { regex: /\bAIza[0-9A-Za-z_-]{35}\b/g },
-    { regex: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b/g },
-    { regex: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g },
-  ],
+  // The credential shapes the always-on scrubbing (secrets.ts) removes anyway; kept as a pattern for configs naming it.
+  'api-key': [{ regex: new RegExp(CREDENTIAL_SHAPE_SOURCE, 'g') }],
   'bearer-token': [{ regex: /\bBearer\s+[A-Za-z0-9._~+/-]+=*/gi }],
   'generic-secret': [
     { regex: /(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])/g },
@@ -102,7 +97,7 @@ export class Redactor {
     private readonly marker = '<redacted>',
   ) {
     // Specific shapes first so that a key is reported whole rather than half-matched by a generic rule.
-    const order: RedactionPatternName[] = ['api-key', 'bearer-token', 'email', 'credit-card', 'generic-secret'];
+    const order: RedactionPatternName[] = ['bearer-token', 'api-key', 'email', 'credit-card', 'generic-secret'];
     this.patterns = order.filter((name) => patternNames.includes(name)).flatMap((name) => PATTERNS[name]);
   }
 

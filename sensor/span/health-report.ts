@@ -3,7 +3,7 @@
  * credentials, so the gateway, the only component that writes to storage, publishes the fleet's health for both.
  */
 import type { Attributes, GenAiSpan } from '../span/gen-ai-span';
-import { newSpanIds } from '../span/span-ids';
+import { newSpanIds } from './span-ids';
 
 export const HEALTH_REPORT_SPAN_NAME = 'sightline.sensor.health';
 
