@@ -2,6 +2,10 @@
  * Delivery wrapper shared by every sink: batches items (max size, max delay), writes each batch to a queue
  * (the disk spool when configured) before sending, sends the oldest batch first and acknowledges it only after
  * the sink accepted it, retrying with capped exponential backoff and jitter while the sink is down.
+ *
+ * A sink that wants few large writes (S3 objects) coalesces: the batches are still queued within `maxDelayMs`, so
+ * a sender is acknowledged quickly and nothing acknowledged lives only in memory, but they are delivered together
+ * once `coalesce.maxBytes` of them wait or the oldest has waited `coalesce.maxWaitMs`.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { joinEncodedItems, type BatchCodec } from './span-json';
@@ -20,6 +24,13 @@ export interface BatchingOptions {
   maxBatchBytes?: number;
 }
 
+export interface CoalesceOptions {
+  /** Payload bytes delivered in one sink call at most; delivery starts as soon as this much waits. */
+  maxBytes: number;
+  /** Longest time a queued batch waits for others to join it. */
+  maxWaitMs: number;
+}
+
 export interface RetryOptions {
   initialDelayMs: number;
   maxDelayMs: number;
@@ -35,6 +46,11 @@ export interface BatchingExporterOptions<T> {
   queue: BatchQueue;
   batching: BatchingOptions;
   retry: RetryOptions;
+  /**
+   * Deliver several queued batches as one.
+   * @default - each batch on its own, as soon as it is queued
+   */
+  coalesce?: CoalesceOptions;
   logger?: ExportLogger;
   /** Registry for the delivery counters (`sightline_exporter_*`). */
   registry?: Registry;
@@ -104,6 +120,7 @@ export class BatchingExporter<T> implements Exporter<T> {
   }
   private readonly batching: BatchingOptions;
   private readonly retry: RetryOptions;
+  private readonly coalesce?: CoalesceOptions;
   private readonly logger: ExportLogger;
   private readonly random: () => number;
   private readonly metrics?: DeliveryMetrics;
@@ -120,6 +137,12 @@ export class BatchingExporter<T> implements Exporter<T> {
   private retryTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private spoolDroppedSeen = 0;
+  /** When each batch queued by this process was appended, oldest first; batches found on disk at start count as old. */
+  private readonly queuedAtMs: number[] = [];
+  private recoveredBatches = 0;
+  private coalesceTimer: NodeJS.Timeout | undefined;
+  /** While set, coalescing waits for nobody: everything queued goes out now (flush before shutdown). */
+  private draining = false;
   private readonly counts = { deliveredItems: 0, deliveredBatches: 0, failedAttempts: 0, rejectedItems: 0, unqueuedItems: 0 };
 
   constructor(options: BatchingExporterOptions<T>) {
@@ -130,10 +153,12 @@ export class BatchingExporter<T> implements Exporter<T> {
     this.queue = options.queue;
     this.batching = options.batching;
     this.retry = options.retry;
+    this.coalesce = options.coalesce;
     this.logger = options.logger ?? silentLogger;
     this.random = options.random ?? Math.random;
     this.metrics = options.registry ? deliveryMetrics(options.registry) : undefined;
-    // Batches left by an earlier run go out first.
+    // Batches left by an earlier run go out first, without waiting to coalesce.
+    this.recoveredBatches = this.queue.pendingBatches;
     if (this.queue.peek()) this.kick();
   }
 
@@ -195,15 +220,21 @@ export class BatchingExporter<T> implements Exporter<T> {
   /** Resolves when everything offered so far has been delivered or dropped, or after `timeoutMs`; true if the queue is empty. */
   async waitUntilDelivered(timeoutMs = 30_000): Promise<boolean> {
     this.cutBatchAndLog();
+    this.draining = true;
+    this.kick();
     const deadline = Date.now() + timeoutMs;
-    while (this.queue.peek() && Date.now() < deadline && !this.stopped) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now())));
-        this.idleWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
+    try {
+      while (this.queue.peek() && Date.now() < deadline && !this.stopped) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now())));
+          this.idleWaiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-      });
+      }
+    } finally {
+      this.draining = false;
     }
     return !this.queue.peek();
   }
@@ -218,6 +249,7 @@ export class BatchingExporter<T> implements Exporter<T> {
     await this.waitUntilDelivered(timeoutMs);
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    clearTimeout(this.coalesceTimer);
     this.wakeUp?.();
     // An export in flight must settle before the spool closes, or its acknowledgement would be lost and resent.
     await this.pumping;
@@ -248,6 +280,7 @@ export class BatchingExporter<T> implements Exporter<T> {
     this.bufferWaiters = [];
     try {
       this.queue.append(joinEncodedItems(batch, bytes), batch.length);
+      this.queuedAtMs.push(Date.now());
     } catch (error) {
       this.counts.unqueuedItems += batch.length;
       this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, batch.length);
@@ -256,6 +289,7 @@ export class BatchingExporter<T> implements Exporter<T> {
     }
     for (const waiter of waiters) waiter.resolve();
     this.metrics?.queuedBatches.set({ exporter: this.name }, this.queue.pendingBatches);
+    this.alignQueuedTimes();
     const spoolDropped = this.queue.droppedItems - this.spoolDroppedSeen;
     if (spoolDropped > 0) {
       this.spoolDroppedSeen = this.queue.droppedItems;
@@ -282,25 +316,67 @@ export class BatchingExporter<T> implements Exporter<T> {
   }
 
   private async pump(): Promise<void> {
-    for (let batch = this.queue.peek(); batch && !this.stopped; batch = this.queue.peek()) {
-      await this.deliver(batch);
+    for (let run = this.nextRun(); run.length > 0 && !this.stopped; run = this.nextRun()) {
+      await this.deliver(run);
       this.metrics?.queuedBatches.set({ exporter: this.name }, this.queue.pendingBatches);
       this.notifyIdle();
     }
   }
 
-  private async deliver(batch: QueuedBatch): Promise<void> {
-    let items: T[];
-    try {
-      items = this.codec.decode(batch.bytes);
-    } catch (error) {
-      this.logger.error({ exporter: this.name, err: error }, 'spooled batch cannot be decoded; dropping it');
-      this.reject(batch, batch.itemCount);
-      return;
+  /** The batches to deliver now: the oldest one, or with coalescing a run of them once it is worth a sink call. */
+  private nextRun(): QueuedBatch[] {
+    if (!this.coalesce) {
+      const batch = this.queue.peek();
+      return batch ? [batch] : [];
+    }
+    if (!this.queue.peek()) return [];
+    const waitedMs = this.recoveredBatches > 0 ? Infinity : Date.now() - (this.queuedAtMs[0] ?? Date.now());
+    if (!this.draining && this.queue.unackedBytes < this.coalesce.maxBytes && waitedMs < this.coalesce.maxWaitMs) {
+      if (!this.coalesceTimer) {
+        this.coalesceTimer = setTimeout(() => {
+          this.coalesceTimer = undefined;
+          this.kick();
+        }, this.coalesce.maxWaitMs - waitedMs);
+        this.coalesceTimer.unref();
+      }
+      return [];
+    }
+    return this.queue.peekRun(this.coalesce.maxBytes);
+  }
+
+  /**
+   * Batches acknowledged, or dropped by a full spool, leave the head of the queue: their times go too. The queue's
+   * count is the truth, so a batch the spool refused outright costs at most one batch of timing accuracy.
+   */
+  private alignQueuedTimes(): void {
+    let excess = this.recoveredBatches + this.queuedAtMs.length - this.queue.pendingBatches;
+    for (; excess > 0 && this.recoveredBatches > 0; excess--) this.recoveredBatches--;
+    if (excess > 0) this.queuedAtMs.splice(0, excess);
+  }
+
+  private ackAll(run: readonly QueuedBatch[]): void {
+    for (const batch of run) this.queue.ack(batch);
+    this.alignQueuedTimes();
+  }
+
+  private async deliver(run: QueuedBatch[]): Promise<void> {
+    const items: T[] = [];
+    const decoded: QueuedBatch[] = [];
+    for (const batch of run) {
+      try {
+        for (const item of this.codec.decode(batch.bytes)) items.push(item);
+        decoded.push(batch);
+      } catch (error) {
+        // Only a batch at the head can be acknowledged: deliver the good ones before it first.
+        if (decoded.length > 0) break;
+        this.logger.error({ exporter: this.name, err: error }, 'spooled batch cannot be decoded; dropping it');
+        this.reject([batch], batch.itemCount);
+        return;
+      }
     }
     try {
       const outcome = await this.sink.export(items);
-      this.queue.ack(batch);
+      this.ackAll(decoded);
       this.attempt = 0;
       const refused = Math.min(items.length, Math.max(0, outcome?.refusedItems ?? 0));
       this.counts.deliveredItems += items.length - refused;
@@ -311,7 +387,7 @@ export class BatchingExporter<T> implements Exporter<T> {
     } catch (error) {
       if (error instanceof PermanentExportError) {
         this.logger.error({ exporter: this.name, err: error.message, items: items.length }, 'sink rejected the batch; dropping it');
-        this.reject(batch, error.droppedItems ?? items.length);
+        this.reject(decoded, error.droppedItems ?? items.length);
         return;
       }
       this.counts.failedAttempts++;
@@ -328,8 +404,8 @@ export class BatchingExporter<T> implements Exporter<T> {
     }
   }
 
-  private reject(batch: QueuedBatch, items: number): void {
-    this.queue.ack(batch);
+  private reject(run: readonly QueuedBatch[], items: number): void {
+    this.ackAll(run);
     this.counts.rejectedItems += items;
     this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, items);
   }

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { LabelCardinalityLimiter } from '../pipeline/cardinality';
 import type { MetricAggregate } from '../pipeline/metrics';
 import type { GenAiSpan } from '../span/gen-ai-span';
-import { BatchingExporter } from './batching-exporter';
+import { BatchingExporter, type CoalesceOptions } from './batching-exporter';
 import type { ExportersConfig } from './config';
 import { IntervalAggregatingExporter } from './interval-aggregating-exporter';
 import { OtlpFileExporter } from './otlp-file-exporter';
@@ -50,13 +50,15 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
       : new MemoryQueue(config.spool.memoryMaxBytes);
   // A batch is at most a quarter of its queue, so an outage keeps several batches instead of refusing one.
   const queueBytes = config.spool.dir ? config.spool.maxBytes : config.spool.memoryMaxBytes;
-  const deliver = <T>(sink: Exporter<T>, codec: BatchCodec<T>, batching: Partial<ExportersConfig['batching']> = {}) => {
-    const maxBatchBytes = Math.min(batching.maxBatchBytes ?? config.batching.maxBatchBytes, Math.floor(queueBytes / 4));
+  const quarterOfQueue = Math.floor(queueBytes / 4);
+  const deliver = <T>(sink: Exporter<T>, codec: BatchCodec<T>, batching: Partial<ExportersConfig['batching']> = {}, coalesce?: CoalesceOptions) => {
+    const maxBatchBytes = Math.min(batching.maxBatchBytes ?? config.batching.maxBatchBytes, quarterOfQueue);
     return new BatchingExporter<T>({
       sink,
       codec,
       queue: queueFor(sink.name),
       batching: { ...config.batching, ...batching, maxBatchBytes },
+      coalesce: coalesce && { ...coalesce, maxBytes: Math.min(coalesce.maxBytes, quarterOfQueue) },
       retry: config.retry,
       logger,
       registry: dependencies.registry,
@@ -75,7 +77,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
       prefix: config.s3.prefix,
       clientConfig: { region: config.s3.region, endpoint: config.s3.endpoint, forcePathStyle: config.s3.forcePathStyle },
     });
-    exporters.push(deliver(s3, spanBatchCodec, { maxBatchBytes: config.s3.maxBatchBytes }));
+    exporters.push(deliver(s3, spanBatchCodec, {}, { maxBytes: config.s3.maxBatchBytes, maxWaitMs: config.s3.maxWaitSeconds * 1000 }));
   }
   if (config.timestream.enabled) {
     const timestream = new (loadTimestream().TimestreamExporter)({
