@@ -115,8 +115,9 @@ export class BatchingExporter<T> implements Exporter<T> {
   private readonly codec: BatchCodec<T>;
   private readonly queue: BatchQueue;
 
+  /** Undelivered payload bytes (the spool files may hold delivered records a while longer). */
   get pendingBytes(): number {
-    return this.queue.pendingBytes;
+    return this.queue.unackedBytes;
   }
   private readonly batching: BatchingOptions;
   private readonly retry: RetryOptions;

@@ -97,6 +97,12 @@ export const exportersConfigSchema = z
       })
       .prefault({})
       .describe('Retry of failed deliveries (until the sink is back; the spool bounds what waits).'),
+    drainSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(10)
+      .describe('On stop (SIGTERM, SIGINT), how long the process keeps delivering what it has spooled before it exits; what is left stays in the spool for the next start. Keep it below the pod\'s termination grace period.'),
   })
   .superRefine((config, context) => {
     const required: Array<[keyof typeof config, boolean, string[]]> = [

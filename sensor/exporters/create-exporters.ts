@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { LabelCardinalityLimiter } from '../pipeline/cardinality';
 import type { MetricAggregate } from '../pipeline/metrics';
 import type { GenAiSpan } from '../span/gen-ai-span';
-import { BatchingExporter, type CoalesceOptions } from './batching-exporter';
+import { BatchingExporter, type CoalesceOptions, type DeliveryStats } from './batching-exporter';
 import type { ExportersConfig } from './config';
 import { IntervalAggregatingExporter } from './interval-aggregating-exporter';
 import { OtlpFileExporter } from './otlp-file-exporter';
@@ -37,9 +37,23 @@ export interface ExporterFanOut {
    * acknowledging spans that were lost. Sinks that did queue them may get them twice; twice beats never.
    */
   export(spans: GenAiSpan[]): Promise<void>;
+  /**
+   * Queues what is buffered, keeps delivering for up to `timeoutMs` (default `exporters.drainSeconds`), then stops;
+   * what is still undelivered stays in the spool for the next start.
+   */
   shutdown(timeoutMs?: number): Promise<void>;
   /** Undelivered bytes over all sinks' queues and spools: the spool size the health alarms watch. */
   pendingBytes(): number;
+  /** Delivery counters of each sink, for the gateway's export health metrics. */
+  deliveryStats?(): SinkDeliveryStats[];
+}
+
+export interface SinkDeliveryStats extends DeliveryStats {
+  exporter: string;
+}
+
+function hasDeliveryStats(exporter: SpanExporter): exporter is SpanExporter & { stats(): DeliveryStats } {
+  return exporter instanceof BatchingExporter || exporter instanceof IntervalAggregatingExporter;
 }
 
 export function createExporters(config: ExportersConfig, dependencies: ExporterDependencies = {}): ExporterFanOut {
@@ -101,6 +115,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
   return {
     exporters,
     pendingBytes: () => exporters.reduce((sum, exporter) => sum + (exporter.pendingBytes ?? 0), 0),
+    deliveryStats: () => exporters.filter(hasDeliveryStats).map((exporter) => ({ exporter: exporter.name, ...exporter.stats() })),
     async export(spans) {
       const refusedBy: string[] = [];
       await Promise.all(
@@ -113,7 +128,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
       );
       if (refusedBy.length > 0) throw new Error(`spans not queued by ${refusedBy.join(', ')} (see the log for why)`);
     },
-    async shutdown(timeoutMs) {
+    async shutdown(timeoutMs = config.drainSeconds * 1000) {
       await Promise.all(
         exporters.map((exporter) =>
           (exporter instanceof BatchingExporter ? exporter.shutdown(timeoutMs) : exporter.shutdown()).catch((error: unknown) =>

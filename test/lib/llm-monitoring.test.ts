@@ -105,7 +105,7 @@ describe('LlmMonitoring', () => {
   });
 
   test('every alarm and dashboard search reads a metric the CloudWatch exporter publishes, under its dimensions', () => {
-    const healthDatums = new FleetHealth(new Registry(), () => 0, silentLogger()).drain();
+    const healthDatums = new FleetHealth(new Registry(), { gatewaySpoolBytes: () => 0 }, silentLogger()).drain();
     const published = new Set([...toMetricDatums([aggregate()]), ...healthDatums].map((datum) => `${datum.MetricName}[${(datum.Dimensions ?? []).map((d) => d.Name).sort().join(',')}]`));
     const read: string[] = [];
     for (const alarm of alarms) {
