@@ -45,6 +45,7 @@ function dataPlaneProps(context: DeploymentContext, env: Environment | undefined
     timestreamIngestCell: context['sightline:timestreamIngestCell'],
     objectLockRetention: context['sightline:objectLockDays'] === undefined ? undefined : Duration.days(context['sightline:objectLockDays']),
     deployment: context['sightline:deployment'],
+    athenaScanLimitGiB: context['sightline:athenaScanLimitGiB'],
   };
 }
 

@@ -80,6 +80,11 @@ export interface DataPlaneStackProps extends StackProps {
    */
   readonly objectLockRetention?: Duration;
   /**
+   * Largest scan of one Athena query in the workgroup, in GiB.
+   * @default 10
+   */
+  readonly athenaScanLimitGiB?: number;
+  /**
    * Name that sets this deployment apart from others in the same account and region (Glue database, Athena
    * workgroup, alarm names).
    * @default - the default names (`sightline`, `Sightline-...`)
@@ -128,6 +133,7 @@ export class DataPlaneStack extends Stack {
       slaMs,
       databaseName: names.glueDatabase,
       workGroupName: names.athenaWorkGroup,
+      bytesScannedCutoffPerQuery: Math.round((props.athenaScanLimitGiB ?? 10) * 1024 ** 3),
     });
     if (props.timestream ?? true) {
       this.metricStore = new MetricStore(this, 'Timestream', { encryptionKey: this.dataKey, removalPolicy });

@@ -62,6 +62,8 @@ export const deploymentContextSchema = z.object({
     .describe('Timestream ingest cell of the account (from `aws timestream-write describe-endpoints`); required with sightline:interfaceEndpoints when Timestream is on.'),
   'sightline:objectLockDays': z.coerce.number().int().positive('must be a positive number of days').optional()
     .describe('S3 Object Lock (governance mode) on the span bucket: objects cannot be deleted or overwritten for this many days. Only when the bucket is first created.'),
+  'sightline:athenaScanLimitGiB': z.coerce.number().positive('must be a positive number of GiB').default(10)
+    .describe('Largest scan of one Athena query in the Sightline workgroup, in GiB (a guard against runaway cost; $5 per TB scanned). At 1,000 calls/s a day of spans is about 200 GB: raise it, or filter on hour.'),
   'sightline:clusterVersion': z.string().regex(/^1\.\d+$/, 'must be a Kubernetes version such as 1.33').optional()
     .describe('Kubernetes version of the existing cluster (sensor topology); synth checks it against the kubectl the stack applies the manifest with.'),
   'sightline:sensorPrivileged': booleanFlag.default(false)

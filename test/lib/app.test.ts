@@ -75,6 +75,11 @@ describe('CDK app topologies', () => {
     expect(stackIds(app)).toEqual(['SightlineDataPlane']);
     const stack = app.node.findChild('SightlineDataPlane') as Stack;
     expect([stack.account, stack.region]).toEqual(['111122223333', 'eu-west-1']);
+    // Default Athena guard: 10 GiB per query; raised by a flag for large fleets.
+    Template.fromStack(stack).hasResourceProperties('AWS::Athena::WorkGroup', { WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 10 * 1024 ** 3 }) });
+    const large = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'data-plane', 'sightline:athenaScanLimitGiB': '500' } }));
+    Template.fromStack(large.node.findChild('SightlineDataPlane') as Stack)
+      .hasResourceProperties('AWS::Athena::WorkGroup', { WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 500 * 1024 ** 3 }) });
   });
 
   test('sensor topology needs the cluster and the gateway endpoint', () => {
