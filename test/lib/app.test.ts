@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp } from '../../bin/app';
 import { DataPlaneStack } from '../../lib/data-plane-stack';
+import { deploymentContextSchema } from '../../lib/deployment-context';
 import { SensorStack } from '../../lib/sensor-stack';
 import { allowedActions, nagErrors } from './support';
 
@@ -200,5 +201,11 @@ describe('CDK app topologies', () => {
     const withFinding = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', 'sightline:gatewayEndpoint': 'http://gw:4318' } }));
     new s3.Bucket(withFinding.node.findChild('SightlineSensor-workloads'), 'Unlogged');
     expect(() => withFinding.synth()).toThrow(/ERROR The S3 Bucket has server access logs disabled\. \(AwsSolutions\)[\s\S]*AwsSolutions-S1/);
+  });
+
+  test('docs/deploy.md documents every context flag in its table', () => {
+    const deployDoc = readFileSync(join(__dirname, '../../docs/deploy.md'), 'utf8');
+    const documented = [...deployDoc.matchAll(/^\| `(sightline:[A-Za-z]+)` \|/gm)].map((match) => match[1]);
+    expect(documented.slice().sort()).toEqual(Object.keys(deploymentContextSchema.shape).sort());
   });
 });
