@@ -43,7 +43,8 @@ export interface SensorChartProps {
    */
   readonly needsSysAdmin?: boolean;
   /**
-   * Run the container privileged instead of with the listed capabilities (last resort for locked-down kernels).
+   * Run the container privileged (as uid 0) instead of with the listed capabilities: for nodes whose SELinux policy
+   * confines unprivileged containers (Bottlerocket, EKS Auto Mode), and locked-down kernels.
    * @default false
    */
   readonly privileged?: boolean;
@@ -178,7 +179,8 @@ export class SensorChart extends Chart {
                 limits: { memory: '512Mi' },
               },
               securityContext: props.privileged
-                ? { privileged: true }
+                // Still uid 0: the image's user (10001) would hold none of a privileged container's capabilities.
+                ? { privileged: true, runAsUser: 0 }
                 : {
                   privileged: false,
                   // Loading BPF programs needs uid 0 in the host user namespace even with the capabilities.

@@ -192,7 +192,7 @@ describe('CDK app topologies', () => {
   test('the all-in-one sensor runs privileged on the Auto Mode (Bottlerocket, SELinux) nodes of the data-plane cluster', () => {
     const sensor = allInOne.node.children.find((child): child is SensorStack => child instanceof SensorStack)!;
     const daemonSet = sensor.sensor.chart.toJson().find((object: any) => object.kind === 'DaemonSet');
-    expect(daemonSet.spec.template.spec.containers[0].securityContext).toEqual({ privileged: true });
+    expect(daemonSet.spec.template.spec.containers[0].securityContext).toEqual({ privileged: true, runAsUser: 0 });
   });
 
   test('cdk-nag runs in the app itself: cdk synth fails on an unacknowledged finding and names it', () => {

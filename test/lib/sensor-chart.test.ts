@@ -65,7 +65,7 @@ describe('SensorChart', () => {
     const withSysAdmin = byKind(render({ needsSysAdmin: true }), 'DaemonSet').spec.template.spec.containers[0];
     expect(withSysAdmin.securityContext.capabilities.add).toContain('SYS_ADMIN');
     const privileged = byKind(render({ privileged: true }), 'DaemonSet').spec.template.spec.containers[0];
-    expect(privileged.securityContext).toEqual({ privileged: true });
+    expect(privileged.securityContext).toEqual({ privileged: true, runAsUser: 0 });
   });
 
   test('BTF and the spool are host mounts (host /proc comes with hostPID); the config comes from the ConfigMap', () => {

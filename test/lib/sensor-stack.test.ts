@@ -68,7 +68,7 @@ describe('SensorStack on an existing cluster', () => {
       const resource = Object.values(rendered.findResources('Custom::AWSCDK-EKS-KubernetesResource'))[0] as any;
       return JSON.parse(resource.Properties.Manifest).find((object: any) => object.kind === 'DaemonSet');
     };
-    expect(daemonSet({ ...props, privileged: true }).spec.template.spec.containers[0].securityContext).toEqual({ privileged: true });
+    expect(daemonSet({ ...props, privileged: true }).spec.template.spec.containers[0].securityContext).toEqual({ privileged: true, runAsUser: 0 });
     expect(manifest.find((object) => object.kind === 'DaemonSet').spec.template.spec.containers[0].securityContext.privileged).toBe(false);
   });
 
