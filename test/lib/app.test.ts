@@ -208,4 +208,15 @@ describe('CDK app topologies', () => {
     const documented = [...deployDoc.matchAll(/^\| `(sightline:[A-Za-z]+)` \|/gm)].map((match) => match[1]);
     expect(documented.slice().sort()).toEqual(Object.keys(deploymentContextSchema.shape).sort());
   });
+
+  test('production flags all together synthesize with the cdk-nag checks of the app clean', () => {
+    const app = buildApp(new App({ context: {
+      'sightline:image': image, 'sightline:topology': 'data-plane', 'sightline:deployment': 'prod', 'sightline:interfaceEndpoints': 'true',
+      'sightline:timestreamIngestCell': 'cell1', 'sightline:natGatewayPerAz': 'true', 'sightline:maxAzs': '3', 'sightline:objectLockDays': '30',
+      'sightline:gatewayClientCidrs': '10.20.0.0/16,172.16.0.0/12', 'sightline:alarmEmail': 'sre@example.com', 'sightline:workloadAccounts': '444455556666',
+      'sightline:apiAccessCidrs': '203.0.113.10/32', 'sightline:athenaScanLimitGiB': '500',
+    } }));
+    expect(() => app.synth()).not.toThrow();
+    expect(stackIds(app)).toEqual(['SightlineDataPlane-prod']);
+  });
 });

@@ -113,7 +113,7 @@ describe('GatewayCluster', () => {
   });
 
   test('production networking: a NAT gateway per zone, three zones, interface endpoints for CloudWatch, Pod Identity and the Timestream cell', () => {
-    const { template: production } = gatewayIn('Production', {
+    const { template: production, stack: productionStack } = gatewayIn('Production', {
       maxAzs: 3, natGatewayPerAz: true, interfaceEndpoints: true, timestreamIngestCell: 'cell2',
       sinks: { region: 'eu-west-1', spanBucketName: 'spans', timestreamDatabaseName: 'db', slaMs: 1000 },
     });
@@ -125,6 +125,7 @@ describe('GatewayCluster', () => {
     ]));
     expect(() => gatewayIn('NoCell', { interfaceEndpoints: true, sinks: { region: 'eu-west-1', spanBucketName: 'spans', timestreamDatabaseName: 'db', slaMs: 1000 } }))
       .toThrow(/needs the account's ingest cell: run `aws timestream-write describe-endpoints`/);
+    expect(nagErrors(productionStack)).toEqual([]);
   });
 
   test('NLB security group: OTLP in from the VPC and the given client networks only, out only to the gateway pods', () => {
@@ -144,7 +145,9 @@ describe('GatewayCluster', () => {
     expect(egress).toEqual([4318, 9464]);
     expect(ingress).toEqual([4318, 9464]);
 
-    const peered = ingressOf(gatewayIn('Peered', { gatewayClientCidrs: ['10.20.0.0/16', '172.16.0.0/12'] }).template);
+    const peeredGateway = gatewayIn('Peered', { gatewayClientCidrs: ['10.20.0.0/16', '172.16.0.0/12'] });
+    expect(nagErrors(peeredGateway.stack)).toEqual([]);
+    const peered = ingressOf(peeredGateway.template);
     expect(peered.SecurityGroupIngress.map((rule: any) => [rule.CidrIp, rule.FromPort, rule.ToPort])).toEqual([
       [expect.objectContaining({ 'Fn::GetAtt': expect.any(Array) }), 4318, 4318],
       ['10.20.0.0/16', 4318, 4318],
