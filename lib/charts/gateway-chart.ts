@@ -199,7 +199,8 @@ export class GatewayChart extends Chart {
         selector: { matchLabels: selector },
         // Replicas are interchangeable (any one takes any span): start and stop them together, not one by one.
         podManagementPolicy: 'Parallel',
-        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+        // One replica at a time, each draining before the next stops (the StatefulSet default, spelled out).
+        updateStrategy: { type: 'RollingUpdate' },
         // A replica removed by scale-in keeps its volume: what it could not drain is sent when that ordinal returns.
         persistentVolumeClaimRetentionPolicy: { whenScaled: 'Retain', whenDeleted: 'Retain' },
         template: {
