@@ -1,11 +1,14 @@
 /**
  * The Sightline CDK app. `sightline:topology` (context) selects the stacks; see docs/deploy.md.
  * With no context at all it synthesizes the all-in-one topology, environment-agnostic, offline.
+ * cdk-nag's AWS Solutions checks run on every synth, so the customer sees any finding the team has not acknowledged.
  */
-import { App, type Environment } from 'aws-cdk-lib';
+import { Annotations, App, Duration, Stack, Validations, type Environment } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { DataPlaneAccountStack } from '../lib/data-plane-account-stack';
 import { DataPlaneStack } from '../lib/data-plane-stack';
-import { readDeploymentContext } from '../lib/deployment-context';
+import { readDeploymentContext, type DeploymentContext } from '../lib/deployment-context';
+import { deploymentNames } from '../lib/deployment-names';
 import { SensorStack } from '../lib/sensor-stack';
 
 /** Feature flags the stacks rely on; set in code so tests and `cdk synth` build the same templates. */
@@ -16,17 +19,18 @@ export const FEATURE_FLAGS: Record<string, unknown> = {
   '@aws-cdk/core:defaultCrossStackReferences': 'strong',
 };
 
-export function buildApp(app: App): App {
-  for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
-    if (app.node.tryGetContext(flag) === undefined) app.node.setContext(flag, value);
+/** The image by tag can change under a running fleet; by digest it is exactly what was tested (and what the control plane rolls out). */
+function warnUnlessPinned(stacks: Stack[], image: string | undefined): void {
+  if (image === undefined || image.includes('@sha256:')) return;
+  for (const stack of stacks) {
+    Annotations.of(stack).addWarningV2('sightline:image-not-pinned',
+      `sightline:image "${image}" is a tag: pin it by digest (${image.split(':')[0]}@sha256:...) so every node runs the image you tested.`);
   }
-  const context = readDeploymentContext(app.node);
-  const region = context['sightline:region'];
-  const dataPlaneEnv: Environment | undefined = context['sightline:dataPlaneAccount'] !== undefined || region !== undefined
-    ? { account: context['sightline:dataPlaneAccount'], region }
-    : undefined;
-  const dataPlaneProps = {
-    env: dataPlaneEnv,
+}
+
+function dataPlaneProps(context: DeploymentContext, env: Environment | undefined) {
+  return {
+    env,
     image: context['sightline:image'],
     timestream: context['sightline:timestream'],
     slaMs: context['sightline:slaMs'],
@@ -34,39 +38,66 @@ export function buildApp(app: App): App {
     alarmEmail: context['sightline:alarmEmail'],
     workloadAccounts: context['sightline:workloadAccounts'],
     apiAccessCidrs: context['sightline:apiAccessCidrs'],
+    gatewayClientCidrs: context['sightline:gatewayClientCidrs'],
+    maxAzs: context['sightline:maxAzs'],
+    natGatewayPerAz: context['sightline:natGatewayPerAz'],
+    interfaceEndpoints: context['sightline:interfaceEndpoints'],
+    timestreamIngestCell: context['sightline:timestreamIngestCell'],
+    objectLockRetention: context['sightline:objectLockDays'] === undefined ? undefined : Duration.days(context['sightline:objectLockDays']),
+    deployment: context['sightline:deployment'],
+    athenaScanLimitGiB: context['sightline:athenaScanLimitGiB'],
   };
+}
 
+export function buildApp(app: App): App {
+  for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
+    if (app.node.tryGetContext(flag) === undefined) app.node.setContext(flag, value);
+  }
+  const context = readDeploymentContext(app.node);
+  const names = deploymentNames(context['sightline:deployment']);
+  const region = context['sightline:region'];
+  const dataPlaneEnv: Environment | undefined = context['sightline:dataPlaneAccount'] !== undefined || region !== undefined
+    ? { account: context['sightline:dataPlaneAccount'], region }
+    : undefined;
+
+  const stacks: Stack[] = [];
   switch (context['sightline:topology']) {
     case 'all-in-one': {
-      const dataPlane = new DataPlaneStack(app, 'SightlineDataPlane', {
-        ...dataPlaneProps,
+      const dataPlane = new DataPlaneStack(app, names.dataPlaneStackId, {
+        ...dataPlaneProps(context, dataPlaneEnv),
         description: 'Sightline all-in-one: data plane and gateway; the sensor runs in the same cluster',
       });
-      new SensorStack(app, 'SightlineSensor', {
+      const sensor = new SensorStack(app, names.sensorStackId(dataPlane.gateway.clusterName), {
         env: dataPlaneEnv,
         description: 'Sightline all-in-one: sensor DaemonSet on the data-plane cluster',
         cluster: dataPlane.gateway.cluster,
         gatewayEndpoint: dataPlane.gateway.chart.inClusterEndpoint,
         image: dataPlane.image,
         createNamespace: false,
+        // The data-plane cluster runs EKS Auto Mode: Bottlerocket nodes with SELinux enforcing.
+        privileged: true,
       });
+      stacks.push(dataPlane, sensor);
       break;
     }
     case 'data-plane':
-      new DataPlaneStack(app, 'SightlineDataPlane', {
-        ...dataPlaneProps,
+      stacks.push(new DataPlaneStack(app, names.dataPlaneStackId, {
+        ...dataPlaneProps(context, dataPlaneEnv),
         description: 'Sightline data plane: stores, dashboard, alarms and the gateway cluster',
-      });
+      }));
       break;
-    case 'sensor':
-      new SensorStack(app, 'SightlineSensor', {
+    case 'sensor': {
+      const clusterName = context['sightline:clusterName']!;
+      stacks.push(new SensorStack(app, names.sensorStackId(clusterName), {
         env: region === undefined ? undefined : { region },
-        description: 'Sightline sensor DaemonSet on an existing workload cluster',
-        cluster: { existingClusterName: context['sightline:clusterName']! },
+        description: `Sightline sensor DaemonSet on the EKS cluster ${clusterName}`,
+        cluster: { existingClusterName: clusterName, kubernetesVersion: context['sightline:clusterVersion'] },
         gatewayEndpoint: context['sightline:gatewayEndpoint']!,
         image: context['sightline:image'],
-      });
+        privileged: context['sightline:sensorPrivileged'],
+      }));
       break;
+    }
     case 'sub-account':
       new DataPlaneAccountStack(app, 'SightlineDataPlaneAccount', {
         env: region === undefined ? undefined : { region },
@@ -76,6 +107,8 @@ export function buildApp(app: App): App {
       });
       break;
   }
+  warnUnlessPinned(stacks, context['sightline:image']);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return app;
 }
 

@@ -1,4 +1,4 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as organizations from 'aws-cdk-lib/aws-organizations';
 import type { Construct } from 'constructs';
 
@@ -38,6 +38,15 @@ export class DataPlaneAccountStack extends Stack {
     new CfnOutput(this, 'DataPlaneAccountId', {
       description: 'Pass as -c sightline:dataPlaneAccount=... when deploying the data plane',
       value: this.dataPlaneAccount.attrAccountId,
+    });
+    // A new account can no longer create Timestream for LiveAnalytics (closed to new customers since 2025-06-20).
+    new CfnOutput(this, 'NextStep', {
+      description: 'With credentials for the new account: bootstrap it, then deploy the data plane CloudWatch-only',
+      value: Fn.join('', [
+        'npx cdk bootstrap aws://', this.dataPlaneAccount.attrAccountId, '/', this.region,
+        ' && npx cdk deploy -c sightline:topology=data-plane -c sightline:dataPlaneAccount=', this.dataPlaneAccount.attrAccountId,
+        ' -c sightline:region=', this.region, ' -c sightline:timestream=false',
+      ]),
     });
   }
 }

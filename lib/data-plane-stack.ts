@@ -1,6 +1,8 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { DataKey } from './constructs/data-key';
 import { GatewayCluster } from './constructs/gateway-cluster';
 import { GatewayWriterRole } from './constructs/gateway-writer-role';
 import { LlmMonitoring } from './constructs/llm-monitoring';
@@ -8,10 +10,12 @@ import { MetricStore } from './constructs/metric-store';
 import { SpanBucket } from './constructs/span-bucket';
 import { SpanCatalog } from './constructs/span-catalog';
 import { sightlineImageUri } from './constructs/sightline-image';
+import { deploymentNames } from './deployment-names';
+import { retainFunctionLogs } from './log-retention';
 
 export interface DataPlaneStackProps extends StackProps {
   /**
-   * Sightline container image URI.
+   * Sightline container image URI, best pinned by digest (`repo@sha256:...`).
    * @default - built from the repository Dockerfile as an image asset
    */
   readonly image?: string;
@@ -32,7 +36,7 @@ export interface DataPlaneStackProps extends StackProps {
   readonly tokenBudgetPerHour?: number;
   /**
    * Address subscribed to the alarm topic.
-   * @default - none
+   * @default - none (a synth warning and the AlarmSubscription output say so)
    */
   readonly alarmEmail?: string;
   /**
@@ -46,8 +50,49 @@ export interface DataPlaneStackProps extends StackProps {
    */
   readonly apiAccessCidrs?: string[];
   /**
-   * Removal policy of the stateful resources (key, buckets, Timestream).
-   * @default RemovalPolicy.RETAIN
+   * Networks besides the data-plane VPC (peered VPCs, Transit Gateway) whose sensors reach the NLB directly.
+   * @default - none
+   */
+  readonly gatewayClientCidrs?: string[];
+  /**
+   * Availability Zones of the data-plane VPC.
+   * @default 2
+   */
+  readonly maxAzs?: number;
+  /**
+   * One NAT gateway per Availability Zone.
+   * @default false
+   */
+  readonly natGatewayPerAz?: boolean;
+  /**
+   * Interface endpoints for CloudWatch, EKS Pod Identity and Timestream.
+   * @default false
+   */
+  readonly interfaceEndpoints?: boolean;
+  /**
+   * Timestream ingest cell for its interface endpoint (`cell1`, ...).
+   * @default - none
+   */
+  readonly timestreamIngestCell?: string;
+  /**
+   * S3 Object Lock (governance mode) on the span bucket for this long after each write.
+   * @default - no Object Lock
+   */
+  readonly objectLockRetention?: Duration;
+  /**
+   * Largest scan of one Athena query in the workgroup, in GiB.
+   * @default 10
+   */
+  readonly athenaScanLimitGiB?: number;
+  /**
+   * Name that sets this deployment apart from others in the same account and region (Glue database, Athena
+   * workgroup, alarm names).
+   * @default - the default names (`sightline`, `Sightline-...`)
+   */
+  readonly deployment?: string;
+  /**
+   * Removal policy of the stateful resources (data key, buckets, Timestream).
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE (kept on delete and replacement; removed if the first create fails)
    */
   readonly dataRemovalPolicy?: RemovalPolicy;
 }
@@ -57,7 +102,10 @@ export interface DataPlaneStackProps extends StackProps {
  * cluster running the gateway. It defines no cross-account role; an operator stack targets it from outside.
  */
 export class DataPlaneStack extends Stack {
-  readonly encryptionKey: kms.Key;
+  /** Encrypts the customer's data: span objects, Timestream records, Athena results. */
+  readonly dataKey: kms.Key;
+  /** Encrypts the platform: EKS secrets and the alarm topics. */
+  readonly platformKey: kms.Key;
   readonly spans: SpanBucket;
   readonly catalog: SpanCatalog;
   readonly metricStore?: MetricStore;
@@ -68,38 +116,55 @@ export class DataPlaneStack extends Stack {
 
   constructor(scope: Construct, id: string, props: DataPlaneStackProps = {}) {
     super(scope, id, props);
-    const removalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
     const slaMs = props.slaMs ?? 1000;
+    const names = deploymentNames(props.deployment);
 
-    this.encryptionKey = new kms.Key(this, 'DataKey', {
-      description: 'Sightline data plane: spans, payloads, metrics and alarms',
+    this.dataKey = new DataKey(this, 'DataKey', { removalPolicy }).key;
+    this.platformKey = new kms.Key(this, 'PlatformKey', {
+      description: 'Sightline platform: EKS secrets and alarm topics (no customer data)',
       enableKeyRotation: true,
       removalPolicy,
     });
-    this.spans = new SpanBucket(this, 'Spans', { encryptionKey: this.encryptionKey, removalPolicy });
-    this.catalog = new SpanCatalog(this, 'Catalog', { bucket: this.spans.bucket, encryptionKey: this.encryptionKey, slaMs });
+    this.spans = new SpanBucket(this, 'Spans', { encryptionKey: this.dataKey, removalPolicy, objectLockRetention: props.objectLockRetention });
+    this.catalog = new SpanCatalog(this, 'Catalog', {
+      bucket: this.spans.bucket,
+      encryptionKey: this.dataKey,
+      slaMs,
+      databaseName: names.glueDatabase,
+      workGroupName: names.athenaWorkGroup,
+      bytesScannedCutoffPerQuery: Math.round((props.athenaScanLimitGiB ?? 10) * 1024 ** 3),
+    });
     if (props.timestream ?? true) {
-      this.metricStore = new MetricStore(this, 'Timestream', { encryptionKey: this.encryptionKey, removalPolicy });
+      this.metricStore = new MetricStore(this, 'Timestream', { encryptionKey: this.dataKey, removalPolicy });
     }
     this.monitoring = new LlmMonitoring(this, 'Monitoring', {
-      encryptionKey: this.encryptionKey,
+      encryptionKey: this.platformKey,
       slaMs,
       tokenBudgetPerHour: props.tokenBudgetPerHour ?? 5_000_000,
       alarmEmail: props.alarmEmail,
+      alarmNamePrefix: names.alarmPrefix,
     });
     this.writer = new GatewayWriterRole(this, 'GatewayWriter', {
       spanBucket: this.spans.bucket,
-      encryptionKey: this.encryptionKey,
+      encryptionKey: this.dataKey,
       // The gateway writes call records only; sensor health goes to CloudWatch.
       timestreamTableArns: this.metricStore ? [this.metricStore.tables.llmCalls.attrArn] : undefined,
     });
     this.image = sightlineImageUri(this, props.image);
+    const replicas = { min: 2, max: 10 };
     this.gateway = new GatewayCluster(this, 'Gateway', {
       image: this.image,
       writerRole: this.writer.role,
-      secretsKey: this.encryptionKey,
+      secretsKey: this.platformKey,
       workloadAccounts: props.workloadAccounts,
       apiAccessCidrs: props.apiAccessCidrs,
+      gatewayClientCidrs: props.gatewayClientCidrs,
+      maxAzs: props.maxAzs,
+      natGatewayPerAz: props.natGatewayPerAz,
+      interfaceEndpoints: props.interfaceEndpoints,
+      timestreamIngestCell: props.timestreamIngestCell,
+      replicas,
       sinks: {
         region: this.region,
         spanBucketName: this.spans.bucket.bucketName,
@@ -107,11 +172,34 @@ export class DataPlaneStack extends Stack {
         slaMs,
       },
     });
+    this.monitoring.monitorGateway({ loadBalancer: this.gateway.loadBalancer, targetGroup: this.gateway.targetGroup, minReplicas: replicas.min });
+    retainFunctionLogs(this, logs.RetentionDays.ONE_MONTH);
+    if (this.metricStore !== undefined) this.createTimestreamFirst(this.metricStore);
 
     new CfnOutput(this, 'SpanBucketName', { value: this.spans.bucket.bucketName });
     new CfnOutput(this, 'AthenaWorkGroup', { value: this.catalog.workGroup.ref });
+    new CfnOutput(this, 'GlueDatabase', { value: this.catalog.databaseName });
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn });
+    new CfnOutput(this, 'AlarmTopicArn', { description: 'ALARM notifications: subscribe people here', value: this.monitoring.alarmTopic.topicArn });
+    new CfnOutput(this, 'AlarmRecoveryTopicArn', { description: 'Back-to-OK notifications, kept apart from the alarm topic', value: this.monitoring.okTopic.topicArn });
+    new CfnOutput(this, 'AlarmNames', { description: 'Every Sightline alarm of this deployment', value: this.monitoring.alarmNames.join(',') });
     new CfnOutput(this, 'GatewayWriterRoleArn', { value: this.writer.role.roleArn });
+    new CfnOutput(this, 'DataKeyArn', { description: 'Decrypts span objects, Timestream records and Athena results: its key policy says who may', value: this.dataKey.keyArn });
+  }
+
+  /**
+   * Timestream for LiveAnalytics is closed to new AWS customers since 2025-06-20: an account that never used it cannot
+   * create the database. Everything but the data key waits for the database, so such an account fails on it first,
+   * before anything else exists, and the rollback removes the key too (retained only once created).
+   */
+  private createTimestreamFirst(metricStore: MetricStore): void {
+    Annotations.of(this).addWarningV2('sightline:timestream-new-accounts',
+      'Timestream for LiveAnalytics is closed to new AWS customers since 2025-06-20. If this account never used it (a new sub-account, say), '
+      + 'deploy with -c sightline:timestream=false (CloudWatch-only metrics); otherwise the deploy stops at the Timestream database, before anything else is created.');
+    const first = new Set([metricStore.node, this.dataKey.node.scope!.node]);
+    for (const child of this.node.children) {
+      if (first.has(child.node) || child instanceof CfnOutput) continue;
+      child.node.addDependency(metricStore.database);
+    }
   }
 }

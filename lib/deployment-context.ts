@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Node } from 'constructs';
+import { DEPLOYMENT_NAME } from './deployment-names';
 
 /** Which stacks `cdk synth` produces. */
 export const TOPOLOGIES = ['all-in-one', 'data-plane', 'sensor', 'sub-account'] as const;
@@ -19,6 +20,8 @@ const commaList = z.preprocess(
 
 const accountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 
+const ipv4Cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, 'must be an IPv4 CIDR range such as 10.20.0.0/16');
+
 /** Every context flag of the CDK app, under its `sightline:` name. */
 export const deploymentContextSchema = z.object({
   'sightline:topology': z.enum(TOPOLOGIES).default('all-in-one')
@@ -34,7 +37,9 @@ export const deploymentContextSchema = z.object({
   'sightline:clusterName': z.string().min(1).optional()
     .describe('Existing EKS cluster the sensor stack deploys to; required for the sensor topology.'),
   'sightline:image': z.string().min(1).optional()
-    .describe('Container image URI of Sightline (sensor and gateway). Unset: built from the repository Dockerfile as a CDK image asset.'),
+    .describe('Container image URI of Sightline (sensor and gateway), best pinned by digest (repo@sha256:...). Unset: built from the repository Dockerfile as a CDK image asset.'),
+  'sightline:deployment': z.string().regex(DEPLOYMENT_NAME, 'must be 1 to 20 lower-case letters, digits or "-", starting with a letter').optional()
+    .describe('Name of this data plane when several share an account and region: it goes into the stack name, the Glue database, the Athena workgroup and the alarm names. Unset: the default names.'),
   'sightline:alarmEmail': z.string().email('must be an e-mail address').optional()
     .describe('E-mail address subscribed to the alarm topic. Unset: no subscription (subscribe later).'),
   'sightline:slaMs': z.coerce.number().positive('must be a positive number of milliseconds').default(1000)
@@ -45,6 +50,24 @@ export const deploymentContextSchema = z.object({
     .describe('Comma-separated account ids whose workload VPCs may connect to the gateway endpoint service.'),
   'sightline:apiAccessCidrs': commaList.default([])
     .describe('CIDR ranges allowed to reach the data-plane cluster API publicly. Empty: private API endpoint only.'),
+  'sightline:gatewayClientCidrs': commaList.pipe(z.array(ipv4Cidr)).default([])
+    .describe('Comma-separated CIDR ranges of networks joined by VPC peering or Transit Gateway whose sensors reach the gateway NLB directly (port 4318). The data-plane VPC is always allowed; PrivateLink consumers need no entry.'),
+  'sightline:maxAzs': z.coerce.number().int().min(2, 'must be at least 2').max(6, 'must be at most 6').default(2)
+    .describe('Availability Zones of the data-plane VPC. PrivateLink consumers can only place endpoints in these zones (matched by AZ id).'),
+  'sightline:natGatewayPerAz': booleanFlag.default(false)
+    .describe('One NAT gateway per Availability Zone (production: egress survives a zone failure). false: one shared NAT gateway.'),
+  'sightline:interfaceEndpoints': booleanFlag.default(false)
+    .describe('Interface VPC endpoints for CloudWatch metrics, EKS Pod Identity and (with Timestream) its ingest cell, so the gateway\'s AWS calls skip the NAT gateway. S3 always goes through a free gateway endpoint.'),
+  'sightline:timestreamIngestCell': z.string().regex(/^cell\d+$/, 'must be a Timestream cell such as cell1').optional()
+    .describe('Timestream ingest cell of the account (from `aws timestream-write describe-endpoints`); required with sightline:interfaceEndpoints when Timestream is on.'),
+  'sightline:objectLockDays': z.coerce.number().int().positive('must be a positive number of days').optional()
+    .describe('S3 Object Lock (governance mode) on the span bucket: objects cannot be deleted or overwritten for this many days. Only when the bucket is first created.'),
+  'sightline:athenaScanLimitGiB': z.coerce.number().positive('must be a positive number of GiB').default(10)
+    .describe('Largest scan of one Athena query in the Sightline workgroup, in GiB (a guard against runaway cost; $5 per TB scanned). At 1,000 calls/s a day of spans is about 200 GB: raise it, or filter on hour.'),
+  'sightline:clusterVersion': z.string().regex(/^1\.\d+$/, 'must be a Kubernetes version such as 1.33').optional()
+    .describe('Kubernetes version of the existing cluster (sensor topology); synth checks it against the kubectl the stack applies the manifest with.'),
+  'sightline:sensorPrivileged': booleanFlag.default(false)
+    .describe('Run the sensor container privileged (sensor topology): needed on Bottlerocket and EKS Auto Mode nodes, whose SELinux policy refuses BPF and host paths to unprivileged containers.'),
   'sightline:organizationParentId': z.string().regex(/^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/, 'must be an organization root id (r-...) or OU id (ou-...)').optional()
     .describe('Root or OU the created data-plane account is placed in (sub-account topology).'),
   'sightline:accountEmail': z.string().email('must be an e-mail address').optional()
@@ -69,6 +92,11 @@ export function readDeploymentContext(node: Node): DeploymentContext {
   if (context['sightline:topology'] === 'sensor') {
     requireFlag(context, 'sightline:clusterName', 'name the existing EKS cluster the sensor goes to');
     requireFlag(context, 'sightline:gatewayEndpoint', 'give the gateway endpoint printed by the data-plane stack');
+  }
+  if (context['sightline:interfaceEndpoints'] && context['sightline:timestream'] && context['sightline:timestreamIngestCell'] === undefined
+    && (context['sightline:topology'] === 'data-plane' || context['sightline:topology'] === 'all-in-one')) {
+    throw new Error('context sightline:timestreamIngestCell is required when sightline:interfaceEndpoints is true and Timestream is on: '
+      + 'run `aws timestream-write describe-endpoints` and pass the cell of the address (ingest-cell1... gives cell1), or set sightline:timestream=false');
   }
   if (context['sightline:topology'] === 'sub-account') {
     requireFlag(context, 'sightline:accountEmail', 'give the root e-mail address of the new data-plane account');

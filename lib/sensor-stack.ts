@@ -1,18 +1,31 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Stack, type StackProps } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { KubectlV35Layer } from '@aws-cdk/lambda-layer-kubectl-v35';
 import type { Construct } from 'constructs';
+import { checkKubectlSkew, KUBECTL_VERSION, supportedClusterVersions } from './kubectl-version';
+import { retainFunctionLogs } from './log-retention';
 import { acknowledgeKubectlProviderFindings } from './nag-acknowledgements';
 import { SensorDeployment } from './constructs/sensor-deployment';
 import { sightlineImageUri } from './constructs/sightline-image';
 
+/** An EKS cluster this app does not manage, by name, with the Kubernetes version it runs. */
+export interface ExistingCluster {
+  readonly existingClusterName: string;
+  /**
+   * Its Kubernetes version (`1.33`), checked against the kubectl this stack applies the manifest with.
+   * @default - unchecked; synth warns
+   */
+  readonly kubernetesVersion?: string;
+}
+
 export interface SensorStackProps extends StackProps {
   /** OTLP/HTTP endpoint of the Sightline gateway. */
   readonly gatewayEndpoint: string;
-  /** The cluster: either a cluster of this app (all-in-one) or the name of an existing EKS cluster. */
-  readonly cluster: eks.ICluster | { readonly existingClusterName: string };
+  /** The cluster: either a cluster of this app (all-in-one) or an existing EKS cluster. */
+  readonly cluster: eks.ICluster | ExistingCluster;
   /**
-   * Sightline container image URI.
+   * Sightline container image URI, best pinned by digest (`repo@sha256:...`).
    * @default - built from the repository Dockerfile as an image asset
    */
   readonly image?: string;
@@ -21,6 +34,12 @@ export interface SensorStackProps extends StackProps {
    * @default true
    */
   readonly createNamespace?: boolean;
+  /**
+   * Run the sensor container privileged: needed on nodes whose SELinux policy confines unprivileged containers
+   * (Bottlerocket, EKS Auto Mode), where BPF and the host spool directory are otherwise refused.
+   * @default false
+   */
+  readonly privileged?: boolean;
 }
 
 /**
@@ -30,23 +49,45 @@ export interface SensorStackProps extends StackProps {
 export class SensorStack extends Stack {
   readonly cluster: eks.ICluster;
   readonly sensor: SensorDeployment;
+  /** The access entry that lets this stack's kubectl provider apply the manifest (imported clusters only). */
+  readonly kubectlAccess?: eks.AccessEntry;
 
   constructor(scope: Construct, id: string, props: SensorStackProps) {
     super(scope, id, props);
-    this.cluster = 'existingClusterName' in props.cluster
-      ? this.importCluster(props.cluster.existingClusterName)
-      : props.cluster;
+    let kubectlAccess: eks.AccessEntry | undefined;
+    if ('existingClusterName' in props.cluster) {
+      this.checkClusterVersion(props.cluster.kubernetesVersion);
+      ({ cluster: this.cluster, access: kubectlAccess } = this.importCluster(props.cluster.existingClusterName));
+    } else {
+      this.cluster = props.cluster;
+    }
+    this.kubectlAccess = kubectlAccess;
     this.sensor = new SensorDeployment(this, 'Sensor', {
       cluster: this.cluster,
       image: sightlineImageUri(this, props.image),
       gatewayEndpoint: props.gatewayEndpoint,
       clusterName: this.cluster.clusterName,
       createNamespace: props.createNamespace,
+      privileged: props.privileged,
     });
+    // The provider may only apply once its access entry exists, and must delete the manifest before the entry goes.
+    if (kubectlAccess !== undefined) this.sensor.manifest.node.addDependency(kubectlAccess);
+    retainFunctionLogs(this, logs.RetentionDays.ONE_MONTH);
+  }
+
+  private checkClusterVersion(kubernetesVersion: string | undefined): void {
+    if (kubernetesVersion !== undefined) {
+      checkKubectlSkew(kubernetesVersion);
+      return;
+    }
+    const supported = supportedClusterVersions();
+    Annotations.of(this).addWarningV2('sightline:cluster-version-unchecked',
+      `The manifest is applied with kubectl ${KUBECTL_VERSION}, which supports clusters ${supported[0]} to ${supported[supported.length - 1]}. `
+      + 'Pass -c sightline:clusterVersion=<the cluster\'s version> to have synth check it.');
   }
 
   /** An existing cluster, with a kubectl provider of this stack that is granted cluster admin through an access entry. */
-  private importCluster(clusterName: string): eks.ICluster {
+  private importCluster(clusterName: string): { cluster: eks.ICluster; access?: eks.AccessEntry } {
     // Imported clusters take a ready provider, so the provider is built against a bare reference first.
     const reference = eks.Cluster.fromClusterAttributes(this, 'ClusterReference', { clusterName });
     const kubectlProvider = new eks.KubectlProvider(this, 'KubectlProvider', {
@@ -55,13 +96,12 @@ export class SensorStack extends Stack {
     });
     acknowledgeKubectlProviderFindings(kubectlProvider);
     const cluster = eks.Cluster.fromClusterAttributes(this, 'Cluster', { clusterName, kubectlProvider });
-    if (kubectlProvider.role !== undefined) {
-      new eks.AccessEntry(this, 'KubectlAccess', {
-        cluster,
-        principal: kubectlProvider.role.roleArn,
-        accessPolicies: [eks.AccessPolicy.fromAccessPolicyName('AmazonEKSClusterAdminPolicy', { accessScopeType: eks.AccessScopeType.CLUSTER })],
-      });
-    }
-    return cluster;
+    if (kubectlProvider.role === undefined) return { cluster };
+    const access = new eks.AccessEntry(this, 'KubectlAccess', {
+      cluster,
+      principal: kubectlProvider.role.roleArn,
+      accessPolicies: [eks.AccessPolicy.fromAccessPolicyName('AmazonEKSClusterAdminPolicy', { accessScopeType: eks.AccessScopeType.CLUSTER })],
+    });
+    return { cluster, access };
   }
 }

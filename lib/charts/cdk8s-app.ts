@@ -5,6 +5,8 @@
  *   (or `cdk8s synth --app "npx tsx lib/charts/cdk8s-app.ts"`)
  *
  * writes cdk8s.out/sightline-sensor.k8s.yaml and, when SIGHTLINE_SPAN_BUCKET is set, sightline-gateway.k8s.yaml.
+ * The gateway's spool volumes use SIGHTLINE_SPOOL_STORAGE_CLASS when set, else a StorageClass of the chart through
+ * SIGHTLINE_EBS_PROVISIONER (default `ebs.csi.aws.com`, the EBS CSI driver add-on; EKS Auto Mode: ebs.csi.eks.amazonaws.com).
  */
 import { App, YamlOutputType } from 'cdk8s';
 import { GatewayChart } from './gateway-chart';
@@ -31,6 +33,8 @@ export function renderCharts(env: NodeJS.ProcessEnv, outdir: string): App {
         timestreamDatabaseName: env.SIGHTLINE_TIMESTREAM_DATABASE || undefined,
         slaMs: Number(env.SIGHTLINE_SLA_MS ?? '1000'),
       },
+      spoolStorageClass: env.SIGHTLINE_SPOOL_STORAGE_CLASS || undefined,
+      ebsProvisioner: env.SIGHTLINE_EBS_PROVISIONER || 'ebs.csi.aws.com',
     });
   }
   new SensorChart(app, 'sightline-sensor', {

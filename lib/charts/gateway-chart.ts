@@ -4,7 +4,9 @@ import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IService } from 'kubernetes-models/v1/Service';
-import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IIoK8sApiCoreV1ServicePort as IServicePort } from 'kubernetes-models/v1/ServicePort';
+import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IIoK8sApiCoreV1ResourceRequirements as ResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
@@ -24,6 +26,9 @@ export interface GatewaySinks {
   /** Latency SLA per call, counted into the `SlaBreaches` metric. */
   readonly slaMs: number;
 }
+
+/** Encoded spans per S3 object: large enough for cheap lifecycle tiering and Athena scans, small enough for memory. */
+const S3_OBJECT_BYTES = 32 * 1024 * 1024;
 
 export interface GatewayChartProps {
   /** Sightline container image (entrypoint `node dist/bin/sightline.js`). */
@@ -61,10 +66,29 @@ export interface GatewayChartProps {
    */
   readonly resources?: ResourceRequirements;
   /**
-   * Size of the per-pod spool volume, in MiB, that holds batches while a sink is down; shared by the sinks.
-   * @default 4096
+   * Size of each replica's spool volume (an EBS volume claimed by the StatefulSet) in GiB; it holds batches while a
+   * sink is down and is split between the sinks.
+   * @default 20
    */
-  readonly spoolSizeMiB?: number;
+  readonly spoolVolumeGiB?: number;
+  /**
+   * An existing StorageClass for the spool volumes. When unset the chart defines `sightline-spool`: encrypted gp3
+   * through `ebsProvisioner`, bound where the pod is scheduled.
+   * @default - the chart's own StorageClass
+   */
+  readonly spoolStorageClass?: string;
+  /**
+   * CSI provisioner of the chart's StorageClass: EKS Auto Mode's block storage, or `ebs.csi.aws.com` on a cluster that
+   * runs the EBS CSI driver add-on.
+   * @default 'ebs.csi.eks.amazonaws.com'
+   */
+  readonly ebsProvisioner?: string;
+  /**
+   * On SIGTERM (scale-in, rollout, node drain) how long a replica keeps delivering its spool before it exits. The pod's
+   * termination grace period is set above it.
+   * @default 45
+   */
+  readonly drainSeconds?: number;
   /**
    * Extra gateway configuration (privacy, pricing, batching, ...) under the chart's own settings; validated at synth.
    * @default - none
@@ -76,12 +100,25 @@ export interface GatewayChartProps {
 export const GATEWAY_SERVICE_ACCOUNT = 'sightline-gateway';
 /** Name of the in-cluster Service that receives OTLP. */
 export const GATEWAY_SERVICE = 'sightline-gateway';
+/** The StatefulSet and its HorizontalPodAutoscaler: stable names the vendor control plane scales and upgrades. */
+export const GATEWAY_WORKLOAD = 'sightline-gateway';
+/** Headless Service that gives the StatefulSet's pods their stable network identity. */
+export const GATEWAY_PODS_SERVICE = 'sightline-gateway-pods';
+/** StorageClass the chart defines for the spool volumes. */
+export const GATEWAY_SPOOL_STORAGE_CLASS = 'sightline-spool';
+/** Seconds the pod keeps serving after Kubernetes marks it terminating, while the NLB stops sending it new connections. */
+const DEREGISTRATION_GRACE_SECONDS = 10;
 
-/** The Sightline gateway: OTLP in, S3 / Timestream / CloudWatch out; the only writer to storage. */
+/**
+ * The Sightline gateway: OTLP in, S3 / Timestream / CloudWatch out; the only writer to storage. A StatefulSet, so each
+ * replica keeps its spool on its own EBS volume: a replaced pod (rollout, node drain) finds its batches again, and a
+ * pod removed by scale-in drains its spool before it exits.
+ */
 export class GatewayChart extends Chart {
   readonly namespaceName: string;
   readonly serviceName = GATEWAY_SERVICE;
   readonly serviceAccountName = GATEWAY_SERVICE_ACCOUNT;
+  readonly workloadName = GATEWAY_WORKLOAD;
 
   constructor(scope: Construct, id: string, props: GatewayChartProps) {
     super(scope, id);
@@ -94,9 +131,13 @@ export class GatewayChart extends Chart {
     if (minReplicas < 1 || maxReplicas < minReplicas) {
       throw new Error(`gateway chart: need 1 <= minReplicas (${minReplicas}) <= maxReplicas (${maxReplicas})`);
     }
-    const spoolSizeMiB = props.spoolSizeMiB ?? 4096;
-    if (!Number.isInteger(spoolSizeMiB) || spoolSizeMiB < 64) {
-      throw new Error(`gateway chart: spoolSizeMiB must be a whole number of at least 64, got ${spoolSizeMiB}`);
+    const spoolVolumeGiB = props.spoolVolumeGiB ?? 20;
+    if (!Number.isInteger(spoolVolumeGiB) || spoolVolumeGiB < 1) {
+      throw new Error(`gateway chart: spoolVolumeGiB must be a whole number of at least 1, got ${spoolVolumeGiB}`);
+    }
+    const drainSeconds = props.drainSeconds ?? 45;
+    if (!Number.isInteger(drainSeconds) || drainSeconds < 0) {
+      throw new Error(`gateway chart: drainSeconds must be a whole number of seconds, got ${drainSeconds}`);
     }
 
     if (props.createNamespace ?? true) {
@@ -116,15 +157,17 @@ export class GatewayChart extends Chart {
       ? undefined
       : { enabled: true, database: sinks.timestreamDatabaseName, table: TimestreamTable.llmCalls, region: sinks.region };
     const sinkCount = timestream === undefined ? 2 : 3;
-    // Each sink spools in its own directory; together they stay under the volume's limit, which would evict the pod.
-    const spoolBytesPerSink = Math.floor((spoolSizeMiB * 1024 * 1024 * 0.9) / sinkCount);
+    // Each sink spools in its own directory; together they leave a tenth of the volume free.
+    const spoolBytesPerSink = Math.floor((spoolVolumeGiB * 1024 ** 3 * 0.9) / sinkCount);
     const config = renderConfigFile({
       exporters: {
-        // Keys start at `spans/`, where the Glue table and the writer role's PutObject grant expect them.
-        s3: { enabled: true, bucket: sinks.spanBucketName, prefix: '', region: sinks.region },
+        // Keys start at `spans/`, where the Glue table and the writer role's PutObject grant expect them. Objects
+        // collect a minute of spans or 32 MiB (about 6 MiB gzip), so they stay large at any call rate.
+        s3: { enabled: true, bucket: sinks.spanBucketName, prefix: '', region: sinks.region, maxBatchBytes: S3_OBJECT_BYTES, maxWaitSeconds: 60 },
         ...(timestream === undefined ? {} : { timestream }),
         cloudwatch: { enabled: true, namespace: METRIC_NAMESPACE, region: sinks.region },
         spool: { dir: SPOOL_MOUNT_PATH, maxBytes: spoolBytesPerSink },
+        drainSeconds,
       },
       metrics: { slaThresholdMs: sinks.slaMs },
       receiver: { enabled: true, port: SightlinePort.otlp },
@@ -135,21 +178,43 @@ export class GatewayChart extends Chart {
       data: { [CONFIG_FILE_NAME]: config },
     });
 
-    defineKubeObject<IDeployment>(this, 'Deployment', {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'sightline-gateway', namespace, labels },
+    const storageClassName = props.spoolStorageClass ?? GATEWAY_SPOOL_STORAGE_CLASS;
+    if (props.spoolStorageClass === undefined) {
+      defineKubeObject<IStorageClass>(this, 'SpoolStorageClass', {
+        apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: GATEWAY_SPOOL_STORAGE_CLASS, labels },
+        provisioner: props.ebsProvisioner ?? 'ebs.csi.eks.amazonaws.com',
+        parameters: { type: 'gp3', encrypted: 'true' },
+        // The volume is created in the zone the scheduler picked for the pod.
+        volumeBindingMode: 'WaitForFirstConsumer',
+        allowVolumeExpansion: true,
+        reclaimPolicy: 'Delete',
+      });
+    }
+
+    defineKubeObject<IStatefulSet>(this, 'StatefulSet', {
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: GATEWAY_WORKLOAD, namespace, labels },
       spec: {
         replicas: minReplicas,
+        serviceName: GATEWAY_PODS_SERVICE,
         selector: { matchLabels: selector },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        // Replicas are interchangeable (any one takes any span): start and stop them together, not one by one.
+        podManagementPolicy: 'Parallel',
+        // One replica at a time, each draining before the next stops (the StatefulSet default, spelled out).
+        updateStrategy: { type: 'RollingUpdate' },
+        // A replica removed by scale-in keeps its volume: what it could not drain is sent when that ordinal returns.
+        persistentVolumeClaimRetentionPolicy: { whenScaled: 'Retain', whenDeleted: 'Retain' },
         template: {
           metadata: { labels, annotations: configChecksumAnnotation(config) },
           spec: {
             serviceAccountName: GATEWAY_SERVICE_ACCOUNT,
             // Pod Identity injects credentials through the projected token, not the API token.
             automountServiceAccountToken: false,
-            terminationGracePeriodSeconds: 60,
+            terminationGracePeriodSeconds: DEREGISTRATION_GRACE_SECONDS + drainSeconds + 15,
             nodeSelector: IMAGE_NODE_SELECTOR, // an x86-64 image, like the sensor's
-            securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: {
+              runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, fsGroupChangePolicy: 'OnRootMismatch',
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
             topologySpreadConstraints: [{
               maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector },
             }],
@@ -157,7 +222,7 @@ export class GatewayChart extends Chart {
               name: 'gateway',
               image: props.image,
               imagePullPolicy: 'IfNotPresent',
-              // Ports, sinks and spool all come from the config file.
+              // Ports, sinks, spool and drain all come from the config file.
               args: ['gateway', '--config', CONFIG_FILE_PATH],
               env: [{ name: 'AWS_REGION', value: sinks.region }],
               ports: [
@@ -166,6 +231,8 @@ export class GatewayChart extends Chart {
               ],
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, initialDelaySeconds: 5, periodSeconds: 10 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 15, periodSeconds: 20 },
+              // Keep taking spans while the load balancer deregisters the pod; then SIGTERM starts the drain.
+              lifecycle: { preStop: { sleep: { seconds: DEREGISTRATION_GRACE_SECONDS } } },
               resources: props.resources ?? { requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '1Gi' } },
               securityContext: {
                 allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] },
@@ -178,37 +245,42 @@ export class GatewayChart extends Chart {
             }],
             volumes: [
               { name: 'config', configMap: { name: 'sightline-gateway-config' } },
-              { name: 'spool', emptyDir: { sizeLimit: `${spoolSizeMiB}Mi` } },
               { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
             ],
           },
         },
+        volumeClaimTemplates: [{
+          metadata: { name: 'spool', labels },
+          spec: { accessModes: ['ReadWriteOnce'], storageClassName, resources: { requests: { storage: `${spoolVolumeGiB}Gi` } } },
+        }],
       },
     });
 
+    // The OTLP port is named, so a later TLS listener can take it over without renumbering the NLB or the sensors.
+    const servicePorts: IServicePort[] = [
+      { name: 'otlp', port: SightlinePort.otlp, targetPort: 'otlp', protocol: 'TCP' },
+      { name: 'http', port: SightlinePort.http, targetPort: 'http', protocol: 'TCP' },
+    ];
     defineKubeObject<IService>(this, 'Service', {
       apiVersion: 'v1', kind: 'Service', metadata: { name: GATEWAY_SERVICE, namespace, labels },
-      spec: {
-        type: 'ClusterIP',
-        selector,
-        ports: [
-          { name: 'otlp', port: SightlinePort.otlp, targetPort: 'otlp', protocol: 'TCP' },
-          { name: 'http', port: SightlinePort.http, targetPort: 'http', protocol: 'TCP' },
-        ],
-      },
+      spec: { type: 'ClusterIP', selector, ports: servicePorts },
+    });
+    defineKubeObject<IService>(this, 'PodsService', {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: GATEWAY_PODS_SERVICE, namespace, labels },
+      spec: { clusterIP: 'None', selector, ports: servicePorts, publishNotReadyAddresses: false },
     });
 
     defineKubeObject<IHorizontalPodAutoscaler>(this, 'Autoscaler', {
-      apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'sightline-gateway', namespace, labels },
+      apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: GATEWAY_WORKLOAD, namespace, labels },
       spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'sightline-gateway' },
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: GATEWAY_WORKLOAD },
         minReplicas,
         maxReplicas,
         metrics: [{
           type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: props.targetCpuUtilization ?? 70 } },
         }],
-        // Scale in slowly: a pod leaving drains its spool, which takes longer than a burst of traffic.
-        behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
+        // Scale in slowly and one replica at a time: each leaving replica drains its spool first.
+        behavior: { scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 120 }] } },
       },
     });
 

@@ -14,8 +14,12 @@ import { KUBERNETES_NAMESPACE, SightlinePort } from '../../sensor/common/telemet
 import { componentLabels, componentSelector, defineKubeObject, imageVersion } from './kube-object';
 import { CONFIG_FILE_NAME, CONFIG_FILE_PATH, CONFIG_MOUNT_PATH, configChecksumAnnotation, IMAGE_NODE_SELECTOR, renderConfigFile, SPOOL_MOUNT_PATH } from './sightline-config';
 
-/** Linux capabilities the sensor needs for CO-RE uprobes, ring buffers and reading other processes' files. */
-export const SENSOR_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE', 'DAC_READ_SEARCH'] as const;
+/**
+ * Linux capabilities the sensor needs. SYS_ADMIN: since Linux 6.16 (and the stable kernels it was backported to)
+ * only CAP_SYS_ADMIN may create uprobes; BPF and PERFMON for kernels before that; SYS_PTRACE and DAC_READ_SEARCH to
+ * read other processes' maps and libraries; SYS_RESOURCE for the ring buffer's locked memory on older kernels.
+ */
+export const SENSOR_CAPABILITIES = ['SYS_ADMIN', 'BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE', 'DAC_READ_SEARCH'] as const;
 
 export interface SensorChartProps {
   /** Sightline container image (entrypoint `node dist/bin/sightline.js`). */
@@ -38,12 +42,8 @@ export interface SensorChartProps {
    */
   readonly createNamespace?: boolean;
   /**
-   * Add CAP_SYS_ADMIN, for kernels older than 5.8 that lack CAP_BPF and CAP_PERFMON.
-   * @default false
-   */
-  readonly needsSysAdmin?: boolean;
-  /**
-   * Run the container privileged instead of with the listed capabilities (last resort for locked-down kernels).
+   * Run the container privileged (as uid 0) instead of with the listed capabilities: for nodes whose SELinux policy
+   * confines unprivileged containers (Bottlerocket, EKS Auto Mode), and locked-down kernels.
    * @default false
    */
   readonly privileged?: boolean;
@@ -138,7 +138,7 @@ export class SensorChart extends Chart {
       description: 'Sightline sensor: one per node, captures LLM calls of every pod on the node.',
     });
 
-    const capabilities = [...SENSOR_CAPABILITIES, ...(props.needsSysAdmin ? ['SYS_ADMIN'] : [])];
+    const capabilities = [...SENSOR_CAPABILITIES];
     defineKubeObject<IDaemonSet>(this, 'DaemonSet', {
       apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: this.daemonSetName, namespace, labels },
       spec: {
@@ -178,7 +178,8 @@ export class SensorChart extends Chart {
                 limits: { memory: '512Mi' },
               },
               securityContext: props.privileged
-                ? { privileged: true }
+                // Still uid 0: the image's user (10001) would hold none of a privileged container's capabilities.
+                ? { privileged: true, runAsUser: 0 }
                 : {
                   privileged: false,
                   // Loading BPF programs needs uid 0 in the host user namespace even with the capabilities.

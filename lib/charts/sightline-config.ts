@@ -13,7 +13,7 @@ export const CONFIG_MOUNT_PATH = '/etc/sightline';
 export const CONFIG_FILE_NAME = 'config.yaml';
 export const CONFIG_FILE_PATH = `${CONFIG_MOUNT_PATH}/${CONFIG_FILE_NAME}`;
 
-/** Container path of the on-disk spool (a host directory for the sensor, an emptyDir for the gateway). */
+/** Container path of the on-disk spool (a host directory for the sensor, each replica's EBS volume for the gateway). */
 export const SPOOL_MOUNT_PATH = '/var/lib/sightline/spool';
 
 type ConfigTree = { [key: string]: unknown };

@@ -1,5 +1,6 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -11,7 +12,7 @@ import { Construct } from 'constructs';
 import { CallMetric, HealthMetric, METRIC_NAMESPACE, MetricDimension } from '../../sensor/common/telemetry-contract';
 
 export interface LlmMonitoringProps {
-  /** Key that encrypts the alarm topic. */
+  /** Key that encrypts the alarm topics (the platform key: alarms carry no customer data). */
   readonly encryptionKey: kms.IKey;
   /** Latency SLA of one call in milliseconds. */
   readonly slaMs: number;
@@ -33,10 +34,28 @@ export interface LlmMonitoringProps {
    */
   readonly spoolBytesThreshold?: number;
   /**
-   * How long without any span reaching the gateway before the no-data alarm fires.
+   * How long without a health report from any sensor before the sensor heartbeat alarm fires.
    * @default Duration.minutes(15)
    */
-  readonly noDataAfter?: Duration;
+  readonly sensorSilenceAfter?: Duration;
+  /**
+   * How long without a heartbeat from any gateway before the gateway heartbeat alarm fires.
+   * @default Duration.minutes(5)
+   */
+  readonly gatewaySilenceAfter?: Duration;
+  /**
+   * Prefix of every alarm name (`<prefix>-SensorHeartbeat-Critical`, ...): stable names the control plane reads.
+   * @default 'Sightline'
+   */
+  readonly alarmNamePrefix?: string;
+}
+
+/** The gateway's load balancer, whose healthy targets are the gateway pods that pass /readyz. */
+export interface GatewayAvailability {
+  readonly loadBalancer: elbv2.INetworkLoadBalancer;
+  readonly targetGroup: elbv2.INetworkTargetGroup;
+  /** Fewest gateway replicas (the HorizontalPodAutoscaler's minimum); fewer ready ones for 5 minutes raise a warning. */
+  readonly minReplicas: number;
 }
 
 const healthSchema = `SCHEMA("${METRIC_NAMESPACE}", ${MetricDimension.component})`;
@@ -64,9 +83,20 @@ function search(dimensions: string, metricName: string, statistic: string, label
   });
 }
 
-/** The CloudWatch dashboard, the alarms and the topic they notify. */
+/** A heartbeat or export-health metric the gateway publishes with `Component=gateway|sensor` only. */
+function healthTotal(metricName: string, component: 'gateway' | 'sensor', label: string, period: Duration): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRIC_NAMESPACE, metricName, dimensionsMap: { [MetricDimension.component]: component }, statistic: 'Sum', label, period,
+  });
+}
+
+/**
+ * The CloudWatch dashboard, the alarms and the topics they notify: ALARM to `alarmTopic` (the one people subscribe
+ * to), back-to-OK to `okTopic`, so a recovery does not page like an incident.
+ */
 export class LlmMonitoring extends Construct {
   readonly alarmTopic: sns.Topic;
+  readonly okTopic: sns.Topic;
   readonly facade: MonitoringFacade;
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -77,8 +107,18 @@ export class LlmMonitoring extends Construct {
       masterKey: props.encryptionKey,
       enforceSSL: true,
     });
+    this.okTopic = new sns.Topic(this, 'OkTopic', {
+      displayName: 'Sightline alarms back to OK',
+      masterKey: props.encryptionKey,
+      enforceSSL: true,
+    });
     if (props.alarmEmail !== undefined) {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    } else {
+      const unheard = 'No alarm e-mail: alarms publish to the alarm topic, which nobody is subscribed to. '
+        + 'Deploy with -c sightline:alarmEmail=you@example.com, or subscribe to the topic in AlarmTopicArn.';
+      Annotations.of(this).addWarningV2('sightline:no-alarm-subscriber', unheard);
+      new CfnOutput(this, 'AlarmSubscription', { description: 'Who hears the alarms', value: unheard });
     }
     // CloudWatch alarms publish to the encrypted topic and need the key for that, for this account only.
     props.encryptionKey.addToResourcePolicy(new iam.PolicyStatement({
@@ -98,9 +138,9 @@ export class LlmMonitoring extends Construct {
     });
     this.facade = new MonitoringFacade(this, 'Facade', {
       alarmFactoryDefaults: {
-        alarmNamePrefix: 'Sightline',
+        alarmNamePrefix: props.alarmNamePrefix ?? 'Sightline',
         actionsEnabled: true,
-        action: notifySns(this.alarmTopic, this.alarmTopic),
+        action: notifySns(this.alarmTopic, this.okTopic),
       },
       metricFactoryDefaults: { namespace: METRIC_NAMESPACE },
       dashboardFactory: dashboards,
@@ -207,9 +247,80 @@ export class LlmMonitoring extends Construct {
         }],
       },
     ];
+    const sensorSilenceAfter = props.sensorSilenceAfter ?? Duration.minutes(15);
+    const gatewaySilenceAfter = props.gatewaySilenceAfter ?? Duration.minutes(5);
     const health: CustomMetricGroup[] = [
       {
-        title: 'Dropped captures and spans',
+        // Missing heartbeats breach: silence means the gateways or the sensors are gone, not that nobody called a model.
+        title: 'Heartbeats: gateway processes, sensors reporting',
+        metrics: [
+          {
+            metric: healthTotal(HealthMetric.heartbeat, 'gateway', 'gateway heartbeats', gatewaySilenceAfter),
+            alarmFriendlyName: 'GatewayHeartbeat',
+            addAlarm: {
+              Critical: {
+                threshold: 1,
+                comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluationPeriods: 1,
+                datapointsToAlarm: 1,
+                treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
+                alarmDescriptionOverride: `No gateway published its heartbeat for ${gatewaySilenceAfter.toMinutes()} minutes: every gateway pod is down, or none can reach CloudWatch.`,
+              },
+            },
+          },
+          {
+            metric: healthTotal(HealthMetric.heartbeat, 'sensor', 'sensor reports', sensorSilenceAfter),
+            alarmFriendlyName: 'SensorHeartbeat',
+            addAlarm: {
+              Critical: {
+                threshold: 1,
+                comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluationPeriods: 1,
+                datapointsToAlarm: 1,
+                treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
+                alarmDescriptionOverride: `No sensor health report reached a gateway for ${sensorSilenceAfter.toMinutes()} minutes: the sensors are down or cannot reach the gateway endpoint.`,
+              },
+            },
+          },
+        ],
+      },
+      {
+        title: 'Export failures (items lost for good, failed deliveries) by sink',
+        metrics: [
+          {
+            metric: healthTotal(HealthMetric.exportDroppedItems, 'gateway', 'items lost', fiveMinutes),
+            alarmFriendlyName: 'ExportDropped',
+            addAlarm: {
+              Critical: {
+                threshold: 0,
+                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluationPeriods: 1,
+                datapointsToAlarm: 1,
+                treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarmDescriptionOverride: 'A gateway sink lost spans or metrics for good: refused by S3, Timestream or CloudWatch, or dropped from a full spool (see the gateway log).',
+              },
+            },
+          },
+          {
+            metric: healthTotal(HealthMetric.exportFailedAttempts, 'gateway', 'failed deliveries', fiveMinutes),
+            alarmFriendlyName: 'ExportFailing',
+            addAlarm: {
+              Warning: {
+                threshold: 0,
+                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluationPeriods: 3,
+                datapointsToAlarm: 3,
+                treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarmDescriptionOverride: 'A gateway sink has failed deliveries for 15 minutes: it is down or throttling; the spool holds what waits.',
+              },
+            },
+          },
+          search(`${MetricDimension.component},${MetricDimension.exporter}`, HealthMetric.exportDroppedItems, 'Sum', ''),
+          search(`${MetricDimension.component},${MetricDimension.exporter}`, HealthMetric.exportFailedAttempts, 'Sum', ''),
+        ],
+      },
+      {
+        title: 'Dropped captures',
         metrics: [{
           metric: insights(`SELECT SUM(${HealthMetric.captureDrops}) FROM ${healthSchema}`, 'drops', fiveMinutes),
           alarmFriendlyName: 'Drops',
@@ -220,7 +331,7 @@ export class LlmMonitoring extends Construct {
               evaluationPeriods: 1,
               datapointsToAlarm: 1,
               treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-              alarmDescriptionOverride: 'A sensor or the gateway dropped captured data.',
+              alarmDescriptionOverride: 'A sensor dropped captured data (its ring buffer was full).',
             },
           },
         }, search(MetricDimension.component, HealthMetric.captureDrops, 'Sum', '')],
@@ -244,21 +355,7 @@ export class LlmMonitoring extends Construct {
       },
       {
         title: 'LLM calls received by the gateway',
-        metrics: [{
-          metric: total(CallMetric.calls, 'Sum', 'calls', props.noDataAfter ?? Duration.minutes(15)),
-          alarmFriendlyName: 'NoData',
-          addAlarm: {
-            Critical: {
-              threshold: 1,
-              comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-              evaluationPeriods: 1,
-              datapointsToAlarm: 1,
-              // Silence is the failure this alarm exists for: the exporter publishes nothing for an empty interval.
-              treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
-              alarmDescriptionOverride: 'No LLM call reached the gateway: sensors, the endpoint or the gateway are down (or no workload called a model).',
-            },
-          },
-        }],
+        metrics: [total(CallMetric.calls, 'Sum', 'calls', fiveMinutes)],
       },
     ];
 
@@ -268,6 +365,56 @@ export class LlmMonitoring extends Construct {
       .monitorCustom({ alarmFriendlyName: 'LlmLatency', humanReadableName: 'Latency', metricGroups: latency })
       .monitorCustom({ alarmFriendlyName: 'LlmSla', humanReadableName: 'SLA, errors and budget', metricGroups: slaAndErrors })
       .monitorCustom({ alarmFriendlyName: 'Health', humanReadableName: 'Sensor and gateway health', metricGroups: health });
+  }
+
+  /**
+   * Alarms on the gateway's load balancer: no healthy target (nothing takes OTLP; critical) and fewer ready gateway
+   * pods than the autoscaler's minimum for 5 minutes (warning). A target is healthy while its pod answers /readyz.
+   */
+  monitorGateway(gateway: GatewayAvailability): void {
+    const healthyHosts = (statistic: string, label: string) => gateway.targetGroup.metrics.healthyHostCount({ statistic, label, period: Duration.minutes(1) });
+    this.facade.monitorCustom({
+      alarmFriendlyName: 'Gateway',
+      humanReadableName: 'Gateway availability (NLB healthy targets = ready gateway pods)',
+      metricGroups: [{
+        title: 'Ready gateway pods behind the NLB',
+        metrics: [
+          {
+            metric: healthyHosts('Maximum', 'healthy targets (max)'),
+            alarmFriendlyName: 'NlbHealthyHosts',
+            addAlarm: {
+              Critical: {
+                threshold: 1,
+                comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluationPeriods: 2,
+                datapointsToAlarm: 2,
+                treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
+                alarmDescriptionOverride: 'The gateway NLB has no healthy target: no gateway pod is ready, so sensors cannot deliver (they spool).',
+              },
+            },
+          },
+          {
+            metric: healthyHosts('Minimum', 'healthy targets (min)'),
+            alarmFriendlyName: 'GatewayPodsAvailable',
+            addAlarm: {
+              Warning: {
+                threshold: gateway.minReplicas,
+                comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluationPeriods: 5,
+                datapointsToAlarm: 5,
+                treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
+                alarmDescriptionOverride: `Fewer than ${gateway.minReplicas} gateway pods have been ready for 5 minutes (pods pending, crash-looping or failing /readyz).`,
+              },
+            },
+          },
+        ],
+      }],
+    });
+  }
+
+  /** Names of every alarm, for the control plane's health gates and for people. */
+  get alarmNames(): string[] {
+    return this.facade.createdAlarms().map((alarm) => alarm.alarmName);
   }
 
   /** Console link to the dashboard. */

@@ -6,7 +6,7 @@ import { acknowledgeNagRule } from '../nag-acknowledgements';
 import { ATHENA_RESULTS_PREFIX, SpanObjectPrefix } from '../../sensor/common/telemetry-contract';
 
 export interface SpanBucketProps {
-  /** Key that encrypts every span and payload object. */
+  /** Key that encrypts every span object and Athena result (the data key). */
   readonly encryptionKey: kms.IKey;
   /**
    * What happens to the buckets when they leave the stack.
@@ -28,9 +28,23 @@ export interface SpanBucketProps {
    * @default Duration.days(395)
    */
   readonly expireAfter?: Duration;
+  /**
+   * How long a replaced or deleted object version is kept before it is removed for good.
+   * @default Duration.days(7)
+   */
+  readonly noncurrentVersionsExpireAfter?: Duration;
+  /**
+   * S3 Object Lock in governance mode for this long after each write: no version can be deleted or overwritten
+   * before then, except by a principal allowed `s3:BypassGovernanceRetention`. Only at bucket creation.
+   * @default - no Object Lock
+   */
+  readonly objectLockRetention?: Duration;
 }
 
-/** The bucket the gateway writes spans and payloads to, with its server-access-log bucket. */
+/**
+ * The bucket the gateway writes span objects to (payloads travel inside them), with its server-access-log bucket.
+ * Versioned, so a write can never silently replace a stored object; old versions expire after a week.
+ */
 export class SpanBucket extends Construct {
   readonly bucket: s3.Bucket;
   readonly accessLogBucket: s3.Bucket;
@@ -39,6 +53,10 @@ export class SpanBucket extends Construct {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const expireAfter = props.expireAfter ?? Duration.days(395);
+    const noncurrentVersionExpiration = props.noncurrentVersionsExpireAfter ?? Duration.days(7);
+    if (props.objectLockRetention !== undefined && props.objectLockRetention.toDays() >= expireAfter.toDays()) {
+      throw new Error(`span bucket: objectLockRetention (${props.objectLockRetention.toDays()} days) must be shorter than expireAfter (${expireAfter.toDays()} days), or no span could expire on time`);
+    }
 
     // S3 server access logging can only deliver to SSE-S3 buckets.
     this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
@@ -60,18 +78,24 @@ export class SpanBucket extends Construct {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: this.accessLogBucket,
       serverAccessLogsPrefix: 'span-bucket/',
+      versioned: true,
+      objectLockEnabled: props.objectLockRetention !== undefined ? true : undefined,
+      objectLockDefaultRetention: props.objectLockRetention !== undefined ? s3.ObjectLockRetention.governance(props.objectLockRetention) : undefined,
       removalPolicy,
       lifecycleRules: [
-        ...[SpanObjectPrefix.spans, SpanObjectPrefix.payloads].map((prefix) => ({
-          id: `tier-and-expire-${prefix.replace('/', '')}`,
-          prefix,
+        {
+          id: 'tier-and-expire-spans',
+          prefix: SpanObjectPrefix.spans,
           transitions: [
             { storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: props.infrequentAccessAfter ?? Duration.days(30) },
             { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: props.glacierAfter ?? Duration.days(90) },
           ],
           expiration: expireAfter,
-        })),
+        },
         { id: 'expire-athena-results', prefix: ATHENA_RESULTS_PREFIX, expiration: Duration.days(7) },
+        // A retried batch rewrites its own key (same content); the replaced version, and expired ones, go after a week.
+        { id: 'expire-old-versions', noncurrentVersionExpiration },
+        { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });

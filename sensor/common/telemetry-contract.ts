@@ -18,10 +18,16 @@ export const CallMetric = {
   slaBreaches: 'SlaBreaches',
 } as const;
 
-/** Health metrics of the sensor fleet and the gateway, published with the `Component` dimension. */
+/** Health metrics of the sensor fleet and the gateway, published by the gateway with the `Component` dimension. */
 export const HealthMetric = {
   captureDrops: 'CaptureDrops',
   spoolBytes: 'SpoolBytes',
+  /** Every interval: 1 from each gateway process (`gateway`), and the number of sensors that reported (`sensor`). */
+  heartbeat: 'Heartbeat',
+  /** Items a gateway sink lost for good (refused by the sink, spool full, spool write failed), per interval. */
+  exportDroppedItems: 'ExportDroppedItems',
+  /** Deliveries to a sink that failed and will be retried (the sink is down or throttling), per interval. */
+  exportFailedAttempts: 'ExportFailedAttempts',
 } as const;
 
 export const MetricDimension = {
@@ -29,6 +35,8 @@ export const MetricDimension = {
   provider: 'Provider',
   workload: 'Workload',
   component: 'Component',
+  /** The gateway sink (`s3`, `timestream`, `cloudwatch`, ...) of the export health metrics. */
+  exporter: 'Exporter',
 } as const;
 
 /** Values of the `Component` dimension. */

@@ -2,10 +2,14 @@
  * Delivery wrapper shared by every sink: batches items (max size, max delay), writes each batch to a queue
  * (the disk spool when configured) before sending, sends the oldest batch first and acknowledges it only after
  * the sink accepted it, retrying with capped exponential backoff and jitter while the sink is down.
+ *
+ * A sink that wants few large writes (S3 objects) coalesces: the batches are still queued within `maxDelayMs`, so
+ * a sender is acknowledged quickly and nothing acknowledged lives only in memory, but they are delivered together
+ * once `coalesce.maxBytes` of them wait or the oldest has waited `coalesce.maxWaitMs`.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { batchBytes, encodedItemBytes, joinEncodedItems, type BatchCodec } from './span-json';
-import { PermanentExportError, silentLogger, type ExportLogger, type ExportOutcome, type Exporter } from './span-exporter';
+import { PermanentExportError, silentLogger, type ExportLogger, type Exporter } from './span-exporter';
 import type { BatchQueue, QueuedBatch } from './spool';
 
 export interface BatchingOptions {
@@ -18,6 +22,13 @@ export interface BatchingOptions {
    * Keeps request and object sizes sane and the memory of a batch in flight bounded when spans carry large prompts.
    */
   maxBatchBytes?: number;
+}
+
+export interface CoalesceOptions {
+  /** Payload bytes delivered in one sink call at most; delivery starts as soon as this much waits. */
+  maxBytes: number;
+  /** Longest time a queued batch waits for others to join it. */
+  maxWaitMs: number;
 }
 
 export interface RetryOptions {
@@ -35,6 +46,11 @@ export interface BatchingExporterOptions<T> {
   queue: BatchQueue;
   batching: BatchingOptions;
   retry: RetryOptions;
+  /**
+   * Deliver several queued batches as one.
+   * @default - each batch on its own, as soon as it is queued
+   */
+  coalesce?: CoalesceOptions;
   logger?: ExportLogger;
   /** Registry for the delivery counters (`sightline_exporter_*`). */
   registry?: Registry;
@@ -99,11 +115,13 @@ export class BatchingExporter<T> implements Exporter<T> {
   private readonly codec: BatchCodec<T>;
   private readonly queue: BatchQueue;
 
+  /** Undelivered payload bytes (the spool files may hold delivered records a while longer). */
   get pendingBytes(): number {
-    return this.queue.pendingBytes;
+    return this.queue.unackedBytes;
   }
   private readonly batching: BatchingOptions;
   private readonly retry: RetryOptions;
+  private readonly coalesce?: CoalesceOptions;
   private readonly logger: ExportLogger;
   private readonly random: () => number;
   private readonly metrics?: DeliveryMetrics;
@@ -124,6 +142,12 @@ export class BatchingExporter<T> implements Exporter<T> {
   private retryTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private spoolDroppedSeen = 0;
+  /** When each batch queued by this process was appended, oldest first; batches found on disk at start count as old. */
+  private readonly queuedAtMs: number[] = [];
+  private recoveredBatches = 0;
+  private coalesceTimer: NodeJS.Timeout | undefined;
+  /** While set, coalescing waits for nobody: everything queued goes out now (flush before shutdown). */
+  private draining = false;
   private readonly counts = { deliveredItems: 0, deliveredBatches: 0, failedAttempts: 0, rejectedItems: 0, unqueuedItems: 0 };
 
   constructor(options: BatchingExporterOptions<T>) {
@@ -139,10 +163,13 @@ export class BatchingExporter<T> implements Exporter<T> {
     this.queue = options.queue;
     this.batching = options.batching;
     this.retry = options.retry;
+    this.coalesce = options.coalesce;
+    if (this.coalesce && this.sendsEncoded) throw new Error(`exporter ${this.name}: a sink that sends encoded batches as they are cannot coalesce them`);
     this.logger = options.logger ?? silentLogger;
     this.random = options.random ?? Math.random;
     this.metrics = options.registry ? deliveryMetrics(options.registry) : undefined;
-    // Batches left by an earlier run go out first.
+    // Batches left by an earlier run go out first, without waiting to coalesce.
+    this.recoveredBatches = this.queue.pendingBatches;
     if (this.queue.peek()) this.kick();
   }
 
@@ -204,15 +231,21 @@ export class BatchingExporter<T> implements Exporter<T> {
   /** Resolves when everything offered so far has been delivered or dropped, or after `timeoutMs`; true if the queue is empty. */
   async waitUntilDelivered(timeoutMs = 30_000): Promise<boolean> {
     this.cutBatchAndLog();
+    this.draining = true;
+    this.kick();
     const deadline = Date.now() + timeoutMs;
-    while (this.queue.peek() && Date.now() < deadline && !this.stopped) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now())));
-        this.idleWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
+    try {
+      while (this.queue.peek() && Date.now() < deadline && !this.stopped) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now())));
+          this.idleWaiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-      });
+      }
+    } finally {
+      this.draining = false;
     }
     return !this.queue.peek();
   }
@@ -227,6 +260,7 @@ export class BatchingExporter<T> implements Exporter<T> {
     await this.waitUntilDelivered(timeoutMs);
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    clearTimeout(this.coalesceTimer);
     this.wakeUp?.();
     // An export in flight must settle before the spool closes, or its acknowledgement would be lost and resent.
     await this.pumping;
@@ -257,6 +291,7 @@ export class BatchingExporter<T> implements Exporter<T> {
     this.bufferWaiters = [];
     try {
       this.queue.append(joinEncodedItems(batch, bytes, this.codec.framing), batch.length);
+      this.queuedAtMs.push(Date.now());
     } catch (error) {
       this.counts.unqueuedItems += batch.length;
       this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, batch.length);
@@ -265,6 +300,7 @@ export class BatchingExporter<T> implements Exporter<T> {
     }
     for (const waiter of waiters) waiter.resolve();
     this.metrics?.queuedBatches.set({ exporter: this.name }, this.queue.pendingBatches);
+    this.alignQueuedTimes();
     const spoolDropped = this.queue.droppedItems - this.spoolDroppedSeen;
     if (spoolDropped > 0) {
       this.spoolDroppedSeen = this.queue.droppedItems;
@@ -291,35 +327,85 @@ export class BatchingExporter<T> implements Exporter<T> {
   }
 
   private async pump(): Promise<void> {
-    for (let batch = this.queue.peek(); batch && !this.stopped; batch = this.queue.peek()) {
-      await this.deliver(batch);
+    for (let run = this.nextRun(); run.length > 0 && !this.stopped; run = this.nextRun()) {
+      await this.deliver(run);
       this.metrics?.queuedBatches.set({ exporter: this.name }, this.queue.pendingBatches);
       this.notifyIdle();
     }
   }
 
-  /** The sink sends the batch's bytes when it can; otherwise it gets the items decoded from them. */
-  private async send(batch: QueuedBatch): Promise<{ outcome: void | ExportOutcome; itemCount: number } | undefined> {
-    let items: T[] | undefined;
-    try {
-      // A batch an earlier version spooled in another format goes out as items, through the sink's own encoding.
-      items = this.codec.decodeEarlierFormat?.(batch.bytes);
-      if (!items && !this.sendsEncoded) items = this.codec.decode!(batch.bytes);
-    } catch (error) {
-      this.logger.error({ exporter: this.name, err: error }, 'spooled batch cannot be decoded; dropping it');
-      this.reject(batch, batch.itemCount);
-      return undefined;
+  /** The batches to deliver now: the oldest one, or with coalescing a run of them once it is worth a sink call. */
+  private nextRun(): QueuedBatch[] {
+    if (!this.coalesce) {
+      const batch = this.queue.peek();
+      return batch ? [batch] : [];
     }
-    if (!items) return { outcome: await this.sink.exportEncoded!(batch.bytes, batch.itemCount), itemCount: batch.itemCount };
-    return { outcome: await this.sink.export(items), itemCount: items.length };
+    if (!this.queue.peek()) return [];
+    const waitedMs = this.recoveredBatches > 0 ? Infinity : Date.now() - (this.queuedAtMs[0] ?? Date.now());
+    if (!this.draining && this.queue.unackedBytes < this.coalesce.maxBytes && waitedMs < this.coalesce.maxWaitMs) {
+      if (!this.coalesceTimer) {
+        this.coalesceTimer = setTimeout(() => {
+          this.coalesceTimer = undefined;
+          this.kick();
+        }, this.coalesce.maxWaitMs - waitedMs);
+        this.coalesceTimer.unref();
+      }
+      return [];
+    }
+    return this.queue.peekRun(this.coalesce.maxBytes);
   }
 
-  private async deliver(batch: QueuedBatch): Promise<void> {
+  /**
+   * Batches acknowledged, or dropped by a full spool, leave the head of the queue: their times go too. The queue's
+   * count is the truth, so a batch the spool refused outright costs at most one batch of timing accuracy.
+   */
+  private alignQueuedTimes(): void {
+    let excess = this.recoveredBatches + this.queuedAtMs.length - this.queue.pendingBatches;
+    for (; excess > 0 && this.recoveredBatches > 0; excess--) this.recoveredBatches--;
+    if (excess > 0) this.queuedAtMs.splice(0, excess);
+  }
+
+  private ackAll(run: readonly QueuedBatch[]): void {
+    for (const batch of run) this.queue.ack(batch);
+    this.alignQueuedTimes();
+  }
+
+  /**
+   * What to send for a run: the head batch's bytes as they are, when the codec writes the sink's own wire format
+   * (one batch at a time: such sinks do not coalesce); otherwise the items of the run's leading decodable batches.
+   * A batch an earlier version spooled in another format goes out as items, through the sink's own encoding.
+   */
+  private prepare(run: QueuedBatch[]): { bytes: Uint8Array; batches: QueuedBatch[]; itemCount: number } | { items: T[]; batches: QueuedBatch[] } | undefined {
+    const items: T[] = [];
+    const decoded: QueuedBatch[] = [];
+    for (const batch of run) {
+      try {
+        const earlier = this.codec.decodeEarlierFormat?.(batch.bytes);
+        if (!earlier && this.sendsEncoded) {
+          if (decoded.length > 0) break;
+          return { bytes: batch.bytes, batches: [batch], itemCount: batch.itemCount };
+        }
+        for (const item of earlier ?? this.codec.decode!(batch.bytes)) items.push(item);
+        decoded.push(batch);
+        if (this.sendsEncoded) break;
+      } catch (error) {
+        // Only a batch at the head can be acknowledged: deliver the good ones before it first.
+        if (decoded.length > 0) break;
+        this.logger.error({ exporter: this.name, err: error }, 'spooled batch cannot be decoded; dropping it');
+        this.reject([batch], batch.itemCount);
+        return undefined;
+      }
+    }
+    return { items, batches: decoded };
+  }
+
+  private async deliver(run: QueuedBatch[]): Promise<void> {
+    const send = this.prepare(run);
+    if (!send) return;
+    const itemCount = 'items' in send ? send.items.length : send.itemCount;
     try {
-      const sent = await this.send(batch);
-      if (!sent) return;
-      const { outcome, itemCount } = sent;
-      this.queue.ack(batch);
+      const outcome = 'items' in send ? await this.sink.export(send.items) : await this.sink.exportEncoded!(send.bytes, send.itemCount);
+      this.ackAll(send.batches);
       this.attempt = 0;
       const refused = Math.min(itemCount, Math.max(0, outcome?.refusedItems ?? 0));
       this.counts.deliveredItems += itemCount - refused;
@@ -329,8 +415,8 @@ export class BatchingExporter<T> implements Exporter<T> {
       if (refused > 0) this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, refused);
     } catch (error) {
       if (error instanceof PermanentExportError) {
-        this.logger.error({ exporter: this.name, err: error.message, items: batch.itemCount }, 'sink rejected the batch; dropping it');
-        this.reject(batch, error.droppedItems ?? batch.itemCount);
+        this.logger.error({ exporter: this.name, err: error.message, items: itemCount }, 'sink rejected the batch; dropping it');
+        this.reject(send.batches, error.droppedItems ?? itemCount);
         return;
       }
       this.counts.failedAttempts++;
@@ -347,8 +433,8 @@ export class BatchingExporter<T> implements Exporter<T> {
     }
   }
 
-  private reject(batch: QueuedBatch, items: number): void {
-    this.queue.ack(batch);
+  private reject(run: readonly QueuedBatch[], items: number): void {
+    this.ackAll(run);
     this.counts.rejectedItems += items;
     this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, items);
   }

@@ -33,8 +33,14 @@ export const exportersConfigSchema = z
           .number()
           .int()
           .min(1024)
-          .default(16 * 1024 * 1024)
-          .describe('Encoded spans per S3 object, in bytes; overrides `batching.maxBatchBytes` for S3 because every object is a PUT request and Athena reads fewer, larger objects faster. Like every batch, at most a quarter of the spool (or in-memory queue).'),
+          .default(32 * 1024 * 1024)
+          .describe('Encoded spans per S3 object at most, in bytes (about five times the gzip object). Spans are spooled in small batches as they arrive (`batching`), then written together once this much waits or the oldest has waited `maxWaitSeconds`: few large objects keep PUT requests, lifecycle transitions and Athena reads cheap. At most a quarter of the spool (or in-memory queue).'),
+        maxWaitSeconds: z
+          .number()
+          .int()
+          .positive()
+          .default(60)
+          .describe('Longest time a spooled span waits for others to share its S3 object; also how late a span can appear in Athena.'),
       })
       .prefault({})
       .describe('S3 span exporter.'),
@@ -91,6 +97,12 @@ export const exportersConfigSchema = z
       })
       .prefault({})
       .describe('Retry of failed deliveries (until the sink is back; the spool bounds what waits).'),
+    drainSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(10)
+      .describe('On stop (SIGTERM, SIGINT), how long the process keeps delivering what it has spooled before it exits; what is left stays in the spool for the next start. Keep it below the pod\'s termination grace period.'),
   })
   .superRefine((config, context) => {
     const required: Array<[keyof typeof config, boolean, string[]]> = [

@@ -5,7 +5,7 @@ import { LabelCardinalityLimiter } from '../pipeline/cardinality';
 import type { MetricAggregate } from '../pipeline/metrics';
 import type { SpanSink } from '../pipeline/span-pipeline';
 import type { GenAiSpan } from '../span/gen-ai-span';
-import { BatchingExporter } from './batching-exporter';
+import { BatchingExporter, type CoalesceOptions, type DeliveryStats } from './batching-exporter';
 import type { ExportersConfig } from './config';
 import { IntervalAggregatingExporter } from './interval-aggregating-exporter';
 import { OtlpFileExporter } from './otlp-file-exporter';
@@ -39,9 +39,23 @@ export interface ExporterFanOut extends SpanSink {
    * acknowledging spans that were lost. Sinks that did queue them may get them twice; twice beats never.
    */
   export(spans: GenAiSpan[]): Promise<void>;
+  /**
+   * Queues what is buffered, keeps delivering for up to `timeoutMs` (default `exporters.drainSeconds`), then stops;
+   * what is still undelivered stays in the spool for the next start.
+   */
   shutdown(timeoutMs?: number): Promise<void>;
   /** Undelivered bytes over all sinks' queues and spools: the spool size the health alarms watch. */
   pendingBytes(): number;
+  /** Delivery counters of each sink, for the gateway's export health metrics. */
+  deliveryStats?(): SinkDeliveryStats[];
+}
+
+export interface SinkDeliveryStats extends DeliveryStats {
+  exporter: string;
+}
+
+function hasDeliveryStats(exporter: SpanExporter): exporter is SpanExporter & { stats(): DeliveryStats } {
+  return exporter instanceof BatchingExporter || exporter instanceof IntervalAggregatingExporter;
 }
 
 export function createExporters(config: ExportersConfig, dependencies: ExporterDependencies = {}): ExporterFanOut {
@@ -52,13 +66,15 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
       : new MemoryQueue(config.spool.memoryMaxBytes);
   // A batch is at most a quarter of its queue, so an outage keeps several batches instead of refusing one.
   const queueBytes = config.spool.dir ? config.spool.maxBytes : config.spool.memoryMaxBytes;
-  const deliver = <T>(sink: Exporter<T>, codec: BatchCodec<T>, batching: Partial<ExportersConfig['batching']> = {}) => {
-    const maxBatchBytes = Math.min(batching.maxBatchBytes ?? config.batching.maxBatchBytes, Math.floor(queueBytes / 4));
+  const quarterOfQueue = Math.floor(queueBytes / 4);
+  const deliver = <T>(sink: Exporter<T>, codec: BatchCodec<T>, batching: Partial<ExportersConfig['batching']> = {}, coalesce?: CoalesceOptions) => {
+    const maxBatchBytes = Math.min(batching.maxBatchBytes ?? config.batching.maxBatchBytes, quarterOfQueue);
     return new BatchingExporter<T>({
       sink,
       codec,
       queue: queueFor(sink.name),
       batching: { ...config.batching, ...batching, maxBatchBytes },
+      coalesce: coalesce && { ...coalesce, maxBytes: Math.min(coalesce.maxBytes, quarterOfQueue) },
       retry: config.retry,
       logger,
       registry: dependencies.registry,
@@ -77,7 +93,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
       prefix: config.s3.prefix,
       clientConfig: { region: config.s3.region, endpoint: config.s3.endpoint, forcePathStyle: config.s3.forcePathStyle },
     });
-    exporters.push(deliver(s3, spanBatchCodec, { maxBatchBytes: config.s3.maxBatchBytes }));
+    exporters.push(deliver(s3, spanBatchCodec, {}, { maxBytes: config.s3.maxBatchBytes, maxWaitMs: config.s3.maxWaitSeconds * 1000 }));
   }
   if (config.timestream.enabled) {
     const timestream = new (loadTimestream().TimestreamExporter)({
@@ -101,6 +117,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
   return {
     exporters,
     pendingBytes: () => exporters.reduce((sum, exporter) => sum + (exporter.pendingBytes ?? 0), 0),
+    deliveryStats: () => exporters.filter(hasDeliveryStats).map((exporter) => ({ exporter: exporter.name, ...exporter.stats() })),
     async export(spans) {
       const refusedBy: string[] = [];
       await Promise.all(
@@ -113,7 +130,7 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
       );
       if (refusedBy.length > 0) throw new Error(`spans not queued by ${refusedBy.join(', ')} (see the log for why)`);
     },
-    async shutdown(timeoutMs) {
+    async shutdown(timeoutMs = config.drainSeconds * 1000) {
       await Promise.all(
         exporters.map((exporter) =>
           (exporter instanceof BatchingExporter ? exporter.shutdown(timeoutMs) : exporter.shutdown()).catch((error: unknown) =>

@@ -1,7 +1,7 @@
 /** Span front for metric sinks: folds spans into per-interval aggregates and hands each interval's groups on. */
 import { MetricsAggregator, type MetricAggregate, type MetricsAggregatorOptions } from '../pipeline/metrics';
 import type { GenAiSpan } from '../span/gen-ai-span';
-import type { BatchingExporter } from './batching-exporter';
+import type { BatchingExporter, DeliveryStats } from './batching-exporter';
 import type { SpanExporter } from './span-exporter';
 
 export class IntervalAggregatingExporter implements SpanExporter {
@@ -22,6 +22,11 @@ export class IntervalAggregatingExporter implements SpanExporter {
     this.aggregator = new MetricsAggregator(aggregatorOptions);
     this.timer = setInterval(() => this.closeInterval(), intervalMs);
     this.timer.unref();
+  }
+
+  /** Delivery of the aggregates to the sink. */
+  stats(): DeliveryStats {
+    return this.downstream.stats();
   }
 
   async export(spans: GenAiSpan[]): Promise<void> {

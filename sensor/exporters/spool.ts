@@ -21,10 +21,17 @@ export interface BatchQueue {
   append(bytes: Buffer, itemCount: number): void;
   /** The oldest unacknowledged batch, the same one until `ack`. */
   peek(): QueuedBatch | undefined;
-  /** Acknowledges the batch `peek` returned. */
+  /**
+   * The oldest unacknowledged batches, in order, whose payloads together stay within `maxBytes` (the first one is
+   * always included): several queued batches delivered as one, e.g. one S3 object. Acknowledge them in order.
+   */
+  peekRun(maxBytes: number): QueuedBatch[];
+  /** Acknowledges the batch `peek` returned (or the first not yet acknowledged of a `peekRun`). */
   ack(batch: QueuedBatch): void;
   readonly pendingBatches: number;
   readonly pendingBytes: number;
+  /** Payload bytes of the unacknowledged batches (pendingBytes also counts acknowledged records not yet cleaned up). */
+  readonly unackedBytes: number;
   readonly droppedBatches: number;
   readonly droppedItems: number;
   close(): void;
@@ -95,6 +102,7 @@ export class DiskSpool implements BatchQueue {
   private nextSequence = 1;
   private activeFd: number | undefined;
   private totalBytes = 0;
+  private unacked = 0;
   private dropped = { batches: 0, items: 0 };
   private recent = new Map<string, Buffer>();
   private recentBytes = 0;
@@ -120,6 +128,10 @@ export class DiskSpool implements BatchQueue {
 
   get pendingBytes(): number {
     return this.totalBytes;
+  }
+
+  get unackedBytes(): number {
+    return this.unacked;
   }
 
   get droppedBatches(): number {
@@ -161,6 +173,7 @@ export class DiskSpool implements BatchQueue {
     active.records.push(entry);
     active.size += recordBytes;
     this.totalBytes += recordBytes;
+    this.unacked += bytes.length;
     this.remember(active.sequence, entry.offset, bytes);
   }
 
@@ -177,6 +190,24 @@ export class DiskSpool implements BatchQueue {
     return undefined;
   }
 
+  peekRun(maxBytes: number): DiskBatch[] {
+    const first = this.peek(); // also skips fully acknowledged head segments
+    if (!first) return [];
+    const run: DiskBatch[] = [first];
+    let bytes = first.bytes.length;
+    let index = this.headIndex + 1;
+    for (const segment of this.segments) {
+      for (; index < segment.records.length; index++) {
+        const entry = segment.records[index];
+        if (bytes + entry.length > maxBytes) return run;
+        run.push({ segment: segment.sequence, offset: entry.offset, itemCount: entry.itemCount, bytes: this.readPayload(segment, entry) });
+        bytes += entry.length;
+      }
+      index = 0;
+    }
+    return run;
+  }
+
   ack(batch: QueuedBatch): void {
     const head = this.segments[0];
     const entry = head?.records[this.headIndex];
@@ -184,6 +215,7 @@ export class DiskSpool implements BatchQueue {
     // After a drop-oldest the acknowledged batch may already be gone; only the current head moves the cursor.
     if (!entry || diskBatch.segment !== head.sequence || diskBatch.offset !== entry.offset) return;
     this.forget(head.sequence, entry.offset);
+    this.unacked -= entry.length;
     this.headIndex++;
     if (this.headIndex >= head.records.length && head !== this.activeSegment()) this.removeHeadSegment();
     this.writeCursor();
@@ -217,6 +249,7 @@ export class DiskSpool implements BatchQueue {
   private dropOldestSegment(): void {
     const oldest = this.segments[0];
     const unacked = oldest.records.slice(this.headIndex);
+    this.unacked -= unacked.reduce((sum, entry) => sum + entry.length, 0);
     this.countDrop(
       unacked.length,
       unacked.reduce((sum, entry) => sum + entry.itemCount, 0),
@@ -296,6 +329,9 @@ export class DiskSpool implements BatchQueue {
       if (this.headIndex < 0) this.headIndex = head.records.length;
     }
     while (this.segments.length > 0 && this.headIndex >= this.segments[0].records.length) this.removeHeadSegment();
+    this.segments.forEach((segment, i) => {
+      for (const entry of segment.records.slice(i === 0 ? this.headIndex : 0)) this.unacked += entry.length;
+    });
   }
 
   private readPayload(segment: Segment, entry: RecordEntry): Buffer {
@@ -350,6 +386,9 @@ export class MemoryQueue implements BatchQueue {
   get pendingBytes(): number {
     return this.bytes;
   }
+  get unackedBytes(): number {
+    return this.bytes;
+  }
   get droppedBatches(): number {
     return this.dropped.batches;
   }
@@ -373,6 +412,17 @@ export class MemoryQueue implements BatchQueue {
 
   peek(): QueuedBatch | undefined {
     return this.batches[0];
+  }
+
+  peekRun(maxBytes: number): QueuedBatch[] {
+    const run: QueuedBatch[] = [];
+    let bytes = 0;
+    for (const batch of this.batches) {
+      if (run.length > 0 && bytes + batch.bytes.length > maxBytes) break;
+      run.push(batch);
+      bytes += batch.bytes.length;
+    }
+    return run;
   }
 
   ack(batch: QueuedBatch): void {

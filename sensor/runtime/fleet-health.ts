@@ -1,41 +1,66 @@
 /**
- * The gateway's view of fleet health: drops and spool size reported by sensors, and its own spool. Served on
- * /metrics and, when CloudWatch is on, published every interval as the `CaptureDrops` and `SpoolBytes` metrics
- * (dimension `Component`) that the data plane's health alarms watch.
+ * The gateway's view of fleet health: drops and spool size reported by sensors, its own spool, and how its sinks
+ * fare. Served on /metrics and, when CloudWatch is on, published every interval (namespace `Sightline`, dimension
+ * `Component`) for the data plane's health alarms:
+ *
+ * - `CaptureDrops`, `SpoolBytes`: bytes sensors lost or hold undelivered, and the gateway's own spool.
+ * - `Heartbeat`: 1 from every gateway process, and the number of sensors that reported in the interval. The alarms
+ *   treat its absence as breaching: silence means a gateway or the sensors are down, not that nobody called a model.
+ * - `ExportDroppedItems`, `ExportFailedAttempts`: per sink (`Exporter` dimension) and in total, what a sink lost for
+ *   good and how many deliveries failed and are retried; they exist in Prometheus too, which nothing scrapes in AWS.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { HealthMetric, MetricDimension, type HealthComponent } from '../common/telemetry-contract';
 import type { Logger } from '../common/logger';
+import type { SinkDeliveryStats } from '../exporters/create-exporters';
 import type { SensorHealth } from '../span/health-report';
 
 export interface HealthDatum {
   MetricName: string;
-  Dimensions: Array<{ Name: string; Value: HealthComponent }>;
-  Unit: 'Bytes';
+  Dimensions: Array<{ Name: string; Value: string }>;
+  Unit: 'Bytes' | 'Count';
   Value: number;
   Timestamp: Date;
 }
 
 export type PutHealthMetrics = (datums: HealthDatum[]) => Promise<void>;
 
+export interface FleetHealthSources {
+  /** Undelivered bytes in the gateway's own spool. */
+  gatewaySpoolBytes: () => number;
+  /**
+   * Cumulative delivery counters of the gateway's sinks.
+   * @default - no export health metrics
+   */
+  deliveryStats?: () => SinkDeliveryStats[];
+}
+
 /** A sensor not heard from for this long no longer counts towards the fleet's spool gauge (it is gone, or its reports are stuck). */
 const SENSOR_REPORT_TTL_MS = 5 * 60_000;
+
+/** What a sink lost for good: refused by the sink, dropped from a full spool, or never queued (spool write failed). */
+const droppedItemsOf = (stats: SinkDeliveryStats) => stats.rejectedItems + stats.spoolDroppedItems + stats.unqueuedItems;
 
 export class FleetHealth {
   private droppedBytesInInterval = 0;
   private largestSensorSpoolInInterval = 0;
+  private readonly sensorsInInterval = new Set<string>();
   /** The last spool size each sensor reported: the gauge shows the largest, so a healthy sensor never hides a stuck one. */
   private readonly lastSpoolBySensor = new Map<string, { spoolBytes: number; atMs: number }>();
+  /** Sink counters at the end of the last interval, to publish each interval's increase. */
+  private readonly lastDeliveryBySink = new Map<string, { dropped: number; failedAttempts: number }>();
   private readonly droppedBytes: Counter;
   private readonly spoolBytes: Gauge<'component'>;
+  private readonly sources: FleetHealthSources;
   private timer?: NodeJS.Timeout;
 
   constructor(
     registry: Registry,
-    private readonly gatewaySpoolBytes: () => number,
+    sources: FleetHealthSources,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
+    this.sources = sources;
     this.droppedBytes = new Counter({ name: 'sightline_fleet_capture_dropped_bytes_total', help: 'Capture bytes the sensors reported lost', registers: [registry] });
     this.spoolBytes = new Gauge({
       name: 'sightline_fleet_spool_bytes',
@@ -43,7 +68,7 @@ export class FleetHealth {
       labelNames: ['component'],
       registers: [registry],
       collect: () => {
-        this.spoolBytes.set({ component: 'gateway' }, this.gatewaySpoolBytes());
+        this.spoolBytes.set({ component: 'gateway' }, this.sources.gatewaySpoolBytes());
         this.spoolBytes.set({ component: 'sensor' }, this.largestRecentSensorSpool(this.now()));
       },
     });
@@ -54,6 +79,7 @@ export class FleetHealth {
     this.droppedBytes.inc(report.droppedBytesSinceLastReport);
     this.droppedBytesInInterval += report.droppedBytesSinceLastReport;
     this.largestSensorSpoolInInterval = Math.max(this.largestSensorSpoolInInterval, report.spoolBytes);
+    this.sensorsInInterval.add(sensor);
     this.lastSpoolBySensor.set(sensor, { spoolBytes: report.spoolBytes, atMs: this.now() });
   }
 
@@ -66,22 +92,52 @@ export class FleetHealth {
     return largest;
   }
 
+  /** Each sink's dropped items and failed attempts since the last call. */
+  private deliveryIncrease(): Array<{ exporter: string; dropped: number; failedAttempts: number }> {
+    return (this.sources.deliveryStats?.() ?? []).map((stats) => {
+      const now = { dropped: droppedItemsOf(stats), failedAttempts: stats.failedAttempts };
+      const last = this.lastDeliveryBySink.get(stats.exporter) ?? { dropped: 0, failedAttempts: 0 };
+      this.lastDeliveryBySink.set(stats.exporter, now);
+      return { exporter: stats.exporter, dropped: now.dropped - last.dropped, failedAttempts: now.failedAttempts - last.failedAttempts };
+    });
+  }
+
   /** The interval's datums; starts a new interval. */
   drain(now = new Date()): HealthDatum[] {
-    const datum = (name: string, component: HealthComponent, value: number): HealthDatum => ({
+    const component = (value: HealthComponent) => ({ Name: MetricDimension.component, Value: value });
+    const datum = (name: string, unit: HealthDatum['Unit'], value: number, dimensions: HealthDatum['Dimensions']): HealthDatum => ({
       MetricName: name,
-      Dimensions: [{ Name: MetricDimension.component, Value: component }],
-      Unit: 'Bytes',
+      Dimensions: dimensions,
+      Unit: unit,
       Value: value,
       Timestamp: now,
     });
+    const sinks = this.deliveryIncrease();
+    const total = (key: 'dropped' | 'failedAttempts') => sinks.reduce((sum, sink) => sum + sink[key], 0);
     const datums = [
-      datum(HealthMetric.captureDrops, 'sensor', this.droppedBytesInInterval),
-      datum(HealthMetric.spoolBytes, 'sensor', this.largestSensorSpoolInInterval),
-      datum(HealthMetric.spoolBytes, 'gateway', this.gatewaySpoolBytes()),
+      datum(HealthMetric.captureDrops, 'Bytes', this.droppedBytesInInterval, [component('sensor')]),
+      datum(HealthMetric.spoolBytes, 'Bytes', this.largestSensorSpoolInInterval, [component('sensor')]),
+      datum(HealthMetric.spoolBytes, 'Bytes', this.sources.gatewaySpoolBytes(), [component('gateway')]),
+      datum(HealthMetric.heartbeat, 'Count', 1, [component('gateway')]),
+      // Published even when zero: a zero says the gateway is up and heard no sensor, which the sensor alarm needs.
+      datum(HealthMetric.heartbeat, 'Count', this.sensorsInInterval.size, [component('sensor')]),
     ];
+    if (sinks.length > 0) {
+      datums.push(
+        datum(HealthMetric.exportDroppedItems, 'Count', total('dropped'), [component('gateway')]),
+        datum(HealthMetric.exportFailedAttempts, 'Count', total('failedAttempts'), [component('gateway')]),
+        ...sinks.flatMap((sink) => {
+          const dimensions = [component('gateway'), { Name: MetricDimension.exporter, Value: sink.exporter }];
+          return [
+            datum(HealthMetric.exportDroppedItems, 'Count', sink.dropped, dimensions),
+            datum(HealthMetric.exportFailedAttempts, 'Count', sink.failedAttempts, dimensions),
+          ];
+        }),
+      );
+    }
     this.droppedBytesInInterval = 0;
     this.largestSensorSpoolInInterval = 0;
+    this.sensorsInInterval.clear();
     return datums;
   }
 

@@ -33,7 +33,7 @@ export async function startGateway(config: SightlineConfig, logger: Logger): Pro
     await health.close();
     throw error;
   }
-  const fleetHealth = new FleetHealth(registry, () => exporters!.pendingBytes(), logger);
+  const fleetHealth = new FleetHealth(registry, { gatewaySpoolBytes: () => exporters.pendingBytes(), deliveryStats: () => exporters.deliveryStats?.() ?? [] }, logger);
   if (config.exporters.cloudwatch.enabled) {
     fleetHealth.publishEvery(config.exporters.cloudwatch.intervalSeconds * 1000, cloudWatchHealthPublisher(config.exporters.cloudwatch.namespace, config.exporters.cloudwatch.region));
   }
@@ -71,12 +71,19 @@ export async function startGateway(config: SightlineConfig, logger: Logger): Pro
   return {
     healthPort: health.port,
     otlpPort: receiver.port,
+    // On SIGTERM (a scale-in, a node drain) the spool is drained: the receiver closes, and the sinks keep delivering
+    // for up to exporters.drainSeconds. Whatever a sink still refuses stays on the spool volume for the next start.
     stop: async () => {
       health.setReady(false);
       fleetHealth.stop();
       await running.close();
       await pipeline.drain();
+      const drainStartedMs = Date.now();
       await exporters.shutdown();
+      const undeliveredBytes = exporters.pendingBytes();
+      const drain = { drainMs: Date.now() - drainStartedMs, undeliveredBytes };
+      if (undeliveredBytes === 0) logger.info(drain, 'gateway stopped: every spooled batch was delivered');
+      else logger.warn(drain, `gateway stopped with ${undeliveredBytes} undelivered bytes in its spool (a sink is unreachable); they are sent when a gateway starts on the same spool again`);
       await health.close();
     },
   };

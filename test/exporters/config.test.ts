@@ -8,7 +8,7 @@ function messages(input: unknown): string[] {
 describe('exportersConfigSchema', () => {
   it('has a default for everything', () => {
     const config = exportersConfigSchema.parse({});
-    expect(config.s3).toEqual({ enabled: false, prefix: '', forcePathStyle: false, maxBatchBytes: 16 * 1024 * 1024 });
+    expect(config.s3).toEqual({ enabled: false, prefix: '', forcePathStyle: false, maxBatchBytes: 32 * 1024 * 1024, maxWaitSeconds: 60 });
     expect(config.cloudwatch).toMatchObject({ enabled: false, namespace: 'Sightline', intervalSeconds: 60 });
     expect(config.batching).toEqual({ maxBatch: 512, maxDelayMs: 1000, maxBatchBytes: 1024 * 1024 });
     expect(config.retry).toEqual({ initialDelayMs: 500, maxDelayMs: 30_000 });

@@ -117,6 +117,44 @@ describe('DiskSpool', () => {
   });
 });
 
+describe('peekRun', () => {
+  it('returns the oldest unacknowledged batches within a byte budget, across segments and after a restart', () => {
+    const spool = new DiskSpool({ dir, maxBytes: 100_000, segmentBytes: 300 });
+    const size = record(0).length;
+    for (let n = 0; n < 10; n++) spool.append(record(n), 1);
+    expect(spool.unackedBytes).toBe(10 * size);
+    spool.ack(spool.peek()!);
+    const run = spool.peekRun(3 * size);
+    expect(run.map((batch) => numberOf(batch.bytes))).toEqual([1, 2, 3]);
+    for (const batch of run) spool.ack(batch);
+    expect(spool.unackedBytes).toBe(6 * size);
+    spool.close();
+
+    const reopened = new DiskSpool({ dir, maxBytes: 100_000, segmentBytes: 300 });
+    expect(reopened.unackedBytes).toBe(6 * size);
+    // The first batch always comes, even when it alone is over the budget.
+    expect(reopened.peekRun(1).map((batch) => numberOf(batch.bytes))).toEqual([4]);
+    expect(reopened.peekRun(100_000).map((batch) => numberOf(batch.bytes))).toEqual([4, 5, 6, 7, 8, 9]);
+    reopened.close();
+  });
+
+  it('counts dropped segments out of the unacknowledged bytes', () => {
+    const spool = new DiskSpool({ dir, maxBytes: 1000, segmentBytes: 250 });
+    for (let n = 0; n < 20; n++) spool.append(record(n), 1);
+    expect(spool.droppedBatches).toBeGreaterThan(0);
+    const left = spool.peekRun(Infinity);
+    expect(left.length).toBe(spool.pendingBatches);
+    expect(spool.unackedBytes).toBe(left.reduce((sum, batch) => sum + batch.bytes.length, 0));
+  });
+
+  it('works the same on the in-memory queue', () => {
+    const queue = new MemoryQueue(100_000);
+    for (let n = 0; n < 5; n++) queue.append(record(n), 1);
+    expect(queue.peekRun(2 * record(0).length).map((batch) => numberOf(batch.bytes))).toEqual([0, 1]);
+    expect(queue.unackedBytes).toBe(5 * record(0).length);
+  });
+});
+
 describe('MemoryQueue', () => {
   it('keeps order and drops the oldest past its byte bound', () => {
     const queue = new MemoryQueue(3 * record(0).length);

@@ -1,12 +1,15 @@
 import { App, Stack, Token } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp } from '../../bin/app';
 import { DataPlaneStack } from '../../lib/data-plane-stack';
+import { deploymentContextSchema } from '../../lib/deployment-context';
+import { SensorStack } from '../../lib/sensor-stack';
 import { allowedActions, nagErrors } from './support';
 
-const image = 'public.ecr.aws/example/sightline:1.0.0';
+const image = 'public.ecr.aws/example/sightline@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
 const stackIds = (app: App): string[] => app.node.children.filter((child): child is Stack => child instanceof Stack).map((stack) => stack.node.id);
 
 /** Actions that read or write Sightline data, or decrypt it. */
@@ -19,10 +22,10 @@ describe('CDK app topologies', () => {
   });
 
   test('no context: all-in-one, environment-agnostic, data plane plus sensor on its cluster', () => {
-    expect(stackIds(allInOne)).toEqual(['SightlineDataPlane', 'SightlineSensor']);
+    expect(stackIds(allInOne)).toEqual(['SightlineDataPlane', 'SightlineSensor-SightlineDataPlane-gateway']);
     const dataPlane = allInOne.node.findChild('SightlineDataPlane') as DataPlaneStack;
     expect(Token.isUnresolved(dataPlane.account)).toBe(true);
-    const sensor = Template.fromStack(allInOne.node.findChild('SightlineSensor') as Stack);
+    const sensor = Template.fromStack(allInOne.node.findChild('SightlineSensor-SightlineDataPlane-gateway') as Stack);
     // The manifest embeds the data-plane image by cross-stack reference, so it is an Fn::Join rather than one JSON string.
     const manifest = JSON.stringify(Object.values(sensor.findResources('Custom::AWSCDK-EKS-KubernetesResource'))[0]);
     expect(manifest).toContain('\\"kind\\":\\"DaemonSet\\"');
@@ -37,7 +40,7 @@ describe('CDK app topologies', () => {
       'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', 'sightline:gatewayEndpoint': 'http://gw:4318',
     } }));
     const stacks = [allInOne, sensorOnly].flatMap((app) => app.node.children.filter((child): child is Stack => child instanceof Stack));
-    expect(stacks.map((stack) => stack.node.id)).toEqual(['SightlineDataPlane', 'SightlineSensor', 'SightlineSensor']);
+    expect(stacks.map((stack) => stack.node.id)).toEqual(['SightlineDataPlane', 'SightlineSensor-SightlineDataPlane-gateway', 'SightlineSensor-workloads']);
     const offenders: string[] = [];
     for (const stack of stacks) {
       const template = Template.fromStack(stack);
@@ -73,6 +76,11 @@ describe('CDK app topologies', () => {
     expect(stackIds(app)).toEqual(['SightlineDataPlane']);
     const stack = app.node.findChild('SightlineDataPlane') as Stack;
     expect([stack.account, stack.region]).toEqual(['111122223333', 'eu-west-1']);
+    // Default Athena guard: 10 GiB per query; raised by a flag for large fleets.
+    Template.fromStack(stack).hasResourceProperties('AWS::Athena::WorkGroup', { WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 10 * 1024 ** 3 }) });
+    const large = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'data-plane', 'sightline:athenaScanLimitGiB': '500' } }));
+    Template.fromStack(large.node.findChild('SightlineDataPlane') as Stack)
+      .hasResourceProperties('AWS::Athena::WorkGroup', { WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 500 * 1024 ** 3 }) });
   });
 
   test('sensor topology needs the cluster and the gateway endpoint', () => {
@@ -81,7 +89,7 @@ describe('CDK app topologies', () => {
     const app = buildApp(new App({ context: {
       'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', 'sightline:gatewayEndpoint': 'http://gw:4318',
     } }));
-    expect(stackIds(app)).toEqual(['SightlineSensor']);
+    expect(stackIds(app)).toEqual(['SightlineSensor-workloads']);
   });
 
   test('sub-account topology creates the account through Organizations', () => {
@@ -93,6 +101,10 @@ describe('CDK app topologies', () => {
       DeletionPolicy: 'Retain',
       Properties: { AccountName: 'sightline-data-plane', Email: 'aws-sightline@example.com', ParentIds: ['ou-ab12-cdef3456'] },
     });
+    // The next command it prints deploys the new account CloudWatch-only: a new account cannot create Timestream.
+    const nextStep = JSON.stringify(template.findOutputs('NextStep'));
+    expect(nextStep).toContain('sightline:topology=data-plane');
+    expect(nextStep).toContain('sightline:timestream=false');
     expect(nagErrors(app.node.findChild('SightlineDataPlaneAccount'))).toEqual([]);
   });
 
@@ -100,6 +112,9 @@ describe('CDK app topologies', () => {
     expect(() => buildApp(new App({ context: { 'sightline:topology': 'everything' } }))).toThrow(/context sightline:topology/);
     expect(() => buildApp(new App({ context: { 'sightline:dataPlaneAccount': '12345' } }))).toThrow(/sightline:dataPlaneAccount: must be a 12-digit AWS account id/);
     expect(() => buildApp(new App({ context: { 'sightline:timestream': 'maybe' } }))).toThrow(/sightline:timestream/);
+    expect(() => buildApp(new App({ context: { 'sightline:gatewayClientCidrs': '10.1.0.0/16,10.2.0.0' } }))).toThrow(/sightline:gatewayClientCidrs.*IPv4 CIDR/);
+    expect(() => buildApp(new App({ context: { 'sightline:deployment': 'Prod_1' } }))).toThrow(/sightline:deployment: must be 1 to 20 lower-case/);
+    expect(() => buildApp(new App({ context: { 'sightline:interfaceEndpoints': 'true' } }))).toThrow(/sightline:timestreamIngestCell is required when sightline:interfaceEndpoints is true/);
   });
 
   test('without sightline:image the image is a Docker asset that synth only stages', () => {
@@ -114,5 +129,94 @@ describe('CDK app topologies', () => {
     const source = (dockerImages[0] as any).source.directory;
     expect(readdirSync(join(assembly.directory, source))).toEqual(expect.arrayContaining(['Dockerfile', 'package.json']));
     expect(readdirSync(join(assembly.directory, source))).not.toContain('node_modules');
+  });
+
+  test('one sensor stack per cluster: the stack is named after the cluster, so a second cluster gets a stack of its own', () => {
+    const sensorApp = (clusterName: string) => buildApp(new App({ context: {
+      'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': clusterName, 'sightline:gatewayEndpoint': 'http://gw:4318',
+    } }));
+    const ids = ['payments', 'search', 'ml_batch', 'ml-batch'].map((cluster) => stackIds(sensorApp(cluster))[0]);
+    expect(ids.slice(0, 2)).toEqual(['SightlineSensor-payments', 'SightlineSensor-search']);
+    expect(new Set(ids).size).toBe(4);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z][A-Za-z0-9-]{0,127}$/); // a valid CloudFormation stack name
+    expect(() => sensorApp('-bad')).toThrow(/is not an EKS cluster name/);
+  });
+
+  test('two data planes in one account and region: every stack and named resource differs by sightline:deployment', () => {
+    const namedResources = (deployment?: string): string[] => {
+      const app = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'data-plane', ...(deployment ? { 'sightline:deployment': deployment } : {}) } }));
+      const [stack] = app.node.children.filter((child): child is Stack => child instanceof Stack);
+      const template = Template.fromStack(stack).toJSON();
+      const names: string[] = [`stack:${stack.stackName}`];
+      for (const resource of Object.values(template.Resources) as any[]) {
+        // Named queries are identified by id; their names may repeat.
+        if (resource.Type === 'AWS::Athena::NamedQuery') continue;
+        const properties = resource.Properties ?? {};
+        const name = properties.Name ?? properties.AlarmName ?? properties.DashboardName ?? properties.LogGroupName ?? properties.DatabaseInput?.Name;
+        if (typeof name === 'string') names.push(`${resource.Type}:${name}`);
+      }
+      return names;
+    };
+    const first = namedResources();
+    const second = namedResources('staging');
+    expect(first).toEqual(expect.arrayContaining(['stack:SightlineDataPlane', 'AWS::Glue::Database:sightline', 'AWS::Athena::WorkGroup:sightline']));
+    expect(second).toEqual(expect.arrayContaining(['stack:SightlineDataPlane-staging', 'AWS::Glue::Database:sightline_staging', 'AWS::Athena::WorkGroup:sightline-staging']));
+    expect(second.filter((name) => name.startsWith('AWS::CloudWatch::Alarm:')).every((name) => name.includes('Sightline-staging-'))).toBe(true);
+    expect(first.filter((name) => second.includes(name))).toEqual([]);
+  });
+
+  test('a fresh account fails on the Timestream database before anything else is created, and synth says how to avoid it', () => {
+    const dataPlane = allInOne.node.findChild('SightlineDataPlane') as DataPlaneStack;
+    const template = Template.fromStack(dataPlane);
+    Annotations.fromStack(dataPlane).hasWarning('*', Match.stringLikeRegexp('closed to new AWS customers since 2025-06-20.*sightline:timestream=false'));
+    const resources = template.toJSON().Resources as Record<string, any>;
+    const [database] = Object.keys(template.findResources('AWS::Timestream::Database'));
+    const dataKey = dataPlane.getLogicalId(dataPlane.dataKey.node.defaultChild as any);
+    const metricStore = dataPlane.metricStore!.node.findAll().map((child) => (child as any).logicalId).filter(Boolean).map((id) => dataPlane.resolve(id));
+    const independent = Object.keys(resources).filter((id) => id !== dataKey && !metricStore.includes(id) && !(resources[id].DependsOn ?? []).includes(database));
+    expect(independent).toEqual(['CDKMetadata'].filter((id) => id in resources));
+    // The key is removed again if that first create fails; retained once it exists.
+    expect(resources[dataKey]).toMatchObject({ DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' });
+
+    const cloudWatchOnly = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'data-plane', 'sightline:timestream': 'false' } }));
+    const stack = cloudWatchOnly.node.findChild('SightlineDataPlane') as Stack;
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Timestream'))).toEqual([]);
+  });
+
+  test('an image by tag draws a warning to pin it by digest', () => {
+    const tagged = buildApp(new App({ context: { 'sightline:image': 'public.ecr.aws/example/sightline:1.0.0', 'sightline:topology': 'data-plane' } }));
+    Annotations.fromStack(tagged.node.findChild('SightlineDataPlane') as Stack).hasWarning('*', Match.stringLikeRegexp('pin it by digest'));
+    expect(Annotations.fromStack(allInOne.node.findChild('SightlineDataPlane') as Stack).findWarning('*', Match.stringLikeRegexp('pin it by digest'))).toEqual([]);
+  });
+
+  test('the all-in-one sensor runs privileged on the Auto Mode (Bottlerocket, SELinux) nodes of the data-plane cluster', () => {
+    const sensor = allInOne.node.children.find((child): child is SensorStack => child instanceof SensorStack)!;
+    const daemonSet = sensor.sensor.chart.toJson().find((object: any) => object.kind === 'DaemonSet');
+    expect(daemonSet.spec.template.spec.containers[0].securityContext).toEqual({ privileged: true, runAsUser: 0 });
+  });
+
+  test('cdk-nag runs in the app itself: cdk synth fails on an unacknowledged finding and names it', () => {
+    const app = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', 'sightline:gatewayEndpoint': 'http://gw:4318' } }));
+    expect(() => app.synth()).not.toThrow();
+    const withFinding = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', 'sightline:gatewayEndpoint': 'http://gw:4318' } }));
+    new s3.Bucket(withFinding.node.findChild('SightlineSensor-workloads'), 'Unlogged');
+    expect(() => withFinding.synth()).toThrow(/ERROR The S3 Bucket has server access logs disabled\. \(AwsSolutions\)[\s\S]*AwsSolutions-S1/);
+  });
+
+  test('docs/deploy.md documents every context flag in its table', () => {
+    const deployDoc = readFileSync(join(__dirname, '../../docs/deploy.md'), 'utf8');
+    const documented = [...deployDoc.matchAll(/^\| `(sightline:[A-Za-z]+)` \|/gm)].map((match) => match[1]);
+    expect(documented.slice().sort()).toEqual(Object.keys(deploymentContextSchema.shape).sort());
+  });
+
+  test('production flags all together synthesize with the cdk-nag checks of the app clean', () => {
+    const app = buildApp(new App({ context: {
+      'sightline:image': image, 'sightline:topology': 'data-plane', 'sightline:deployment': 'prod', 'sightline:interfaceEndpoints': 'true',
+      'sightline:timestreamIngestCell': 'cell1', 'sightline:natGatewayPerAz': 'true', 'sightline:maxAzs': '3', 'sightline:objectLockDays': '30',
+      'sightline:gatewayClientCidrs': '10.20.0.0/16,172.16.0.0/12', 'sightline:alarmEmail': 'sre@example.com', 'sightline:workloadAccounts': '444455556666',
+      'sightline:apiAccessCidrs': '203.0.113.10/32', 'sightline:athenaScanLimitGiB': '500',
+    } }));
+    expect(() => app.synth()).not.toThrow();
+    expect(stackIds(app)).toEqual(['SightlineDataPlane-prod']);
   });
 });

@@ -16,7 +16,21 @@ describe('standalone chart rendering', () => {
     const kinds = (file: string): string[] => parseAllDocuments(readFileSync(join(outdir, file), 'utf8')).map((doc) => doc.toJS().kind);
     expect(kinds('sightline-sensor.k8s.yaml')).toContain('DaemonSet');
     expect(kinds('sightline-sensor.k8s.yaml')).not.toContain('Namespace');
-    expect(kinds('sightline-gateway.k8s.yaml')).toEqual(expect.arrayContaining(['Namespace', 'Deployment', 'HorizontalPodAutoscaler']));
+    expect(kinds('sightline-gateway.k8s.yaml')).toEqual(expect.arrayContaining(['Namespace', 'StatefulSet', 'HorizontalPodAutoscaler', 'StorageClass']));
+    // A cluster outside this app most likely runs the EBS CSI driver add-on, not EKS Auto Mode.
+    const storageClass = parseAllDocuments(readFileSync(join(outdir, 'sightline-gateway.k8s.yaml'), 'utf8')).map((doc) => doc.toJS()).find((doc) => doc.kind === 'StorageClass');
+    expect(storageClass.provisioner).toBe('ebs.csi.aws.com');
+  });
+
+  test('uses an existing StorageClass for the gateway spool when told', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'sightline-cdk8s-'));
+    renderCharts({
+      SIGHTLINE_IMAGE: 'registry.example/sightline:1', SIGHTLINE_GATEWAY_ENDPOINT: 'http://gw:4318', SIGHTLINE_SPAN_BUCKET: 'b',
+      AWS_REGION: 'eu-west-1', SIGHTLINE_SPOOL_STORAGE_CLASS: 'gp3',
+    }, outdir).synth();
+    const docs = parseAllDocuments(readFileSync(join(outdir, 'sightline-gateway.k8s.yaml'), 'utf8')).map((doc) => doc.toJS());
+    expect(docs.map((doc) => doc.kind)).not.toContain('StorageClass');
+    expect(docs.find((doc) => doc.kind === 'StatefulSet').spec.volumeClaimTemplates[0].spec.storageClassName).toBe('gp3');
   });
 
   test('names the missing variable', () => {

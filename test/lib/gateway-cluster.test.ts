@@ -2,8 +2,26 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { GatewayCluster } from '../../lib/constructs/gateway-cluster';
+import { GatewayCluster, GATEWAY_KUBERNETES_VERSION, type GatewayClusterProps } from '../../lib/constructs/gateway-cluster';
+import { KUBECTL_VERSION } from '../../lib/kubectl-version';
 import { nagErrors } from './support';
+
+function gatewayIn(stackId: string, props: Partial<GatewayClusterProps> = {}): { stack: Stack; gateway: GatewayCluster; writerRole: iam.Role; template: Template } {
+  const stack = new Stack(new App(), stackId, { env: { account: '111122223333', region: 'eu-west-1' } });
+  const writerRole = new iam.Role(stack, 'Writer', { assumedBy: new iam.ServicePrincipal('pods.eks.amazonaws.com') });
+  const gateway = new GatewayCluster(stack, 'Gateway', {
+    image: 'public.ecr.aws/example/sightline:1.0.0',
+    writerRole,
+    secretsKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }),
+    workloadAccounts: ['444455556666'],
+    sinks: { region: 'eu-west-1', spanBucketName: 'spans', slaMs: 1000 },
+    ...props,
+  });
+  return { stack, gateway, writerRole, template: Template.fromStack(stack) };
+}
+
+const manifestsOf = (template: Template): string[] => Object.values(template.findResources('Custom::AWSCDK-EKS-KubernetesResource'))
+  .map((resource: any) => JSON.stringify(resource.Properties.Manifest));
 
 describe('GatewayCluster', () => {
   let stack: Stack;
@@ -11,16 +29,7 @@ describe('GatewayCluster', () => {
   let gateway: GatewayCluster;
   let writerRole: iam.Role;
   beforeAll(() => {
-    stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
-    writerRole = new iam.Role(stack, 'Writer', { assumedBy: new iam.ServicePrincipal('pods.eks.amazonaws.com') });
-    gateway = new GatewayCluster(stack, 'Gateway', {
-      image: 'public.ecr.aws/example/sightline:1.0.0',
-      writerRole,
-      secretsKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }),
-      workloadAccounts: ['444455556666'],
-      sinks: { region: 'eu-west-1', spanBucketName: 'spans', slaMs: 1000 },
-    });
-    template = Template.fromStack(stack);
+    ({ stack, template, gateway, writerRole } = gatewayIn('Test'));
   });
 
   test('EKS cluster: private API endpoint, control-plane logs, secrets encryption', () => {
@@ -31,25 +40,46 @@ describe('GatewayCluster', () => {
     });
   });
 
-  test('managed AL2023 node group for the gateway', () => {
-    template.hasResourceProperties('AWS::EKS::Nodegroup', {
-      AmiType: 'AL2023_x86_64_STANDARD',
-      InstanceTypes: ['m6i.large'],
-      ScalingConfig: { MinSize: 2, DesiredSize: 2, MaxSize: 6 },
+  test('nodes follow the pods: EKS Auto Mode with its block storage and load balancing, no fixed node group', () => {
+    template.hasResourceProperties('AWS::EKS::Cluster', {
+      ComputeConfig: { Enabled: true, NodePools: ['system', 'general-purpose'], NodeRoleArn: Match.anyValue() },
+      StorageConfig: { BlockStorage: { Enabled: true } },
     });
+    template.resourceCountIs('AWS::EKS::Nodegroup', 0);
+    template.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 0);
   });
 
-  test('the writer role is associated with the gateway service account only', () => {
+  test('the HPA can scale: metrics-server is installed (an EKS add-on) before the gateway chart', () => {
+    const addons = template.findResources('AWS::EKS::Addon', { Properties: { AddonName: 'metrics-server' } });
+    const [metricsServerId] = Object.keys(addons);
+    expect(metricsServerId).toBeDefined();
+    const chart = Object.entries(template.findResources('Custom::AWSCDK-EKS-KubernetesResource'))
+      .find(([, resource]: [string, any]) => JSON.stringify(resource.Properties.Manifest).includes('HorizontalPodAutoscaler'))!;
+    expect(chart[1].DependsOn).toContain(metricsServerId);
+    expect(chart[0]).toBeDefined();
+  });
+
+  test('the gateway runs as a StatefulSet with spool volumes, scaled by its HPA between the given bounds', () => {
+    const { template: bounded } = gatewayIn('Bounded', { replicas: { min: 3, max: 12 } });
+    const manifest = manifestsOf(bounded).find((text) => text.includes('HorizontalPodAutoscaler'))!;
+    expect(manifest).toContain('\\"kind\\":\\"StatefulSet\\"');
+    expect(manifest).toContain('\\"volumeClaimTemplates\\"');
+    expect(manifest).toContain('\\"minReplicas\\":3');
+    expect(manifest).toContain('\\"maxReplicas\\":12');
+    expect(manifest).not.toContain('\\"kind\\":\\"Deployment\\"');
+  });
+
+  test('the writer role is associated with the gateway service account only; Auto Mode brings the Pod Identity agent', () => {
     const associations = Object.values(template.findResources('AWS::EKS::PodIdentityAssociation')).map((resource: any) => resource.Properties);
     expect(associations).toHaveLength(1);
     expect(associations[0]).toMatchObject({ Namespace: 'sightline', ServiceAccount: 'sightline-gateway' });
     expect(associations[0].RoleArn).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(writerRole.node.defaultChild as iam.CfnRole), 'Arn'] });
-    template.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' });
+    // A second agent (the add-on) would fight Auto Mode's own for the node's Pod Identity port.
+    expect(Object.keys(template.findResources('AWS::EKS::Addon', { Properties: { AddonName: 'eks-pod-identity-agent' } }))).toEqual([]);
   });
 
   test('gateway chart and target group binding are applied through kubectl', () => {
-    const manifests = Object.values(template.findResources('Custom::AWSCDK-EKS-KubernetesResource'))
-      .map((resource: any) => JSON.stringify(resource.Properties.Manifest));
+    const manifests = manifestsOf(template);
     expect(manifests.some((manifest) => manifest.includes('HorizontalPodAutoscaler') && manifest.includes('sightline-gateway'))).toBe(true);
     const binding = manifests.find((manifest) => manifest.includes('TargetGroupBinding'));
     expect(binding).toBeDefined();
@@ -68,17 +98,42 @@ describe('GatewayCluster', () => {
     });
   });
 
-  test('VPC over two zones with one NAT gateway, rejected traffic logged for a month', () => {
+  test('VPC over two zones with one NAT gateway and a free S3 gateway endpoint; rejected traffic logged for a month', () => {
     template.resourceCountIs('AWS::EC2::VPC', 1);
     template.resourceCountIs('AWS::EC2::NatGateway', 1);
     template.resourceCountIs('AWS::EC2::Subnet', 4);
     template.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'REJECT', LogDestinationType: 'cloud-watch-logs' });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    // The S3 endpoint is on the private route tables, where the gateway pods run.
+    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((endpoint: any) => endpoint.Properties);
+    expect(endpoints).toHaveLength(1);
+    expect(endpoints[0]).toMatchObject({ VpcEndpointType: 'Gateway', ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] } });
+    const privateTables = Object.entries(template.findResources('AWS::EC2::RouteTable'))
+      .filter(([id]) => id.includes('private')).map(([id]) => ({ Ref: id }));
+    expect(endpoints[0].RouteTableIds).toEqual(expect.arrayContaining(privateTables));
   });
 
-  test('NLB security group: OTLP in from the VPC only, out only to the gateway pods on OTLP and health ports', () => {
-    const groups = Object.values(template.findResources('AWS::EC2::SecurityGroup')).map((group: any) => group.Properties);
-    const nlbGroup = groups.find((group) => group.GroupDescription === 'Sightline gateway NLB: OTLP from the data-plane VPC');
+  test('production networking: a NAT gateway per zone, three zones, interface endpoints for CloudWatch, Pod Identity and the Timestream cell', () => {
+    const { template: production, stack: productionStack } = gatewayIn('Production', {
+      maxAzs: 3, natGatewayPerAz: true, interfaceEndpoints: true, timestreamIngestCell: 'cell2',
+      sinks: { region: 'eu-west-1', spanBucketName: 'spans', timestreamDatabaseName: 'db', slaMs: 1000 },
+    });
+    production.resourceCountIs('AWS::EC2::NatGateway', 3);
+    const services = Object.values(production.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }))
+      .map((endpoint: any) => JSON.stringify(endpoint.Properties.ServiceName));
+    expect(services).toEqual(expect.arrayContaining([
+      expect.stringContaining('monitoring'), expect.stringContaining('eks-auth'), expect.stringContaining('com.amazonaws.eu-west-1.timestream.ingest-cell2'),
+    ]));
+    expect(() => gatewayIn('NoCell', { interfaceEndpoints: true, sinks: { region: 'eu-west-1', spanBucketName: 'spans', timestreamDatabaseName: 'db', slaMs: 1000 } }))
+      .toThrow(/needs the account's ingest cell: run `aws timestream-write describe-endpoints`/);
+    expect(nagErrors(productionStack)).toEqual([]);
+  });
+
+  test('NLB security group: OTLP in from the VPC and the given client networks only, out only to the gateway pods', () => {
+    const ingressOf = (rendered: Template) => {
+      const groups = Object.values(rendered.findResources('AWS::EC2::SecurityGroup')).map((group: any) => group.Properties);
+      return groups.find((group) => String(group.GroupDescription).startsWith('Sightline gateway NLB'));
+    };
+    const nlbGroup = ingressOf(template);
     expect(nlbGroup.SecurityGroupIngress).toEqual([{
       CidrIp: { 'Fn::GetAtt': [expect.stringMatching(/Vpc/), 'CidrBlock'] }, FromPort: 4318, ToPort: 4318, IpProtocol: 'tcp', Description: 'OTLP from inside the VPC',
     }]);
@@ -89,10 +144,37 @@ describe('GatewayCluster', () => {
       .filter((rule: any) => rule.Properties.Description === 'from the gateway NLB').map((rule: any) => rule.Properties.FromPort).sort();
     expect(egress).toEqual([4318, 9464]);
     expect(ingress).toEqual([4318, 9464]);
+
+    const peeredGateway = gatewayIn('Peered', { gatewayClientCidrs: ['10.20.0.0/16', '172.16.0.0/12'] });
+    expect(nagErrors(peeredGateway.stack)).toEqual([]);
+    const peered = ingressOf(peeredGateway.template);
+    expect(peered.SecurityGroupIngress.map((rule: any) => [rule.CidrIp, rule.FromPort, rule.ToPort])).toEqual([
+      [expect.objectContaining({ 'Fn::GetAtt': expect.any(Array) }), 4318, 4318],
+      ['10.20.0.0/16', 4318, 4318],
+      ['172.16.0.0/12', 4318, 4318],
+    ]);
   });
 
   test('the AWS Load Balancer Controller is installed to bind gateway pods into the target group', () => {
     template.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', { Chart: 'aws-load-balancer-controller', Version: '3.2.2' });
+  });
+
+  test('every log group has a retention, the EKS control-plane log group included (created before the cluster)', () => {
+    const groups = template.findResources('AWS::Logs::LogGroup');
+    for (const group of Object.values(groups) as any[]) expect(group.Properties.RetentionInDays).toBe(30);
+    const [controlPlaneId, controlPlane] = Object.entries(groups).find(([, group]: [string, any]) => group.Properties.LogGroupName !== undefined) as [string, any];
+    expect(controlPlane.Properties.LogGroupName).toBe('/aws/eks/Test-gateway/cluster');
+    const [cluster] = Object.values(template.findResources('AWS::EKS::Cluster')) as any[];
+    expect(cluster.Properties.Name).toBe('Test-gateway');
+    expect(cluster.DependsOn).toContain(controlPlaneId);
+  });
+
+  test('kubectl skew: the cluster runs the Kubernetes minor version of the kubectl layer the app ships', () => {
+    expect(GATEWAY_KUBERNETES_VERSION.version).toBe(KUBECTL_VERSION);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const dependencies = Object.keys(require('../../package.json').dependencies);
+    expect(dependencies).toContain(`@aws-cdk/lambda-layer-kubectl-v${KUBECTL_VERSION.split('.')[1]}`);
+    template.hasResourceProperties('AWS::EKS::Cluster', { Version: KUBECTL_VERSION });
   });
 
   test('outputs name the cluster, the endpoint service and the NLB endpoint', () => {

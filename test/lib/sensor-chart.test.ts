@@ -55,17 +55,15 @@ describe('SensorChart', () => {
     expect(container.env).toEqual([{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }]);
   });
 
-  test('capabilities instead of privileged, host PID, and no SYS_ADMIN unless asked', () => {
+  test('capabilities instead of privileged, host PID; SYS_ADMIN, which current kernels require to create uprobes', () => {
     expect(pod.hostPID).toBe(true);
     expect(container.securityContext.privileged).toBe(false);
     expect(container.securityContext.capabilities.drop).toEqual(['ALL']);
-    expect(container.securityContext.capabilities.add).toEqual(['BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE', 'DAC_READ_SEARCH']);
+    expect(container.securityContext.capabilities.add).toEqual(['SYS_ADMIN', 'BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE', 'DAC_READ_SEARCH']);
     expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
 
-    const withSysAdmin = byKind(render({ needsSysAdmin: true }), 'DaemonSet').spec.template.spec.containers[0];
-    expect(withSysAdmin.securityContext.capabilities.add).toContain('SYS_ADMIN');
     const privileged = byKind(render({ privileged: true }), 'DaemonSet').spec.template.spec.containers[0];
-    expect(privileged.securityContext).toEqual({ privileged: true });
+    expect(privileged.securityContext).toEqual({ privileged: true, runAsUser: 0 });
   });
 
   test('BTF and the spool are host mounts (host /proc comes with hostPID); the config comes from the ConfigMap', () => {

@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { SpanBucket } from '../../lib/constructs/span-bucket';
@@ -15,10 +15,11 @@ describe('SpanBucket', () => {
     template = Template.fromStack(stack);
   });
 
-  test('span bucket: KMS with bucket key, public access blocked, access logs, retained', () => {
+  test('span bucket: KMS with bucket key, public access blocked, access logs, versioned, retained', () => {
     template.hasResource('AWS::S3::Bucket', {
       DeletionPolicy: 'Retain',
       Properties: Match.objectLike({
+        VersioningConfiguration: { Status: 'Enabled' },
         BucketEncryption: { ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() } }] },
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
         LoggingConfiguration: { DestinationBucketName: { Ref: stack.getLogicalId(spans.accessLogBucket.node.defaultChild as any) }, LogFilePrefix: 'span-bucket/' },
@@ -26,18 +27,39 @@ describe('SpanBucket', () => {
     });
   });
 
-  test('lifecycle tiers spans and payloads, then expires them', () => {
-    const bucket = template.findResources('AWS::S3::Bucket', { Properties: { BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } } });
-    const rules = (Object.values(bucket)[0] as any).Properties.LifecycleConfiguration.Rules;
-    for (const prefix of ['spans/', 'payloads/']) {
-      const rule = rules.find((candidate: any) => candidate.Prefix === prefix);
-      expect(rule.Transitions).toEqual([
-        { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
-        { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
-      ]);
-      expect(rule.ExpirationInDays).toBe(395);
-    }
+  const rulesOf = (rendered: Template): any[] => {
+    const bucket = rendered.findResources('AWS::S3::Bucket', { Properties: { BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } } });
+    return (Object.values(bucket)[0] as any).Properties.LifecycleConfiguration.Rules;
+  };
+
+  test('lifecycle tiers the span objects, then expires them; old versions and stale delete markers go too', () => {
+    const rules = rulesOf(template);
+    const spansRule = rules.find((candidate: any) => candidate.Prefix === 'spans/');
+    expect(spansRule.Transitions).toEqual([
+      { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
+      { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
+    ]);
+    expect(spansRule.ExpirationInDays).toBe(395);
+    // Nothing writes payloads/ (payloads travel inside the span objects), so no rule pretends otherwise.
+    expect(rules.map((rule: any) => rule.Prefix).filter(Boolean).sort()).toEqual(['athena-results/', 'spans/']);
     expect(rules.find((rule: any) => rule.Prefix === 'athena-results/').ExpirationInDays).toBe(7);
+    // A retried batch overwrites its own key: the replaced version is kept a week, never forever.
+    expect(rules).toContainEqual(expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 7 }, Status: 'Enabled' }));
+    expect(rules).toContainEqual(expect.objectContaining({ ExpiredObjectDeleteMarker: true, Status: 'Enabled' }));
+  });
+
+  test('Object Lock in governance mode when asked, and never longer than the spans live', () => {
+    expect((Object.values(template.findResources('AWS::S3::Bucket')) as any[]).some((bucket) => bucket.Properties.ObjectLockEnabled)).toBe(false);
+    const locked = new Stack(new App({ context: { '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy': true } }), 'Locked');
+    new SpanBucket(locked, 'Spans', { encryptionKey: new kms.Key(locked, 'Key', { enableKeyRotation: true }), objectLockRetention: Duration.days(30) });
+    Template.fromStack(locked).hasResourceProperties('AWS::S3::Bucket', {
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 30 } } },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    const tooLong = new Stack(new App(), 'TooLong');
+    expect(() => new SpanBucket(tooLong, 'Spans', { encryptionKey: new kms.Key(tooLong, 'Key'), objectLockRetention: Duration.days(400) }))
+      .toThrow('span bucket: objectLockRetention (400 days) must be shorter than expireAfter (395 days)');
   });
 
   test('both buckets deny plain-HTTP access', () => {

@@ -18,7 +18,7 @@ test('a sensor health report survives the trip through the gateway receiver and 
 test('per interval: sensor drops summed, largest sensor spool, the gateway spool; then a new interval', async () => {
   const registry = new Registry();
   let gatewaySpool = 500;
-  const fleet = new FleetHealth(registry, () => gatewaySpool, silentLogger());
+  const fleet = new FleetHealth(registry, { gatewaySpoolBytes: () => gatewaySpool }, silentLogger());
   fleet.record({ droppedBytesSinceLastReport: 100, spoolBytes: 70 }, 'node-a');
   fleet.record({ droppedBytesSinceLastReport: 20, spoolBytes: 10 }, 'node-b');
   const values = (datums: ReturnType<FleetHealth['drain']>) => datums.map((d) => [d.MetricName, d.Dimensions[0].Value, d.Value]);
@@ -26,12 +26,17 @@ test('per interval: sensor drops summed, largest sensor spool, the gateway spool
     [HealthMetric.captureDrops, 'sensor', 120],
     [HealthMetric.spoolBytes, 'sensor', 70],
     [HealthMetric.spoolBytes, 'gateway', 500],
+    [HealthMetric.heartbeat, 'gateway', 1],
+    [HealthMetric.heartbeat, 'sensor', 2],
   ]);
   gatewaySpool = 0;
+  // No sensor reported: the gateway still beats, and says it heard no sensor.
   expect(values(fleet.drain())).toEqual([
     [HealthMetric.captureDrops, 'sensor', 0],
     [HealthMetric.spoolBytes, 'sensor', 0],
     [HealthMetric.spoolBytes, 'gateway', 0],
+    [HealthMetric.heartbeat, 'gateway', 1],
+    [HealthMetric.heartbeat, 'sensor', 0],
   ]);
   const text = await registry.metrics();
   expect(text).toMatch(/^sightline_fleet_capture_dropped_bytes_total 120$/m);
@@ -44,7 +49,7 @@ test('published to CloudWatch with the namespace and the Component dimension the
   const cloudwatch = mockClient(CloudWatchClient);
   cloudwatch.on(PutMetricDataCommand).resolves({});
   try {
-    const fleet = new FleetHealth(new Registry(), () => 0, silentLogger());
+    const fleet = new FleetHealth(new Registry(), { gatewaySpoolBytes: () => 0 }, silentLogger());
     fleet.record({ droppedBytesSinceLastReport: 7, spoolBytes: 0 });
     await cloudWatchHealthPublisher('Sightline', 'eu-west-1')(fleet.drain());
     const input = cloudwatch.commandCalls(PutMetricDataCommand)[0].args[0].input;
@@ -58,7 +63,7 @@ test('published to CloudWatch with the namespace and the Component dimension the
 test('the sensor spool gauge follows each sensor\'s latest report, and forgets sensors silent for 5 minutes', async () => {
   const registry = new Registry();
   let now = 1_000_000;
-  const fleet = new FleetHealth(registry, () => 0, silentLogger(), () => now);
+  const fleet = new FleetHealth(registry, { gatewaySpoolBytes: () => 0 }, silentLogger(), () => now);
   const gauge = async () => Number(/^sightline_fleet_spool_bytes\{component="sensor"\} (\d+)$/m.exec(await registry.metrics())![1]);
   fleet.record({ droppedBytesSinceLastReport: 0, spoolBytes: 900 }, 'node-a');
   fleet.record({ droppedBytesSinceLastReport: 0, spoolBytes: 50 }, 'node-b');
@@ -68,4 +73,33 @@ test('the sensor spool gauge follows each sensor\'s latest report, and forgets s
   expect(await gauge()).toBe(50);
   now += 5 * 60_000 + 1;
   expect(await gauge()).toBe(0); // node-b has not reported since: gone
+});
+
+test('export health: each interval publishes, per sink and in total, the items lost for good and the failed deliveries since the last', () => {
+  const zero = { deliveredItems: 0, deliveredBatches: 0, failedAttempts: 0, rejectedItems: 0, queuedBatches: 0, spoolDroppedItems: 0, unqueuedItems: 0 };
+  let sinks = [{ ...zero, exporter: 's3' }, { ...zero, exporter: 'timestream' }];
+  const fleet = new FleetHealth(new Registry(), { gatewaySpoolBytes: () => 0, deliveryStats: () => sinks }, silentLogger());
+  const exportDatums = (datums: ReturnType<FleetHealth['drain']>) => datums
+    .filter((d) => d.MetricName === HealthMetric.exportDroppedItems || d.MetricName === HealthMetric.exportFailedAttempts)
+    .map((d) => [d.MetricName, d.Dimensions.map((dimension) => dimension.Value).join('/'), d.Value]);
+
+  sinks = [{ ...zero, exporter: 's3', failedAttempts: 3, spoolDroppedItems: 40 }, { ...zero, exporter: 'timestream', rejectedItems: 2, unqueuedItems: 1 }];
+  expect(exportDatums(fleet.drain())).toEqual([
+    [HealthMetric.exportDroppedItems, 'gateway', 43],
+    [HealthMetric.exportFailedAttempts, 'gateway', 3],
+    [HealthMetric.exportDroppedItems, 'gateway/s3', 40],
+    [HealthMetric.exportFailedAttempts, 'gateway/s3', 3],
+    [HealthMetric.exportDroppedItems, 'gateway/timestream', 3],
+    [HealthMetric.exportFailedAttempts, 'gateway/timestream', 0],
+  ]);
+  // Counters are cumulative; the next interval publishes only what happened since.
+  sinks = [{ ...zero, exporter: 's3', failedAttempts: 5, spoolDroppedItems: 40 }, { ...zero, exporter: 'timestream', rejectedItems: 2, unqueuedItems: 1 }];
+  expect(exportDatums(fleet.drain())).toEqual([
+    [HealthMetric.exportDroppedItems, 'gateway', 0],
+    [HealthMetric.exportFailedAttempts, 'gateway', 2],
+    [HealthMetric.exportDroppedItems, 'gateway/s3', 0],
+    [HealthMetric.exportFailedAttempts, 'gateway/s3', 2],
+    [HealthMetric.exportDroppedItems, 'gateway/timestream', 0],
+    [HealthMetric.exportFailedAttempts, 'gateway/timestream', 0],
+  ]);
 });

@@ -20,7 +20,8 @@ export const FAST_DELIVERY = {
 export function s3GatewayConfig(s3: { endpoint: string; bucket: string }, spoolDir: string): object {
   return {
     exporters: {
-      s3: { enabled: true, bucket: s3.bucket, endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' },
+      // Objects after a second, not the minute that makes them large in production.
+      s3: { enabled: true, bucket: s3.bucket, endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', maxWaitSeconds: 1 },
       spool: { dir: spoolDir },
       ...FAST_DELIVERY,
     },
@@ -60,8 +61,28 @@ interface ReadyLine {
   healthPort?: number;
 }
 
-async function startService(command: 'gateway' | 'sensor', args: string[], env: NodeJS.ProcessEnv, startTimeoutMs: number): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [CLI, command, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+/** Where the CLI runs from: the repository build by default, or another entry point such as the image's bundle. */
+export interface CliLocation {
+  /** The script node runs. */
+  cli: string;
+  /** Working directory of the process. */
+  cwd?: string;
+  /** The whole environment, instead of this process's plus `env`. */
+  replaceEnv?: boolean;
+}
+
+async function startService(
+  command: 'gateway' | 'sensor',
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  startTimeoutMs: number,
+  location: CliLocation = { cli: CLI },
+): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [location.cli, command, ...args], {
+    cwd: location.cwd,
+    env: location.replaceEnv ? env : { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   let pending = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -124,6 +145,8 @@ export interface GatewayOptions {
   httpPort?: number;
   otlpFile?: string;
   env?: NodeJS.ProcessEnv;
+  /** Runs another build of the CLI (default: the repository's). */
+  location?: CliLocation;
 }
 
 export async function startGatewayProcess(options: GatewayOptions): Promise<ServiceProcess> {
@@ -131,7 +154,7 @@ export async function startGatewayProcess(options: GatewayOptions): Promise<Serv
   const configFile = writeConfig(path.join(options.workDir, 'gateway.yaml'), config);
   const args = ['--config', configFile, '--otlp-port', String(options.otlpPort ?? 0), '--http-port', String(options.httpPort ?? 0)];
   if (options.otlpFile) args.push('--otlp-file', options.otlpFile);
-  return startService('gateway', args, options.env ?? {}, 20_000);
+  return startService('gateway', args, options.env ?? {}, 20_000, options.location);
 }
 
 export interface SensorOptions {
@@ -141,6 +164,9 @@ export interface SensorOptions {
   otlpEndpoint: string;
   /** Merged over a config with free ports and fast delivery. */
   config?: object;
+  /** Runs another build of the CLI (default: the repository's). */
+  location?: CliLocation;
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startSensorProcess(options: SensorOptions): Promise<ServiceProcess> {
@@ -153,7 +179,7 @@ export async function startSensorProcess(options: SensorOptions): Promise<Servic
   };
   const configFile = writeConfig(path.join(options.workDir, 'sensor.yaml'), config);
   // Attaching the probes to every TLS library on the host takes a few seconds on a busy machine.
-  return startService('sensor', ['--config', configFile, '--otlp-endpoint', options.otlpEndpoint, '--data-dir', options.dataDir], {}, 45_000);
+  return startService('sensor', ['--config', configFile, '--otlp-endpoint', options.otlpEndpoint, '--data-dir', options.dataDir], options.env ?? {}, 45_000, options.location);
 }
 
 /** One call an application makes; `prompt` should carry a token unique to the test so its span can be found. */
