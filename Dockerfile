@@ -6,7 +6,7 @@
 # --- build: BPF objects (clang, libbpf, bpftool), the libbpf N-API addon (node-gyp) and the bundle (esbuild) ---
 FROM node:24-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make g++ python3 \
+ && apt-get install -y --no-install-recommends clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libvectorscan-dev make g++ python3 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -19,7 +19,7 @@ RUN npm run build:bpf \
 # --- runtime: node, the shared libraries the addon links against, and the bundle only ---
 FROM node:24-bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g ca-certificates \
+ && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g libvectorscan5 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/sightline
 ENV NODE_ENV=production

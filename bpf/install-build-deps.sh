@@ -4,7 +4,7 @@
 # Safe to run again: installed packages are skipped.
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 python3-httpx python3-h2 curl openssl ca-certificates util-linux prometheus libcap2-bin)
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libvectorscan-dev pkg-config make g++ python3 python3-httpx python3-h2 curl openssl ca-certificates util-linux prometheus libcap2-bin)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,6 +1,7 @@
 /** Typed access to the native libbpf addon (bpf/addon) and the compiled BPF objects (bpf/build). */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { loadNativeAddon, packageRoot } from '../common/native-addon';
 
 export interface NativeBpfObject {
   attachTracepoints(): number;
@@ -26,27 +27,11 @@ interface NativeAddon {
   findElfSymbols(binaryPath: string, names: string[]): Record<string, number>;
 }
 
-/** The repository (or installed package) root: where bpf/build and bpf/addon live, both from sources and from dist/. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'bpf'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the Sightline package root above ${__dirname}`);
-    dir = parent;
-  }
-}
+export { packageRoot };
 
-let addon: NativeAddon | undefined;
-
+/** The capture's part of the native addon. */
 export function loadAddon(): NativeAddon {
-  if (addon) return addon;
-  const addonPath = path.join(packageRoot(), 'bpf', 'addon', 'build', 'Release', 'sightline_bpf.node');
-  if (!fs.existsSync(addonPath)) {
-    throw new Error(`the BPF addon is not built (${addonPath} is missing): run \`npm run build\` first`);
-  }
-  addon = require(addonPath) as NativeAddon;
-  return addon;
+  return loadNativeAddon<NativeAddon>();
 }
 
 export function bpfObjectPath(name: 'tls_capture' | 'process_lifecycle'): string {

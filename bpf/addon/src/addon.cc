@@ -2,10 +2,12 @@
 
 #include "bpf_object.h"
 #include "elf_symbols.h"
+#include "text_scanner.h"
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("BpfObject", BpfObject::Define(env));
   exports.Set("findElfSymbols", Napi::Function::New(env, FindElfSymbols));
+  exports.Set("TextScanner", TextScanner::Define(env));
   return exports;
 }
 

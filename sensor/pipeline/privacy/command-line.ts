@@ -223,9 +223,14 @@ export class CommandAttributeScrubber {
     const commandArgs = attributes['process.command_args'];
     const hasArgs = Array.isArray(commandArgs) && commandArgs.every((arg) => typeof arg === 'string');
     if (typeof commandLine !== 'string' && !hasArgs) return attributes;
+    const line = typeof commandLine === 'string' ? this.scrubLine(commandLine) : commandLine;
+    const args = hasArgs ? this.scrubber.scrubArgs(commandArgs as string[]) : commandArgs;
+    const argsChanged = hasArgs && (args as string[]).some((arg, index) => arg !== (commandArgs as string[])[index]);
+    // A copy only when something changed: the same command line comes back on every span of its process.
+    if (line === commandLine && !argsChanged) return attributes;
     const result: Attributes = { ...attributes };
-    if (typeof commandLine === 'string') result['process.command_line'] = this.scrubLine(commandLine);
-    if (hasArgs) result['process.command_args'] = this.scrubber.scrubArgs(commandArgs as string[]);
+    if (line !== undefined) result['process.command_line'] = line;
+    if (hasArgs) result['process.command_args'] = args as string[];
     return result;
   }
 

@@ -242,29 +242,28 @@ export function stripUrlCredentials(url: string): string {
 }
 
 /**
- * A copy of `attributes` without credential-bearing HTTP header attributes and with credential query
- * parameters and URL user-info removed from URL attributes. Applied always, whatever the privacy config.
+ * `attributes` without credential-bearing HTTP header attributes and with credential query parameters and URL
+ * user-info removed from URL attributes; the very same object when there is nothing to remove (copying every
+ * attribute of every span was most of this stage). Applied always, whatever the privacy config.
  */
 export function dropCredentialAttributes(attributes: Attributes): Attributes {
-  const result: Attributes = {};
-  for (const [key, value] of Object.entries(attributes)) {
-    if (isCredentialAttribute(key)) continue;
-    if (typeof value === 'string') {
-      if (URL_ATTRIBUTES.has(key)) {
-        result[key] = stripUrlCredentials(value);
-        continue;
-      }
-      if (PATH_ATTRIBUTES.has(key)) {
-        result[key] = stripCredentialQuery(value);
-        continue;
-      }
-      if (key === 'url.query') {
-        const stripped = stripCredentialQuery(`?${value}`);
-        result[key] = stripped.startsWith('?') ? stripped.slice(1) : '';
-        continue;
-      }
+  let result: Attributes | undefined;
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (isCredentialAttribute(key)) {
+      if (!result) result = { ...attributes };
+      delete result[key];
+      continue;
     }
-    result[key] = value;
+    if (typeof value !== 'string') continue;
+    let clean = value;
+    if (URL_ATTRIBUTES.has(key)) clean = stripUrlCredentials(value);
+    else if (PATH_ATTRIBUTES.has(key)) clean = stripCredentialQuery(value);
+    else if (key === 'url.query') {
+      const stripped = stripCredentialQuery(`?${value}`);
+      clean = stripped.startsWith('?') ? stripped.slice(1) : '';
+    }
+    if (clean !== value) (result ??= { ...attributes })[key] = clean;
   }
-  return result;
+  return result ?? attributes;
 }
