@@ -1,0 +1,804 @@
+/**
+ * The embedded store of local mode: one SQLite file (better-sqlite3) holding every call, a full-text index
+ * (FTS5) over prompt and response text, the conversations calls form, and local alert rules with their firings.
+ * It is synchronous by nature; the sensor runs it on a worker thread (store-worker.ts) so neither writes nor the
+ * UI's queries ever hold up the event loop that drains the capture ring.
+ *
+ * SQLite over DuckDB: the UI's queries are point lookups and newest-first pages with filters, which B-tree
+ * indexes answer in milliseconds, and FTS5 gives ranked-free, rowid-ordered text search in the same file
+ * (docs/local-store.md).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  AlertFiring,
+  AlertRule,
+  AlertRuleInput,
+  CallDetail,
+  CallFilter,
+  CallListRequest,
+  CallPage,
+  CallSummary,
+  Conversation,
+  ConversationSummary,
+  Facets,
+  Overview,
+  OverviewRequest,
+  RankedName,
+  StoreInfo,
+} from './call-query';
+import { callRow, type CallRecord, type CallRow, type RawExchange, type SpanDocument } from './stored-call';
+
+export interface StoreLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface CallStoreOptions {
+  /** The database file; its directory is created. */
+  file: string;
+  maxBytes: number;
+  maxAgeMs: number;
+  /** Threshold of the duration rule a new store starts with. @default 1000 */
+  defaultDurationRuleMs?: number;
+  log?: StoreLog;
+  now?: () => number;
+}
+
+export interface InsertResult {
+  /** Highest call id so far. */
+  lastId: number;
+  inserted: number;
+  firings: AlertFiring[];
+}
+
+export interface RetentionResult {
+  deletedByAge: number;
+  deletedBySize: number;
+}
+
+const SCHEMA_VERSION = '1';
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 5000;
+const DELETE_CHUNK = 2000;
+/** Kept firings, newest first; older ones go with the calls' retention too. */
+const MAX_FIRINGS = 10_000;
+const MAX_CONVERSATION_TURNS = 500;
+
+const silentLog: StoreLog = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** Errors that say the file itself is bad, as opposed to a bad query or a full disk. */
+const UNREADABLE_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CANTOPEN', 'SQLITE_IOERR_SHORT_READ']);
+
+export function isUnreadableStoreError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return (typeof code === 'string' && UNREADABLE_CODES.has(code)) || error instanceof UnreadableStoreError;
+}
+
+class UnreadableStoreError extends Error {}
+
+const SUMMARY_COLUMNS = `c.id, c.start_ms AS startMs, c.duration_ms AS durationMs, c.provider, c.operation, c.model,
+  c.response_model AS responseModel, c.status, c.http_status AS httpStatus, c.error_type AS errorType,
+  c.input_tokens AS inputTokens, c.output_tokens AS outputTokens, c.cost_usd AS costUsd, c.ttfc_ms AS ttfcMs,
+  c.process, c.pid, c.workload, c.source, c.conversation_id AS conversationId, c.turn, c.preview`;
+
+export class CallStore {
+  private db!: Database.Database;
+  private nextId = 1;
+  private callCount = 0;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly facetCache = { provider: new Set<string>(), model: new Set<string>(), process: new Set<string>() };
+  private durationRules: AlertRule[] = [];
+  private readonly log: StoreLog;
+  private readonly now: () => number;
+
+  private constructor(private readonly options: CallStoreOptions) {
+    this.log = options.log ?? silentLog;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Opens (or creates) the store; an unreadable file is moved aside with a clear error and a fresh store starts. */
+  static open(options: CallStoreOptions): CallStore {
+    const store = new CallStore(options);
+    fs.mkdirSync(path.dirname(options.file), { recursive: true });
+    try {
+      store.openFile(true);
+    } catch (error) {
+      if (!isUnreadableStoreError(error)) throw error;
+      store.recover(error as Error);
+    }
+    return store;
+  }
+
+  get file(): string {
+    return this.options.file;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Opening, schema, recovery
+
+  private openFile(checkIfUnclean: boolean): void {
+    const db = new Database(this.options.file);
+    try {
+      // The first statement reads the header: a file that is not SQLite fails here (SQLITE_NOTADB).
+      const fresh = (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'calls'").get() as { n: number }).n === 0;
+      // Before the first table and before WAL mode, or SQLite ignores it: lets freed pages go back to the file system.
+      if (fresh) db.pragma('auto_vacuum = INCREMENTAL');
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      // The WAL is checkpointed every 1,000 pages and cut back to this size, so it never grows unbounded.
+      db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      db.pragma('temp_store = MEMORY');
+      db.pragma('cache_size = -32000');
+      if (fresh) {
+        this.createSchema(db);
+      } else {
+        const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value?: string } | undefined)?.value;
+        if (version !== SCHEMA_VERSION) throw new UnreadableStoreError(`schema version ${version ?? 'missing'}, expected ${SCHEMA_VERSION}`);
+        const clean = (db.prepare("SELECT value FROM meta WHERE key = 'clean_shutdown'").get() as { value?: string } | undefined)?.value === '1';
+        // After a crash, check the pages before trusting them; a clean stop skips the check, so starts stay fast.
+        if (checkIfUnclean && !clean) {
+          const result = db.pragma('quick_check', { simple: true });
+          if (result !== 'ok') throw new UnreadableStoreError(`integrity check failed: ${String(result).replace(/\s+/g, ' ').slice(0, 160)}`);
+        }
+      }
+      db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('clean_shutdown', '0')").run();
+      this.db = db;
+      this.statements.clear();
+      this.nextId = ((db.prepare('SELECT max(id) AS id FROM calls').get() as { id: number | null }).id ?? 0) + 1;
+      this.callCount = (db.prepare('SELECT count(*) AS n FROM calls').get() as { n: number }).n;
+      for (const kind of ['provider', 'model', 'process'] as const) {
+        this.facetCache[kind] = new Set((db.prepare('SELECT value FROM facets WHERE kind = ?').all(kind) as Array<{ value: string }>).map((row) => row.value));
+      }
+      this.loadRules();
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  private createSchema(db: Database.Database): void {
+    db.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        start_ms REAL NOT NULL,
+        duration_ms REAL NOT NULL,
+        provider TEXT, operation TEXT, model TEXT, response_model TEXT,
+        status TEXT NOT NULL, http_status INTEGER, error_type TEXT,
+        input_tokens INTEGER, output_tokens INTEGER, cost_usd REAL, ttfc_ms REAL,
+        process TEXT, pid INTEGER, workload TEXT, source TEXT NOT NULL,
+        conversation_id INTEGER NOT NULL, turn INTEGER NOT NULL, prefix_len INTEGER NOT NULL,
+        scope TEXT NOT NULL, input_hash TEXT NOT NULL, state_hash TEXT NOT NULL,
+        preview TEXT NOT NULL,
+        span TEXT NOT NULL,
+        raw TEXT
+      );
+      CREATE INDEX calls_start ON calls(start_ms);
+      CREATE INDEX calls_duration ON calls(duration_ms);
+      CREATE INDEX calls_model ON calls(model, id);
+      CREATE INDEX calls_provider ON calls(provider, id);
+      CREATE INDEX calls_status ON calls(status, id);
+      CREATE INDEX calls_process ON calls(process, id);
+      CREATE INDEX calls_workload ON calls(workload, id);
+      CREATE INDEX calls_conversation ON calls(conversation_id, id);
+      CREATE INDEX calls_state ON calls(scope, state_hash);
+      CREATE INDEX calls_input ON calls(scope, input_hash);
+      -- Contentless: the text lives in calls.span already; contentless_delete lets retention remove rows.
+      CREATE VIRTUAL TABLE calls_fts USING fts5(prompt, response, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
+      CREATE TABLE conversations (
+        id INTEGER PRIMARY KEY,
+        last_call_id INTEGER NOT NULL,
+        turns INTEGER NOT NULL,
+        first_ms REAL NOT NULL, last_ms REAL NOT NULL,
+        process TEXT, workload TEXT, models TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, errors INTEGER NOT NULL,
+        preview TEXT NOT NULL
+      );
+      CREATE INDEX conversations_last ON conversations(last_call_id);
+      CREATE TABLE facets (kind TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, value)) WITHOUT ROWID;
+      CREATE TABLE alert_rules (id INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, threshold REAL NOT NULL,
+        window_minutes INTEGER NOT NULL, created_ms REAL NOT NULL, firing INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE alert_firings (id INTEGER PRIMARY KEY, rule_id INTEGER NOT NULL, rule_name TEXT NOT NULL, fired_ms REAL NOT NULL,
+        value REAL NOT NULL, message TEXT NOT NULL, call_id INTEGER);
+    `);
+    db.prepare("INSERT INTO meta(key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
+    const threshold = this.options.defaultDurationRuleMs ?? 1000;
+    db.prepare('INSERT INTO alert_rules(name, kind, threshold, window_minutes, created_ms) VALUES (?, ?, ?, ?, ?)').run(
+      `Call over ${threshold.toLocaleString('en-US')} ms`,
+      'duration',
+      threshold,
+      5,
+      this.now(),
+    );
+  }
+
+  /** Moves the unreadable file (and its WAL) aside, says so, and starts a fresh store in its place. */
+  private recover(cause: Error): void {
+    try {
+      this.db?.close();
+    } catch {
+      // Closing a broken handle may fail too; the file is moved aside regardless.
+    }
+    const stamp = new Date(this.now()).toISOString().replace(/[:.]/g, '-');
+    const aside = `${this.options.file}.unreadable-${stamp}`;
+    for (const suffix of ['', '-wal', '-shm']) {
+      const from = `${this.options.file}${suffix}`;
+      if (fs.existsSync(from)) fs.renameSync(from, `${aside}${suffix}`);
+    }
+    this.log.error(
+      `store: ${this.options.file} could not be read (${cause.message}); moved it aside to ${aside} and started a fresh store. ` +
+        'Calls in the old file are not shown; nothing else was lost.',
+    );
+    this.openFile(false);
+  }
+
+  /** Runs `work`; when the file turns out to be unreadable, recovers and runs it once more on the fresh store. */
+  private guarded<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (!isUnreadableStoreError(error)) throw error;
+      this.recover(error as Error);
+      return work();
+    }
+  }
+
+  private statement(sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      prepared = this.db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
+  }
+
+  close(): void {
+    try {
+      this.db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('clean_shutdown', '1')").run();
+      this.db.pragma('optimize');
+    } finally {
+      this.db.close();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Writing
+
+  insert(records: CallRecord[]): InsertResult {
+    if (records.length === 0) return { lastId: this.nextId - 1, inserted: 0, firings: [] };
+    // Rows are computed before the transaction, so a span that cannot be read fails alone, outside it.
+    const rows = records.map((record) => callRow(record));
+    return this.guarded(() => this.db.transaction(() => this.insertRows(rows))());
+  }
+
+  private insertRows(rows: CallRow[]): InsertResult {
+    const firings: AlertFiring[] = [];
+    const insertCall = this.statement(`INSERT INTO calls (id, start_ms, duration_ms, provider, operation, model, response_model, status,
+      http_status, error_type, input_tokens, output_tokens, cost_usd, ttfc_ms, process, pid, workload, source, conversation_id, turn,
+      prefix_len, scope, input_hash, state_hash, preview, span, raw)
+      VALUES (@id, @startMs, @durationMs, @provider, @operation, @model, @responseModel, @status, @httpStatus, @errorType, @inputTokens,
+      @outputTokens, @costUsd, @ttfcMs, @process, @pid, @workload, @source, @conversationId, @turn, @prefixLen, @scope, @inputHash,
+      @stateHash, @preview, @spanJson, @rawJson)`);
+    const insertText = this.statement('INSERT INTO calls_fts(rowid, prompt, response) VALUES (?, ?, ?)');
+    for (const row of rows) {
+      const id = this.nextId++;
+      const earlier = this.earlierTurn(row);
+      const conversationId = earlier?.conversationId ?? id;
+      const turn = earlier ? earlier.turn + 1 : 1;
+      insertCall.run({
+        ...row,
+        id,
+        conversationId,
+        turn,
+        prefixLen: earlier?.prefixLen ?? 0,
+        inputHash: row.prefixHashes.at(-1) ?? '',
+      });
+      insertText.run(id, row.promptText, row.responseText);
+      this.callCount++;
+      this.updateConversation(conversationId, id, row, earlier === undefined);
+      this.addFacets(row);
+      for (const rule of this.durationRules) {
+        if (row.durationMs > rule.threshold) {
+          firings.push(
+            this.fire(rule, row.durationMs, `${row.operation ?? 'call'} ${row.model ?? ''} took ${Math.round(row.durationMs).toLocaleString('en-US')} ms (${row.process ?? 'unknown process'})`, id),
+          );
+        }
+      }
+    }
+    return { lastId: this.nextId - 1, inserted: rows.length, firings };
+  }
+
+  /**
+   * The call this one continues: the latest call of the same process or workload whose messages (input and
+   * answer, or input alone) are where this call's input starts. The longest such start wins.
+   */
+  private earlierTurn(row: CallRow): { conversationId: number; turn: number; prefixLen: number } | undefined {
+    const byState = this.statement('SELECT conversation_id AS conversationId, turn FROM calls WHERE scope = ? AND state_hash = ? ORDER BY id DESC LIMIT 1');
+    const byInput = this.statement('SELECT conversation_id AS conversationId, turn FROM calls WHERE scope = ? AND input_hash = ? ORDER BY id DESC LIMIT 1');
+    for (let length = row.prefixHashes.length - 1; length >= 1; length--) {
+      const prefix = row.prefixHashes[length - 1];
+      const match = (byState.get(row.scope, prefix) ?? byInput.get(row.scope, prefix)) as { conversationId: number; turn: number } | undefined;
+      if (match) return { ...match, prefixLen: length };
+    }
+    return undefined;
+  }
+
+  private updateConversation(conversationId: number, callId: number, row: CallRow, first: boolean): void {
+    const tokensIn = row.inputTokens ?? 0;
+    const tokensOut = row.outputTokens ?? 0;
+    const error = row.status === 'error' ? 1 : 0;
+    if (first) {
+      this.statement(`INSERT INTO conversations (id, last_call_id, turns, first_ms, last_ms, process, workload, models, input_tokens,
+        output_tokens, errors, preview) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        conversationId, callId, row.startMs, row.startMs, row.process, row.workload, row.model ?? '', tokensIn, tokensOut, error, row.preview,
+      );
+      return;
+    }
+    const current = this.statement('SELECT models FROM conversations WHERE id = ?').get(conversationId) as { models: string } | undefined;
+    if (!current) return; // its first turns were deleted by retention; the rest still joins by conversation_id
+    const models = current.models.split(',').filter(Boolean);
+    if (row.model && !models.includes(row.model)) models.push(row.model);
+    this.statement(`UPDATE conversations SET last_call_id = ?, turns = turns + 1, last_ms = max(last_ms, ?), models = ?,
+      input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, errors = errors + ? WHERE id = ?`).run(
+      callId, row.startMs, models.join(','), tokensIn, tokensOut, error, conversationId,
+    );
+  }
+
+  private addFacets(row: CallRow): void {
+    const add = (kind: keyof CallStore['facetCache'], value: string | null) => {
+      if (!value || this.facetCache[kind].has(value)) return;
+      this.facetCache[kind].add(value);
+      this.statement('INSERT OR IGNORE INTO facets(kind, value) VALUES (?, ?)').run(kind, value);
+    };
+    add('provider', row.provider);
+    add('model', row.model);
+    add('process', row.process);
+    add('process', row.workload);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Calls
+
+  listCalls(request: CallListRequest = {}): CallPage {
+    return this.guarded(() => {
+      const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(request.limit ?? DEFAULT_PAGE)));
+      const { sql, params } = this.callQuery(SUMMARY_COLUMNS, request, limit + 1);
+      const rows = this.statement(sql).all(params) as CallSummary[];
+      const calls = rows.slice(0, limit);
+      return rows.length > limit ? { calls, nextBeforeId: calls[calls.length - 1].id } : { calls };
+    });
+  }
+
+  /** Calls with their spans, for export: the same filters and pages as listCalls. */
+  exportCalls(request: CallListRequest = {}): { calls: Array<CallSummary & { span: SpanDocument }>; nextBeforeId?: number } {
+    return this.guarded(() => {
+      const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(request.limit ?? 1000)));
+      const { sql, params } = this.callQuery(`${SUMMARY_COLUMNS}, c.span`, request, limit + 1);
+      const rows = (this.statement(sql).all(params) as Array<CallSummary & { span: string }>).map((row) => ({ ...row, span: JSON.parse(row.span) as SpanDocument }));
+      const calls = rows.slice(0, limit);
+      return rows.length > limit ? { calls, nextBeforeId: calls[calls.length - 1].id } : { calls };
+    });
+  }
+
+  /**
+   * Newest first. With a search the full-text index drives the loop in descending rowid order (CROSS JOIN keeps
+   * that order), so a common word still stops after one page instead of sorting every match.
+   */
+  private callQuery(columns: string, request: CallListRequest, limit: number): { sql: string; params: Record<string, unknown> } {
+    const params: Record<string, unknown> = { limit };
+    const search = request.search ? ftsQuery(request.search) : undefined;
+    const idColumn = search ? 'f.rowid' : 'c.id';
+    const clauses = filterClauses(request, params);
+    if (request.beforeId !== undefined) {
+      clauses.push(`${idColumn} < @beforeId`);
+      params.beforeId = request.beforeId;
+    }
+    if (request.afterId !== undefined) {
+      clauses.push(`${idColumn} > @afterId`);
+      params.afterId = request.afterId;
+    }
+    if (search) {
+      clauses.unshift('calls_fts MATCH @search');
+      params.search = search;
+    }
+    const from = search ? 'calls_fts f CROSS JOIN calls c ON c.id = f.rowid' : 'calls c';
+    const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
+    return { sql: `SELECT ${columns} FROM ${from} ${where} ORDER BY ${idColumn} DESC LIMIT @limit`, params };
+  }
+
+  getCall(id: number): CallDetail | undefined {
+    return this.guarded(() => {
+      const row = this.statement(`SELECT ${SUMMARY_COLUMNS}, c.span, c.raw, c.prefix_len AS sharedPrefix, coalesce(v.turns, 1) AS conversationTurns
+        FROM calls c LEFT JOIN conversations v ON v.id = c.conversation_id WHERE c.id = ?`).get(id) as
+        | (CallSummary & { span: string; raw: string | null; sharedPrefix: number; conversationTurns: number })
+        | undefined;
+      return row ? detail(row) : undefined;
+    });
+  }
+
+  facets(): Facets {
+    const sorted = (set: Set<string>) => [...set].sort((a, b) => a.localeCompare(b));
+    return { providers: sorted(this.facetCache.provider), models: sorted(this.facetCache.model), processes: sorted(this.facetCache.process) };
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Conversations
+
+  listConversations(request: { beforeId?: number; limit?: number; minTurns?: number } = {}): ConversationSummary[] {
+    return this.guarded(() => {
+      const limit = Math.max(1, Math.min(500, Math.floor(request.limit ?? 50)));
+      const rows = this.statement(`SELECT id, turns, first_ms AS firstMs, last_ms AS lastMs, process, workload, models, input_tokens AS inputTokens,
+        output_tokens AS outputTokens, errors, preview, last_call_id AS lastCallId FROM conversations
+        WHERE turns >= @minTurns AND last_call_id < @before ORDER BY last_call_id DESC LIMIT @limit`).all({
+        minTurns: request.minTurns ?? 2,
+        before: request.beforeId ?? Number.MAX_SAFE_INTEGER,
+        limit,
+      }) as Array<Omit<ConversationSummary, 'models'> & { models: string; lastCallId: number }>;
+      return rows.map(({ models, lastCallId: _lastCallId, ...rest }) => ({ ...rest, models: models.split(',').filter(Boolean) }));
+    });
+  }
+
+  getConversation(id: number): Conversation | undefined {
+    return this.guarded(() => {
+      const summary = this.statement(`SELECT id, turns, first_ms AS firstMs, last_ms AS lastMs, process, workload, models, input_tokens AS inputTokens,
+        output_tokens AS outputTokens, errors, preview FROM conversations WHERE id = ?`).get(id) as (Omit<ConversationSummary, 'models'> & { models: string }) | undefined;
+      const rows = this.statement(`SELECT ${SUMMARY_COLUMNS}, c.span, c.raw, c.prefix_len AS sharedPrefix, 0 AS conversationTurns
+        FROM calls c WHERE c.conversation_id = ? ORDER BY c.id LIMIT ${MAX_CONVERSATION_TURNS}`).all(id) as Array<
+        CallSummary & { span: string; raw: string | null; sharedPrefix: number; conversationTurns: number }
+      >;
+      if (rows.length === 0) return undefined;
+      const calls = rows.map((row) => ({ ...detail(row), conversationTurns: rows.length }));
+      const base: ConversationSummary = summary
+        ? { ...summary, models: summary.models.split(',').filter(Boolean) }
+        : {
+            id,
+            turns: rows.length,
+            firstMs: rows[0].startMs,
+            lastMs: rows[rows.length - 1].startMs,
+            process: rows[0].process,
+            workload: rows[0].workload,
+            models: [...new Set(rows.map((row) => row.model).filter((model): model is string => !!model))],
+            inputTokens: rows.reduce((sum, row) => sum + (row.inputTokens ?? 0), 0),
+            outputTokens: rows.reduce((sum, row) => sum + (row.outputTokens ?? 0), 0),
+            errors: rows.filter((row) => row.status === 'error').length,
+            preview: rows[0].preview,
+          };
+      return { ...base, calls };
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Overview
+
+  overview(request: OverviewRequest): Overview {
+    return this.guarded(() => {
+      const span = Math.max(1, request.untilMs - request.sinceMs);
+      const bucketMs = request.bucketMs ?? chooseBucket(span);
+      const first = Math.floor(request.sinceMs / bucketMs) * bucketMs;
+      const bucketCount = Math.max(1, Math.ceil((request.untilMs - first) / bucketMs));
+      const buckets = Array.from({ length: bucketCount }, (_, i) => first + i * bucketMs);
+      const perModel = new Map<string, { calls: number[]; tokens: number[]; cost: number[]; durations: number[][] }>();
+      const calls = new Array<number>(bucketCount).fill(0);
+      const errors = new Array<number>(bucketCount).fill(0);
+      const all: number[] = [];
+      const totals = { calls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+      const workloads = new Map<string, RankedName>();
+      const processes = new Map<string, RankedName>();
+      const rank = (map: Map<string, RankedName>, name: string | null, tokens: number, cost: number) => {
+        if (!name) return;
+        const entry = map.get(name) ?? { name, calls: 0, tokens: 0, costUsd: 0 };
+        entry.calls++;
+        entry.tokens += tokens;
+        entry.costUsd += cost;
+        map.set(name, entry);
+      };
+      const rows = this.statement(`SELECT start_ms, coalesce(model, response_model, '(unknown)'), duration_ms, status = 'error',
+        coalesce(input_tokens, 0), coalesce(output_tokens, 0), coalesce(cost_usd, 0), workload, process
+        FROM calls WHERE start_ms >= ? AND start_ms < ?`).raw();
+      for (const row of rows.iterate(request.sinceMs, request.untilMs) as Iterable<[number, string, number, number, number, number, number, string | null, string | null]>) {
+        const [startMs, model, durationMs, failed, tokensIn, tokensOut, cost, workload, process] = row;
+        const index = Math.min(bucketCount - 1, Math.floor((startMs - first) / bucketMs));
+        let series = perModel.get(model);
+        if (!series) {
+          series = { calls: new Array(bucketCount).fill(0), tokens: new Array(bucketCount).fill(0), cost: new Array(bucketCount).fill(0), durations: buckets.map(() => []) };
+          perModel.set(model, series);
+        }
+        series.calls[index]++;
+        series.tokens[index] += tokensIn + tokensOut;
+        series.cost[index] += cost;
+        series.durations[index].push(durationMs);
+        calls[index]++;
+        all.push(durationMs);
+        totals.calls++;
+        totals.inputTokens += tokensIn;
+        totals.outputTokens += tokensOut;
+        totals.costUsd += cost;
+        if (failed) {
+          errors[index]++;
+          totals.errors++;
+        }
+        rank(workloads, workload, tokensIn + tokensOut, cost);
+        rank(processes, process, tokensIn + tokensOut, cost);
+      }
+      all.sort((a, b) => a - b);
+      const top = (map: Map<string, RankedName>) => [...map.values()].sort((a, b) => b.calls - a.calls).slice(0, 10);
+      return {
+        bucketMs,
+        buckets,
+        models: [...perModel.entries()]
+          .sort((a, b) => sum(b[1].calls) - sum(a[1].calls))
+          .map(([model, series]) => {
+            const sorted = series.durations.map((list) => list.sort((a, b) => a - b));
+            return {
+              model,
+              calls: series.calls,
+              tokens: series.tokens,
+              costUsd: series.cost,
+              p50Ms: sorted.map((list) => percentile(list, 0.5)),
+              p90Ms: sorted.map((list) => percentile(list, 0.9)),
+              p99Ms: sorted.map((list) => percentile(list, 0.99)),
+            };
+          }),
+        errorRate: calls.map((count, i) => (count === 0 ? null : errors[i] / count)),
+        totals: { ...totals, p50Ms: percentile(all, 0.5), p90Ms: percentile(all, 0.9), p99Ms: percentile(all, 0.99) },
+        topWorkloads: top(workloads),
+        topProcesses: top(processes),
+      };
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Alerts
+
+  private loadRules(): void {
+    this.durationRules = this.alertRules().filter((rule) => rule.kind === 'duration');
+  }
+
+  alertRules(): AlertRule[] {
+    const rows = this.statement(`SELECT id, name, kind, threshold, window_minutes AS windowMinutes, created_ms AS createdMs, firing FROM alert_rules ORDER BY id`).all() as Array<
+      Omit<AlertRule, 'firing'> & { firing: number }
+    >;
+    return rows.map((row) => ({ ...row, firing: row.firing === 1 }));
+  }
+
+  addAlertRule(input: AlertRuleInput): AlertRule {
+    const rule = validateRule(input);
+    return this.guarded(() => {
+      const id = Number(
+        this.statement('INSERT INTO alert_rules(name, kind, threshold, window_minutes, created_ms) VALUES (?, ?, ?, ?, ?)').run(rule.name, rule.kind, rule.threshold, rule.windowMinutes, this.now())
+          .lastInsertRowid,
+      );
+      this.loadRules();
+      return this.alertRules().find((candidate) => candidate.id === id)!;
+    });
+  }
+
+  deleteAlertRule(id: number): boolean {
+    return this.guarded(() => {
+      const deleted = this.statement('DELETE FROM alert_rules WHERE id = ?').run(id).changes > 0;
+      this.loadRules();
+      return deleted;
+    });
+  }
+
+  firings(request: { limit?: number; ruleId?: number } = {}): AlertFiring[] {
+    return this.guarded(() =>
+      this.statement(`SELECT id, rule_id AS ruleId, rule_name AS ruleName, fired_ms AS firedMs, value, message, call_id AS callId FROM alert_firings
+        WHERE (@ruleId IS NULL OR rule_id = @ruleId) ORDER BY id DESC LIMIT @limit`).all({
+        ruleId: request.ruleId ?? null,
+        limit: Math.max(1, Math.min(1000, request.limit ?? 200)),
+      }) as AlertFiring[],
+    );
+  }
+
+  /** Error-rate and token-budget rules, over their windows; each fires when it crosses its threshold. */
+  evaluateRateRules(): AlertFiring[] {
+    return this.guarded(() => {
+      const now = this.now();
+      const firings: AlertFiring[] = [];
+      for (const rule of this.alertRules()) {
+        if (rule.kind === 'duration') continue;
+        let value: number;
+        let message: string;
+        if (rule.kind === 'error_rate') {
+          const windowStart = now - rule.windowMinutes * 60_000;
+          const { calls, errors } = this.statement(`SELECT count(*) AS calls, coalesce(sum(status = 'error'), 0) AS errors FROM calls WHERE start_ms >= ?`).get(windowStart) as {
+            calls: number;
+            errors: number;
+          };
+          value = calls === 0 ? 0 : (errors / calls) * 100;
+          message = `${errors} of ${calls} calls failed in the last ${rule.windowMinutes} min (${value.toFixed(1)}%)`;
+        } else {
+          const { tokens } = this.statement('SELECT coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), 0) AS tokens FROM calls WHERE start_ms >= ?').get(now - 3_600_000) as {
+            tokens: number;
+          };
+          value = tokens;
+          message = `${tokens.toLocaleString('en-US')} tokens in the last hour`;
+        }
+        const breached = value > rule.threshold;
+        if (breached && !rule.firing) firings.push(this.fire(rule, value, message, null));
+        if (breached !== rule.firing) this.statement('UPDATE alert_rules SET firing = ? WHERE id = ?').run(breached ? 1 : 0, rule.id);
+      }
+      return firings;
+    });
+  }
+
+  private fire(rule: AlertRule, value: number, message: string, callId: number | null): AlertFiring {
+    const firedMs = this.now();
+    const id = Number(
+      this.statement('INSERT INTO alert_firings(rule_id, rule_name, fired_ms, value, message, call_id) VALUES (?, ?, ?, ?, ?, ?)').run(rule.id, rule.name, firedMs, value, message, callId)
+        .lastInsertRowid,
+    );
+    return { id, ruleId: rule.id, ruleName: rule.name, firedMs, value, message, callId };
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // Retention
+
+  /** Deletes calls older than the age limit, then the oldest calls while the file is over its size limit. */
+  enforceRetention(): RetentionResult {
+    return this.guarded(() => {
+      const cutoff = this.now() - this.options.maxAgeMs;
+      let deletedByAge = 0;
+      for (;;) {
+        const ids = (this.statement(`SELECT id FROM calls WHERE start_ms < ? LIMIT ${DELETE_CHUNK}`).all(cutoff) as Array<{ id: number }>).map((row) => row.id);
+        if (ids.length === 0) break;
+        this.deleteCalls(ids);
+        deletedByAge += ids.length;
+      }
+      this.statement('DELETE FROM alert_firings WHERE fired_ms < ? OR id <= (SELECT max(id) FROM alert_firings) - ?').run(cutoff, MAX_FIRINGS);
+
+      let deletedBySize = 0;
+      const target = this.options.maxBytes * 0.9;
+      for (let round = 0; round < 50 && this.usedBytes() > this.options.maxBytes && this.callCount > 0; round++) {
+        const used = this.usedBytes();
+        // In proportion to the overshoot, so one round usually suffices; rounds repeat while pages are still held.
+        const count = Math.max(100, Math.ceil((this.callCount * (used - target)) / used));
+        for (let left = count; left > 0 && this.callCount > 0; ) {
+          const ids = (this.statement(`SELECT id FROM calls ORDER BY id LIMIT ?`).all(Math.min(left, DELETE_CHUNK)) as Array<{ id: number }>).map((row) => row.id);
+          if (ids.length === 0) break;
+          this.deleteCalls(ids);
+          deletedBySize += ids.length;
+          left -= ids.length;
+        }
+        // Deleted rows leave tombstones in the full-text index until its segments are merged.
+        this.statement("INSERT INTO calls_fts(calls_fts, rank) VALUES ('merge', 500)").run();
+        this.db.pragma('incremental_vacuum');
+      }
+      if (deletedByAge > 0) this.db.pragma('incremental_vacuum');
+      // In WAL mode the file shrinks only when the pages given back reach it, at a checkpoint.
+      if (deletedByAge + deletedBySize > 0) this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return { deletedByAge, deletedBySize };
+    });
+  }
+
+  private deleteCalls(ids: number[]): void {
+    this.db.transaction(() => {
+      const deleteText = this.statement('DELETE FROM calls_fts WHERE rowid = ?');
+      const deleteCall = this.statement('DELETE FROM calls WHERE id = ? RETURNING conversation_id AS conversationId');
+      const touched = new Set<number>();
+      for (const id of ids) {
+        deleteText.run(id);
+        const row = deleteCall.get(id) as { conversationId: number } | undefined;
+        if (row) {
+          touched.add(row.conversationId);
+          this.callCount--;
+        }
+      }
+      for (const conversationId of touched) {
+        const left = this.statement('SELECT count(*) AS n FROM calls WHERE conversation_id = ?').get(conversationId) as { n: number };
+        if (left.n === 0) this.statement('DELETE FROM conversations WHERE id = ?').run(conversationId);
+        else this.statement('UPDATE conversations SET turns = ? WHERE id = ?').run(left.n, conversationId);
+      }
+    })();
+  }
+
+  /** Bytes of the file's pages in use (free pages are reused or given back by incremental vacuum). */
+  usedBytes(): number {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    return (pages - free) * pageSize;
+  }
+
+  info(): StoreInfo {
+    return this.guarded(() => ({
+      file: this.options.file,
+      calls: this.callCount,
+      usedBytes: this.usedBytes(),
+      maxBytes: this.options.maxBytes,
+      maxAgeDays: this.options.maxAgeMs / 86_400_000,
+      oldestMs: (this.statement('SELECT min(start_ms) AS oldest FROM calls').get() as { oldest: number | null }).oldest,
+    }));
+  }
+}
+
+function filterClauses(filter: CallFilter, params: Record<string, unknown>): string[] {
+  const clauses: string[] = [];
+  const equal = (column: string, name: keyof CallFilter) => {
+    const value = filter[name];
+    if (value === undefined || value === '') return;
+    clauses.push(`${column} = @${name}`);
+    params[name] = value;
+  };
+  equal('c.provider', 'provider');
+  equal('c.model', 'model');
+  equal('c.status', 'status');
+  if (filter.process) {
+    clauses.push('(c.process = @process OR c.workload = @process)');
+    params.process = filter.process;
+  }
+  if (filter.minDurationMs !== undefined) {
+    clauses.push('c.duration_ms > @minDurationMs');
+    params.minDurationMs = filter.minDurationMs;
+  }
+  if (filter.sinceMs !== undefined) {
+    clauses.push('c.start_ms >= @sinceMs');
+    params.sinceMs = filter.sinceMs;
+  }
+  if (filter.untilMs !== undefined) {
+    clauses.push('c.start_ms < @untilMs');
+    params.untilMs = filter.untilMs;
+  }
+  return clauses;
+}
+
+/**
+ * What a person types, as an FTS5 query: every word must appear (AND), quoted so that FTS5 syntax characters
+ * are plain text, a "quoted phrase" stays a phrase, and the last word also matches as a prefix (search as you type).
+ */
+export function ftsQuery(search: string): string | undefined {
+  const pieces = search.match(/"[^"]*"|[^\s"]+/g) ?? [];
+  const terms: string[] = [];
+  pieces.forEach((piece, index) => {
+    const quoted = piece.startsWith('"');
+    const tokens = piece.replace(/"/g, '').split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+    if (tokens.length === 0) return;
+    const last = index === pieces.length - 1;
+    const prefix = last && !quoted && tokens[tokens.length - 1].length >= 3;
+    terms.push(`"${tokens.join(' ')}"${prefix ? '*' : ''}`);
+  });
+  return terms.length > 0 ? terms.join(' AND ') : undefined;
+}
+
+function detail(row: CallSummary & { span: string; raw: string | null; sharedPrefix: number; conversationTurns: number }): CallDetail {
+  const { span, raw, ...rest } = row;
+  return { ...rest, span: JSON.parse(span) as SpanDocument, ...(raw ? { raw: JSON.parse(raw) as RawExchange } : {}) };
+}
+
+const NICE_BUCKETS_MS = [60_000, 5 * 60_000, 15 * 60_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000, 86_400_000];
+
+/** A bucket width that gives at most about 60 points over the range. */
+function chooseBucket(rangeMs: number): number {
+  return NICE_BUCKETS_MS.find((width) => rangeMs / width <= 60) ?? 86_400_000;
+}
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
+
+function validateRule(input: AlertRuleInput): Required<AlertRuleInput> {
+  const kinds = ['duration', 'error_rate', 'tokens_per_hour'];
+  if (!kinds.includes(input.kind)) throw new RangeError(`alert rule: kind must be one of ${kinds.join(', ')}, got "${String(input.kind)}"`);
+  if (typeof input.threshold !== 'number' || !Number.isFinite(input.threshold) || input.threshold < 0) {
+    throw new RangeError(`alert rule: threshold must be a number of 0 or more, got ${JSON.stringify(input.threshold)}`);
+  }
+  if (input.kind === 'error_rate' && input.threshold > 100) throw new RangeError('alert rule: an error-rate threshold is a percentage from 0 to 100');
+  const windowMinutes = input.windowMinutes ?? 5;
+  if (!Number.isInteger(windowMinutes) || windowMinutes < 1 || windowMinutes > 1440) throw new RangeError('alert rule: windowMinutes must be a whole number from 1 to 1440');
+  const defaults: Record<string, string> = {
+    duration: `Call over ${input.threshold.toLocaleString('en-US')} ms`,
+    error_rate: `Error rate over ${input.threshold}% (${windowMinutes} min)`,
+    tokens_per_hour: `Over ${input.threshold.toLocaleString('en-US')} tokens per hour`,
+  };
+  const name = (input.name ?? '').trim().slice(0, 120) || defaults[input.kind];
+  return { name, kind: input.kind, threshold: input.threshold, windowMinutes };
+}
