@@ -80,7 +80,8 @@ export function callRow(record: CallRecord): CallRow {
   const workload = stringOf(r['sightline.workload']) ?? null;
   const process = stringOf(r['process.executable.name']) ?? stringOf(r['service.name']) ?? null;
   const pid = numberOf(r['process.pid']) ?? null;
-  const lastUser = [...input].reverse().find((message) => message.role === 'user');
+  // The last thing the user typed: tool results travel as user turns too (Anthropic), but are not what they asked.
+  const lastUser = [...input].reverse().find((message) => message.role === 'user' && textOf(message) !== '');
 
   // The system text seeds the chain, so two conversations with different instructions never join.
   const prefixHashes: string[] = [];
@@ -110,7 +111,7 @@ export function callRow(record: CallRecord): CallRow {
     pid,
     workload,
     source: span.source,
-    preview: (lastUser ? partsText([lastUser]) : systemText).replace(/\s+/g, ' ').trim().slice(0, PREVIEW_CHARS),
+    preview: (lastUser ? textOf(lastUser) : systemText).replace(/\s+/g, ' ').trim().slice(0, PREVIEW_CHARS),
     scope: workload ? `workload:${stringOf(r['k8s.namespace.name']) ?? ''}/${workload}` : `process:${pid ?? ''}:${process ?? ''}`,
     prefixHashes,
     stateHash,
@@ -144,6 +145,15 @@ function partsText(items: unknown[]): string {
   };
   items.forEach(visit);
   return texts.filter(Boolean).join('\n');
+}
+
+/** The text parts of one message. */
+function textOf(message: Message): string {
+  const parts = Array.isArray(message.parts) ? message.parts : [];
+  return parts
+    .filter((part): part is { type: string; content: string } => (part as { type?: unknown })?.type === 'text' && typeof (part as { content?: unknown }).content === 'string')
+    .map((part) => part.content)
+    .join(' ');
 }
 
 function jsonText(value: unknown): string {
