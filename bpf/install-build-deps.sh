@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Sightline needs on Debian (as root): the BPF toolchain, libbpf and libelf
-# for the addon, and the real clients the tests drive. Safe to run again: installed packages are skipped.
+# for the addon, the real clients the tests drive, and Chromium for the web UI's browser test. Safe to run again: installed packages are skipped.
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 python3-httpx python3-h2 curl openssl ca-certificates util-linux prometheus)
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 python3-httpx python3-h2 curl openssl ca-certificates util-linux prometheus chromium)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -9,7 +9,22 @@ export interface Series {
   values: Array<number | null>;
 }
 
-export function TimeChart({ title, times, series, unit, testId }: { title: string; times: number[]; series: Series[]; unit?: (value: number) => string; testId?: string }) {
+export function TimeChart({
+  title,
+  times,
+  series,
+  unit,
+  testId,
+  points = false,
+}: {
+  title: string;
+  times: number[];
+  series: Series[];
+  unit?: (value: number) => string;
+  testId?: string;
+  /** Dots on every value: for series with gaps (latency), where a lone bucket would otherwise draw nothing. */
+  points?: boolean;
+}) {
   const container = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const element = container.current;
@@ -24,8 +39,7 @@ export function TimeChart({ title, times, series, unit, testId }: { title: strin
           label: entry.label,
           stroke: PALETTE[index % PALETTE.length],
           width: 2,
-          // Points as well as lines: a bucket with calls between empty ones is a dot, not nothing.
-          points: { show: true, size: 5 },
+          points: points ? { show: true, size: 6 } : { show: false },
           spanGaps: false,
           value: (_u: uPlot, value: number | null) => (value === null ? '–' : format(value)),
         })),

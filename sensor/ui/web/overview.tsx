@@ -103,9 +103,9 @@ export function OverviewPage() {
               </button>
             ))}
           </div>
-          <TimeChart title={`Latency ${percentile.replace('Ms', '')} by model`} times={overview.buckets} series={latency} unit={(value) => formatDuration(value)} />
+          <TimeChart title={`Latency ${percentile.replace('Ms', '')} by model`} times={overview.buckets} series={latency} unit={(value) => formatDuration(value)} points />
         </div>
-        <TimeChart title="Error rate (%)" times={overview.buckets} series={charts.errors} unit={(value) => `${value.toFixed(0)}%`} />
+        <TimeChart title="Error rate (%)" times={overview.buckets} series={charts.errors} unit={(value) => `${value.toFixed(0)}%`} points />
       </div>
       <div class="tops">
         {[
