@@ -8,6 +8,7 @@
  * indexes answer in milliseconds, and FTS5 gives ranked-free, rowid-ordered text search in the same file
  * (docs/local-store.md).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -59,7 +60,7 @@ export interface RetentionResult {
   deletedBySize: number;
 }
 
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 5000;
 const DELETE_CHUNK = 2000;
@@ -88,6 +89,7 @@ export class CallStore {
   private db!: Database.Database;
   private nextId = 1;
   private callCount = 0;
+  private lastStoredMs = 0;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly facetCache = { provider: new Set<string>(), model: new Set<string>(), process: new Set<string>() };
   private durationRules: AlertRule[] = [];
@@ -147,7 +149,9 @@ export class CallStore {
       db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('clean_shutdown', '0')").run();
       this.db = db;
       this.statements.clear();
-      this.nextId = ((db.prepare('SELECT max(id) AS id FROM calls').get() as { id: number | null }).id ?? 0) + 1;
+      const newest = db.prepare('SELECT id, stored_ms AS storedMs FROM calls ORDER BY id DESC LIMIT 1').get() as { id: number; storedMs: number } | undefined;
+      this.nextId = (newest?.id ?? 0) + 1;
+      this.lastStoredMs = newest?.storedMs ?? 0;
       this.callCount = (db.prepare('SELECT count(*) AS n FROM calls').get() as { n: number }).n;
       for (const kind of ['provider', 'model', 'process'] as const) {
         this.facetCache[kind] = new Set((db.prepare('SELECT value FROM facets WHERE kind = ?').all(kind) as Array<{ value: string }>).map((row) => row.value));
@@ -162,32 +166,32 @@ export class CallStore {
   private createSchema(db: Database.Database): void {
     db.exec(`
       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      -- Narrow rows that lists and filters scan; the span and raw exchange (kilobytes each) live in call_bodies.
       CREATE TABLE calls (
         id INTEGER PRIMARY KEY,
+        stored_ms REAL NOT NULL,
         start_ms REAL NOT NULL,
         duration_ms REAL NOT NULL,
         provider TEXT, operation TEXT, model TEXT, response_model TEXT,
         status TEXT NOT NULL, http_status INTEGER, error_type TEXT,
         input_tokens INTEGER, output_tokens INTEGER, cost_usd REAL, ttfc_ms REAL,
-        process TEXT, pid INTEGER, workload TEXT, source TEXT NOT NULL,
+        process TEXT, pid INTEGER, workload TEXT, client TEXT, source TEXT NOT NULL,
         conversation_id INTEGER NOT NULL, turn INTEGER NOT NULL, prefix_len INTEGER NOT NULL,
-        scope TEXT NOT NULL, input_hash TEXT NOT NULL, state_hash TEXT NOT NULL,
-        preview TEXT NOT NULL,
-        span TEXT NOT NULL,
-        raw TEXT
+        preview TEXT NOT NULL
       );
       CREATE INDEX calls_start ON calls(start_ms);
       CREATE INDEX calls_duration ON calls(duration_ms);
       CREATE INDEX calls_model ON calls(model, id);
       CREATE INDEX calls_provider ON calls(provider, id);
       CREATE INDEX calls_status ON calls(status, id);
-      CREATE INDEX calls_process ON calls(process, id);
-      CREATE INDEX calls_workload ON calls(workload, id);
+      CREATE INDEX calls_client ON calls(client, id);
       CREATE INDEX calls_conversation ON calls(conversation_id, id);
-      CREATE INDEX calls_state ON calls(scope, state_hash);
-      CREATE INDEX calls_input ON calls(scope, input_hash);
-      -- Contentless: the text lives in calls.span already; contentless_delete lets retention remove rows.
-      CREATE VIRTUAL TABLE calls_fts USING fts5(prompt, response, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
+      CREATE TABLE call_bodies (id INTEGER PRIMARY KEY, span TEXT NOT NULL, raw TEXT);
+      -- Where each conversation state was last seen: scope + hash of messages -> call. One lookup per prefix.
+      CREATE TABLE conversation_keys (key TEXT PRIMARY KEY, call_id INTEGER NOT NULL) WITHOUT ROWID;
+      -- Contentless: the text lives in call_bodies already; contentless_delete lets retention remove rows. The
+      -- facets column holds one token per filter value, so a search with filters is one index intersection.
+      CREATE VIRTUAL TABLE calls_fts USING fts5(prompt, response, facets, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
       CREATE TABLE conversations (
         id INTEGER PRIMARY KEY,
         last_call_id INTEGER NOT NULL,
@@ -276,30 +280,32 @@ export class CallStore {
 
   private insertRows(rows: CallRow[]): InsertResult {
     const firings: AlertFiring[] = [];
-    const insertCall = this.statement(`INSERT INTO calls (id, start_ms, duration_ms, provider, operation, model, response_model, status,
-      http_status, error_type, input_tokens, output_tokens, cost_usd, ttfc_ms, process, pid, workload, source, conversation_id, turn,
-      prefix_len, scope, input_hash, state_hash, preview, span, raw)
-      VALUES (@id, @startMs, @durationMs, @provider, @operation, @model, @responseModel, @status, @httpStatus, @errorType, @inputTokens,
-      @outputTokens, @costUsd, @ttfcMs, @process, @pid, @workload, @source, @conversationId, @turn, @prefixLen, @scope, @inputHash,
-      @stateHash, @preview, @spanJson, @rawJson)`);
-    const insertText = this.statement('INSERT INTO calls_fts(rowid, prompt, response) VALUES (?, ?, ?)');
+    const insertCall = this.statement(`INSERT INTO calls (id, stored_ms, start_ms, duration_ms, provider, operation, model, response_model, status,
+      http_status, error_type, input_tokens, output_tokens, cost_usd, ttfc_ms, process, pid, workload, client, source, conversation_id, turn,
+      prefix_len, preview)
+      VALUES (@id, @storedMs, @startMs, @durationMs, @provider, @operation, @model, @responseModel, @status, @httpStatus, @errorType, @inputTokens,
+      @outputTokens, @costUsd, @ttfcMs, @process, @pid, @workload, @client, @source, @conversationId, @turn, @prefixLen, @preview)`);
+    const insertBody = this.statement('INSERT INTO call_bodies (id, span, raw) VALUES (?, ?, ?)');
+    const insertText = this.statement('INSERT INTO calls_fts(rowid, prompt, response, facets) VALUES (?, ?, ?, ?)');
+    const insertKey = this.statement('INSERT OR REPLACE INTO conversation_keys(key, call_id) VALUES (?, ?)');
+    // Monotonic per store, so the first id stored at or after a time bounds time-range queries (see idBounds).
+    const storedMs = Math.max(this.now(), this.lastStoredMs);
+    this.lastStoredMs = storedMs;
     for (const row of rows) {
       const id = this.nextId++;
       const earlier = this.earlierTurn(row);
       const conversationId = earlier?.conversationId ?? id;
       const turn = earlier ? earlier.turn + 1 : 1;
-      insertCall.run({
-        ...row,
-        id,
-        conversationId,
-        turn,
-        prefixLen: earlier?.prefixLen ?? 0,
-        inputHash: row.prefixHashes.at(-1) ?? '',
-      });
-      insertText.run(id, row.promptText, row.responseText);
+      const client = row.workload ?? row.process;
+      insertCall.run({ ...row, id, storedMs, client, conversationId, turn, prefixLen: earlier?.prefixLen ?? 0 });
+      insertBody.run(id, row.spanJson, row.rawJson);
+      insertText.run(id, row.promptText, row.responseText, this.rowTokens(row, client));
+      const inputHash = row.prefixHashes.at(-1);
+      if (inputHash) insertKey.run(`${row.scope}\u0000${inputHash}`, id);
+      if (row.stateHash) insertKey.run(`${row.scope}\u0000${row.stateHash}`, id);
       this.callCount++;
       this.updateConversation(conversationId, id, row, earlier === undefined);
-      this.addFacets(row);
+      this.addFacets(row, client);
       for (const rule of this.durationRules) {
         if (row.durationMs > rule.threshold) {
           firings.push(
@@ -316,11 +322,9 @@ export class CallStore {
    * answer, or input alone) are where this call's input starts. The longest such start wins.
    */
   private earlierTurn(row: CallRow): { conversationId: number; turn: number; prefixLen: number } | undefined {
-    const byState = this.statement('SELECT conversation_id AS conversationId, turn FROM calls WHERE scope = ? AND state_hash = ? ORDER BY id DESC LIMIT 1');
-    const byInput = this.statement('SELECT conversation_id AS conversationId, turn FROM calls WHERE scope = ? AND input_hash = ? ORDER BY id DESC LIMIT 1');
+    const lookup = this.statement(`SELECT c.conversation_id AS conversationId, c.turn FROM conversation_keys k JOIN calls c ON c.id = k.call_id WHERE k.key = ?`);
     for (let length = row.prefixHashes.length - 1; length >= 1; length--) {
-      const prefix = row.prefixHashes[length - 1];
-      const match = (byState.get(row.scope, prefix) ?? byInput.get(row.scope, prefix)) as { conversationId: number; turn: number } | undefined;
+      const match = lookup.get(`${row.scope}\u0000${row.prefixHashes[length - 1]}`) as { conversationId: number; turn: number } | undefined;
       if (match) return { ...match, prefixLen: length };
     }
     return undefined;
@@ -347,7 +351,7 @@ export class CallStore {
     );
   }
 
-  private addFacets(row: CallRow): void {
+  private addFacets(row: CallRow, client: string | null): void {
     const add = (kind: keyof CallStore['facetCache'], value: string | null) => {
       if (!value || this.facetCache[kind].has(value)) return;
       this.facetCache[kind].add(value);
@@ -355,8 +359,7 @@ export class CallStore {
     };
     add('provider', row.provider);
     add('model', row.model);
-    add('process', row.process);
-    add('process', row.workload);
+    add('process', client);
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -376,7 +379,7 @@ export class CallStore {
   exportCalls(request: CallListRequest = {}): { calls: Array<CallSummary & { span: SpanDocument }>; nextBeforeId?: number } {
     return this.guarded(() => {
       const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(request.limit ?? 1000)));
-      const { sql, params } = this.callQuery(`${SUMMARY_COLUMNS}, c.span`, request, limit + 1);
+      const { sql, params } = this.callQuery(`${SUMMARY_COLUMNS}, b.span`, request, limit + 1, true);
       const rows = (this.statement(sql).all(params) as Array<CallSummary & { span: string }>).map((row) => ({ ...row, span: JSON.parse(row.span) as SpanDocument }));
       const calls = rows.slice(0, limit);
       return rows.length > limit ? { calls, nextBeforeId: calls[calls.length - 1].id } : { calls };
@@ -385,34 +388,93 @@ export class CallStore {
 
   /**
    * Newest first. With a search the full-text index drives the loop in descending rowid order (CROSS JOIN keeps
-   * that order), so a common word still stops after one page instead of sorting every match.
+   * that order), and equality filters join the full-text query as facet tokens, so a search with filters is one
+   * index intersection that stops after a page, however common the words are. The SQL conditions stay as well:
+   * they are exact where a token is a hash.
    */
-  private callQuery(columns: string, request: CallListRequest, limit: number): { sql: string; params: Record<string, unknown> } {
+  private callQuery(columns: string, request: CallListRequest, limit: number, withBody = false): { sql: string; params: Record<string, unknown> } {
     const params: Record<string, unknown> = { limit };
-    const search = request.search ? ftsQuery(request.search) : undefined;
-    const idColumn = search ? 'f.rowid' : 'c.id';
-    const clauses = filterClauses(request, params);
+    const text = request.search ? ftsQuery(request.search) : undefined;
+    const idColumn = text ? 'f.rowid' : 'c.id';
+    const clauses: string[] = [];
+    if (text) {
+      const facets = this.filterTokens(request);
+      params.search = `{prompt response} : (${text})${facets.length > 0 ? ` AND facets : (${facets.map((token) => `"${token}"`).join(' AND ')})` : ''}`;
+      clauses.push('calls_fts MATCH @search');
+    }
+    clauses.push(...filterClauses(request, params));
+    const minId = Math.max(request.afterId !== undefined ? request.afterId + 1 : 0, request.sinceMs !== undefined ? this.firstIdStoredSince(request.sinceMs) : 0);
+    if (minId > 0) {
+      clauses.push(`${idColumn} >= @minId`);
+      params.minId = minId;
+    }
     if (request.beforeId !== undefined) {
       clauses.push(`${idColumn} < @beforeId`);
       params.beforeId = request.beforeId;
     }
-    if (request.afterId !== undefined) {
-      clauses.push(`${idColumn} > @afterId`);
-      params.afterId = request.afterId;
-    }
-    if (search) {
-      clauses.unshift('calls_fts MATCH @search');
-      params.search = search;
-    }
-    const from = search ? 'calls_fts f CROSS JOIN calls c ON c.id = f.rowid' : 'calls c';
+    const from = `${text ? 'calls_fts f CROSS JOIN calls c ON c.id = f.rowid' : 'calls c'}${withBody ? ' CROSS JOIN call_bodies b ON b.id = c.id' : ''}`;
     const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
     return { sql: `SELECT ${columns} FROM ${from} ${where} ORDER BY ${idColumn} DESC LIMIT @limit`, params };
   }
 
+  /** The facet tokens of a call: one per filterable value, and one per duration step it is slower than. */
+  private rowTokens(row: CallRow, client: string | null): string {
+    const tokens = DURATION_STEPS.filter((step) => row.durationMs > step).map((step) => `d${step}`);
+    if (row.provider) tokens.push(this.facetToken('p', row.provider));
+    if (row.model) tokens.push(this.facetToken('m', row.model));
+    tokens.push(this.facetToken('s', row.status));
+    if (client) tokens.push(this.facetToken('c', client));
+    return tokens.join(' ');
+  }
+
+  /** Facet tokens for the equality filters of a request (see rowTokens). */
+  private filterTokens(filter: CallFilter): string[] {
+    const tokens: string[] = [];
+    if (filter.provider) tokens.push(this.facetToken('p', filter.provider));
+    if (filter.model) tokens.push(this.facetToken('m', filter.model));
+    if (filter.status) tokens.push(this.facetToken('s', filter.status));
+    if (filter.process) tokens.push(this.facetToken('c', filter.process));
+    if (filter.minDurationMs !== undefined && DURATION_STEPS.includes(filter.minDurationMs)) tokens.push(`d${filter.minDurationMs}`);
+    return tokens;
+  }
+
+  private readonly facetTokenCache = new Map<string, string>();
+
+  /** A filter value as one full-text token: its kind and a hash, since values hold characters the tokenizer splits on. */
+  facetToken(kind: string, value: string): string {
+    const key = `${kind}\u0000${value}`;
+    let token = this.facetTokenCache.get(key);
+    if (!token) {
+      token = `${kind}${createHash('sha1').update(value).digest('hex').slice(0, 16)}`;
+      if (this.facetTokenCache.size > 10_000) this.facetTokenCache.clear();
+      this.facetTokenCache.set(key, token);
+    }
+    return token;
+  }
+
+  /**
+   * The first call stored at or after `ms`. A call starts before it is stored, so every call that started since
+   * `ms` has at least this id: a time range becomes an id range, which the newest-first scans stop at. Found by
+   * bisecting ids (stored_ms grows with id), about twenty primary-key lookups.
+   */
+  private firstIdStoredSince(ms: number): number {
+    const at = this.statement('SELECT id, stored_ms AS storedMs FROM calls WHERE id >= ? ORDER BY id LIMIT 1');
+    let low = 0;
+    let high = this.nextId;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      const row = at.get(middle) as { id: number; storedMs: number } | undefined;
+      if (!row) high = middle;
+      else if (row.storedMs >= ms) high = middle;
+      else low = row.id + 1;
+    }
+    return low;
+  }
+
   getCall(id: number): CallDetail | undefined {
     return this.guarded(() => {
-      const row = this.statement(`SELECT ${SUMMARY_COLUMNS}, c.span, c.raw, c.prefix_len AS sharedPrefix, coalesce(v.turns, 1) AS conversationTurns
-        FROM calls c LEFT JOIN conversations v ON v.id = c.conversation_id WHERE c.id = ?`).get(id) as
+      const row = this.statement(`SELECT ${SUMMARY_COLUMNS}, b.span, b.raw, c.prefix_len AS sharedPrefix, coalesce(v.turns, 1) AS conversationTurns
+        FROM calls c JOIN call_bodies b ON b.id = c.id LEFT JOIN conversations v ON v.id = c.conversation_id WHERE c.id = ?`).get(id) as
         | (CallSummary & { span: string; raw: string | null; sharedPrefix: number; conversationTurns: number })
         | undefined;
       return row ? detail(row) : undefined;
@@ -445,8 +507,8 @@ export class CallStore {
     return this.guarded(() => {
       const summary = this.statement(`SELECT id, turns, first_ms AS firstMs, last_ms AS lastMs, process, workload, models, input_tokens AS inputTokens,
         output_tokens AS outputTokens, errors, preview FROM conversations WHERE id = ?`).get(id) as (Omit<ConversationSummary, 'models'> & { models: string }) | undefined;
-      const rows = this.statement(`SELECT ${SUMMARY_COLUMNS}, c.span, c.raw, c.prefix_len AS sharedPrefix, 0 AS conversationTurns
-        FROM calls c WHERE c.conversation_id = ? ORDER BY c.id LIMIT ${MAX_CONVERSATION_TURNS}`).all(id) as Array<
+      const rows = this.statement(`SELECT ${SUMMARY_COLUMNS}, b.span, b.raw, c.prefix_len AS sharedPrefix, 0 AS conversationTurns
+        FROM calls c JOIN call_bodies b ON b.id = c.id WHERE c.conversation_id = ? ORDER BY c.id LIMIT ${MAX_CONVERSATION_TURNS}`).all(id) as Array<
         CallSummary & { span: string; raw: string | null; sharedPrefix: number; conversationTurns: number }
       >;
       if (rows.length === 0) return undefined;
@@ -668,6 +730,7 @@ export class CallStore {
         this.statement("INSERT INTO calls_fts(calls_fts, rank) VALUES ('merge', 500)").run();
         this.db.pragma('incremental_vacuum');
       }
+      if (deletedByAge + deletedBySize > 0) this.sweepConversationKeys();
       if (deletedByAge > 0) this.db.pragma('incremental_vacuum');
       // In WAL mode the file shrinks only when the pages given back reach it, at a checkpoint.
       if (deletedByAge + deletedBySize > 0) this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -675,13 +738,33 @@ export class CallStore {
     });
   }
 
+  private keySweepCursor = '';
+
+  /**
+   * Keys of deleted calls are removed a slice at a time (the table is ordered by hash, not by call), so each
+   * retention run does bounded work and a full pass completes over a few runs.
+   */
+  private sweepConversationKeys(): void {
+    const oldest = (this.statement('SELECT min(id) AS id FROM calls').get() as { id: number | null }).id ?? this.nextId;
+    const slice = this.statement('SELECT key FROM conversation_keys WHERE key > ? ORDER BY key LIMIT 1 OFFSET 49999').get(this.keySweepCursor) as { key: string } | undefined;
+    const end = slice?.key;
+    this.statement(`DELETE FROM conversation_keys WHERE key > @from ${end === undefined ? '' : 'AND key <= @to'} AND call_id < @oldest`).run({
+      from: this.keySweepCursor,
+      oldest,
+      ...(end === undefined ? {} : { to: end }),
+    });
+    this.keySweepCursor = end ?? '';
+  }
+
   private deleteCalls(ids: number[]): void {
     this.db.transaction(() => {
       const deleteText = this.statement('DELETE FROM calls_fts WHERE rowid = ?');
+      const deleteBody = this.statement('DELETE FROM call_bodies WHERE id = ?');
       const deleteCall = this.statement('DELETE FROM calls WHERE id = ? RETURNING conversation_id AS conversationId');
       const touched = new Set<number>();
       for (const id of ids) {
         deleteText.run(id);
+        deleteBody.run(id);
         const row = deleteCall.get(id) as { conversationId: number } | undefined;
         if (row) {
           touched.add(row.conversationId);
@@ -716,6 +799,9 @@ export class CallStore {
   }
 }
 
+/** Duration thresholds the UI offers; each has a facet token on the calls slower than it. */
+const DURATION_STEPS = [100, 500, 1000, 2000, 5000, 10000];
+
 function filterClauses(filter: CallFilter, params: Record<string, unknown>): string[] {
   const clauses: string[] = [];
   const equal = (column: string, name: keyof CallFilter) => {
@@ -728,7 +814,8 @@ function filterClauses(filter: CallFilter, params: Record<string, unknown>): str
   equal('c.model', 'model');
   equal('c.status', 'status');
   if (filter.process) {
-    clauses.push('(c.process = @process OR c.workload = @process)');
+    // A call's client: its workload on Kubernetes, else its process.
+    clauses.push('c.client = @process');
     params.process = filter.process;
   }
   if (filter.minDurationMs !== undefined) {

@@ -45,7 +45,7 @@ export interface CallRow {
   scope: string;
   /** Hashes of the input message prefixes: `prefixHashes[j - 1]` covers messages 1..j (system instructions first). */
   prefixHashes: string[];
-  /** Hash of the input messages and the first output message: what a follow-up call's input starts with. */
+  /** Hash of the input messages and the first output message: what a follow-up call's input starts with ('' without one). */
   stateHash: string;
   promptText: string;
   responseText: string;

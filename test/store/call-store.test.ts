@@ -83,6 +83,24 @@ describe('CallStore', () => {
     expect(found('AND OR NOT * ( "')).toEqual([]); // operators are words here, and no call has them
   });
 
+  test('a search combines with every filter, and a time range bounds it', () => {
+    let now = Date.UTC(2026, 0, 1, 12);
+    const store = open({ now: () => now, maxAgeMs: 1e12 });
+    const models = ['gpt-4o', 'claude-3-5-haiku'];
+    for (let i = 0; i < 40; i++) {
+      now += 60_000; // stored a minute apart; each started just before it was stored
+      store.insert([{ span: callSpan({ input: [user(`parcel ${i} question`)], model: models[i % 2], process: i % 4 === 0 ? 'python3' : 'node', durationMs: i % 10 === 0 ? 1500 : 120, startMs: now - 2000, provider: i % 2 ? 'anthropic' : 'openai', error: i % 5 === 0 ? { type: '500', status: 500, message: 'x' } : undefined }) }]);
+    }
+    const ids = (request: object) => store.listCalls({ search: 'parcel', limit: 1000, ...request }).calls.map((call) => Number(call.preview.split(' ')[1]));
+    expect(ids({ model: 'claude-3-5-haiku' })).toEqual([39, 37, 35, 33, 31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1]);
+    expect(ids({ provider: 'openai', process: 'python3' })).toEqual([36, 32, 28, 24, 20, 16, 12, 8, 4, 0]);
+    expect(ids({ status: 'error', minDurationMs: 1000 })).toEqual([30, 20, 10, 0]);
+    expect(ids({ minDurationMs: 1200 })).toEqual([30, 20, 10, 0]); // not a UI step: filtered in SQL alone
+    expect(ids({ sinceMs: now - 5 * 60_000 - 1000 })).toEqual([39, 38, 37, 36, 35]);
+    expect(store.listCalls({ sinceMs: now - 3 * 60_000 - 1000 }).calls).toHaveLength(3);
+    expect(ids({ model: 'claude-3-5-haiku', sinceMs: now - 5 * 60_000 - 1000 })).toEqual([39, 37, 35]);
+  });
+
   test('FTS5 syntax in a search is plain text', () => {
     expect(ftsQuery('NEAR(a b) OR c*')).toBe('"NEAR a" AND "b" AND "OR" AND "c"');
     expect(ftsQuery('"two words" last')).toBe('"two words" AND "last"*');
