@@ -142,6 +142,11 @@ async function main(): Promise<void> {
       worst = Math.max(worst, result.medianMs);
       console.log(`  ${name.padEnd(34)} median ${result.medianMs.toFixed(1).padStart(6)} ms, max ${result.maxMs.toFixed(1).padStart(6)} ms, ${result.rows} rows`);
     }
+    for (const [name, rangeMs] of [['overview: last hour', 3_600_000], ['overview: last 24 hours', 86_400_000]] as const) {
+      const started = process.hrtime.bigint();
+      const overview = await client.overview({ sinceMs: Date.now() - rangeMs, untilMs: Date.now() });
+      console.log(`  ${name.padEnd(34)} ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(0).padStart(6)} ms over ${overview.totals.calls.toLocaleString('en-US')} calls`);
+    }
     const detailStarted = process.hrtime.bigint();
     await client.getCall(Math.floor(STORED_CALLS / 2));
     console.log(`  one call's page: ${(Number(process.hrtime.bigint() - detailStarted) / 1e6).toFixed(1)} ms`);
