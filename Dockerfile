@@ -11,7 +11,9 @@ COPY package.json package-lock.json ./
 # Install scripts run later, once the sources they compile are present.
 RUN npm ci --ignore-scripts
 COPY . .
-RUN npm run build \
+# better-sqlite3 (the local store of `sightline sensor` without a gateway) compiles its SQLite here.
+RUN npm rebuild better-sqlite3 \
+ && npm run build \
  && npm prune --omit=dev
 
 # --- runtime: node, the shared libraries the addon links against, and the build outputs only ---
