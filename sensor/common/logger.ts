@@ -18,8 +18,7 @@ export interface LoggerOptions {
  * (JSON output keeps them all, for machines).
  */
 const TEXT_IGNORED_FIELDS = [
-  'pid', 'hostname', 'service', 'call', 'files', 'uiUrl', 'providerUrl', 'file', 'calls', 'maxAgeDays', 'maxBytes', 'round', 'failures',
-  'alert', 'callId', 'healthPort', 'mode', 'otlpPort', 'heldBackCalls', 'errors', 'tokens',
+  'pid', 'hostname', 'service', 'call', 'heldBack', 'store', 'uiUrl', 'providerUrl', 'demoRound', 'alert', 'callId', 'healthPort', 'mode', 'otlpPort',
 ].join(',');
 
 export function createLogger(options: LoggerOptions = {}): Logger {

@@ -97,7 +97,7 @@ export async function runDemoCommand(options: DemoOptions): Promise<void> {
       traffic = undefined;
       if (stopping) break;
       if (result.error) logger.warn(`demo: traffic round ${round} failed: ${result.error}`);
-      else logger.info({ round, calls: result.calls, failures: result.failures }, `demo: traffic round ${round}: ${result.calls} calls through the official SDKs (${result.failures.length} failed as planned: ${result.failures.map((failure) => failure.name).join(', ')})`);
+      else logger.info({ demoRound: { round, calls: result.calls, failures: result.failures } }, `demo: traffic round ${round}: ${result.calls} calls through the official SDKs (${result.failures.length} failed as planned: ${result.failures.map((failure) => failure.name).join(', ')})`);
       if (options.rounds !== undefined && round >= options.rounds) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, intervalMs);

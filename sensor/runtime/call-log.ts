@@ -25,7 +25,7 @@ export function createCallLog(logger: Logger, maxPerSecond = 5): CallLog {
     timer = undefined;
     if (held.calls === 0) return;
     const details = [held.errors > 0 ? `${held.errors} error${held.errors === 1 ? '' : 's'}` : '', held.tokens > 0 ? `${held.tokens.toLocaleString('en-US')} tokens` : ''].filter(Boolean);
-    logger.info({ heldBackCalls: held.calls, errors: held.errors, tokens: held.tokens }, `… and ${held.calls} more call(s) in the last second${details.length > 0 ? ` (${details.join(', ')})` : ''}`);
+    logger.info({ heldBack: { ...held } }, `… and ${held.calls} more call(s) in the last second${details.length > 0 ? ` (${details.join(', ')})` : ''}`);
     held = { calls: 0, errors: 0, tokens: 0 };
   };
 

@@ -73,7 +73,7 @@ export async function startLocalStore(config: SightlineConfig, logger: Logger, r
     onFirings,
   });
   logger.info(
-    { file, calls: info.calls, maxAgeDays: config.store.maxAgeDays, maxBytes: config.store.maxBytes },
+    { store: { file, calls: info.calls, maxAgeDays: config.store.maxAgeDays, maxBytes: config.store.maxBytes } },
     `store: ${file} (${info.calls.toLocaleString('en-US')} call(s) kept; retention ${config.store.maxAgeDays} day(s), ${(config.store.maxBytes / 1024 ** 3).toFixed(2).replace(/\.?0+$/, '')} GiB)`,
   );
 

@@ -163,7 +163,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
     const uiUrl = localStore?.ui ? `http://${urlHost(config.server.host)}:${health.port}/` : undefined;
     logger.info(
       { files: capture.attachedFiles.map((file) => file.displayPath), healthPort: health.port, otlpPort: receiver?.port, mode: shipsToGateway ? 'ship to gateway' : 'local', uiUrl },
-      `sensor ready: probes attached to ${capture.attachedFiles.length} TLS file(s): ${capture.attachedFiles.map((file) => file.displayPath).join(', ')}`,
+      `sensor ready: probes attached to ${capture.attachedFiles.length} TLS file(s)`,
     );
     if (uiUrl) logger.info({ uiUrl }, `web UI: ${uiUrl}`);
 

@@ -8,7 +8,7 @@
  * indexes answer in milliseconds, and FTS5 gives ranked-free, rowid-ordered text search in the same file
  * (docs/local-store.md).
  */
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -29,7 +29,7 @@ import type {
   RankedName,
   StoreInfo,
 } from './call-query';
-import { callRow, type CallRecord, type CallRow, type RawExchange, type SpanDocument } from './stored-call';
+import { callRow, type CallRecord, type CallRow, type EncodedCallRecord, type RawExchange, type SpanDocument } from './stored-call';
 
 export interface StoreLog {
   info(message: string): void;
@@ -60,10 +60,12 @@ export interface RetentionResult {
   deletedBySize: number;
 }
 
-const SCHEMA_VERSION = '2';
+const SCHEMA_VERSION = '3';
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 5000;
 const DELETE_CHUNK = 2000;
+/** Ids in the first window of a search (see pageRows). */
+const SEARCH_WINDOW = 20_000;
 /** Kept firings, newest first; older ones go with the calls' retention too. */
 const MAX_FIRINGS = 10_000;
 const MAX_CONVERSATION_TURNS = 500;
@@ -192,6 +194,14 @@ export class CallStore {
       -- Contentless: the text lives in call_bodies already; contentless_delete lets retention remove rows. The
       -- facets column holds one token per filter value, so a search with filters is one index intersection.
       CREATE VIRTUAL TABLE calls_fts USING fts5(prompt, response, facets, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
+      -- Per minute, model and caller: counts, tokens, cost and a latency histogram, so the overview reads a few
+      -- thousand rows for a day instead of every call (percentiles from the histogram, within 5%).
+      CREATE TABLE rollups (
+        minute INTEGER NOT NULL, model TEXT NOT NULL, workload TEXT NOT NULL, process TEXT NOT NULL,
+        calls INTEGER NOT NULL, errors INTEGER NOT NULL, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL, latency TEXT NOT NULL,
+        PRIMARY KEY (minute, model, workload, process)
+      ) WITHOUT ROWID;
       CREATE TABLE conversations (
         id INTEGER PRIMARY KEY,
         last_call_id INTEGER NOT NULL,
@@ -271,7 +281,7 @@ export class CallStore {
   // ------------------------------------------------------------------------------------------------
   // Writing
 
-  insert(records: CallRecord[]): InsertResult {
+  insert(records: Array<CallRecord | EncodedCallRecord>): InsertResult {
     if (records.length === 0) return { lastId: this.nextId - 1, inserted: 0, firings: [] };
     // Rows are computed before the transaction, so a span that cannot be read fails alone, outside it.
     const rows = records.map((record) => callRow(record));
@@ -291,6 +301,7 @@ export class CallStore {
     // Monotonic per store, so the first id stored at or after a time bounds time-range queries (see idBounds).
     const storedMs = Math.max(this.now(), this.lastStoredMs);
     this.lastStoredMs = storedMs;
+    const rollups = new Map<string, Rollup>();
     for (const row of rows) {
       const id = this.nextId++;
       const earlier = this.earlierTurn(row);
@@ -304,6 +315,7 @@ export class CallStore {
       if (inputHash) insertKey.run(`${row.scope}\u0000${inputHash}`, id);
       if (row.stateHash) insertKey.run(`${row.scope}\u0000${row.stateHash}`, id);
       this.callCount++;
+      addToRollup(rollups, row);
       this.updateConversation(conversationId, id, row, earlier === undefined);
       this.addFacets(row, client);
       for (const rule of this.durationRules) {
@@ -314,7 +326,29 @@ export class CallStore {
         }
       }
     }
+    this.saveRollups(rollups);
     return { lastId: this.nextId - 1, inserted: rows.length, firings };
+  }
+
+  /** Merges a batch's rollups into the stored ones: a few rows per batch, whatever its size. */
+  private saveRollups(rollups: Map<string, Rollup>): void {
+    const read = this.statement('SELECT calls, errors, input_tokens AS inputTokens, output_tokens AS outputTokens, cost_usd AS costUsd, latency FROM rollups WHERE minute = ? AND model = ? AND workload = ? AND process = ?');
+    const write = this.statement(`INSERT OR REPLACE INTO rollups (minute, model, workload, process, calls, errors, input_tokens, output_tokens, cost_usd, latency)
+      VALUES (@minute, @model, @workload, @process, @calls, @errors, @inputTokens, @outputTokens, @costUsd, @latency)`);
+    for (const rollup of rollups.values()) {
+      const stored = read.get(rollup.minute, rollup.model, rollup.workload, rollup.process) as
+        | { calls: number; errors: number; inputTokens: number; outputTokens: number; costUsd: number; latency: string }
+        | undefined;
+      if (stored) {
+        rollup.calls += stored.calls;
+        rollup.errors += stored.errors;
+        rollup.inputTokens += stored.inputTokens;
+        rollup.outputTokens += stored.outputTokens;
+        rollup.costUsd += stored.costUsd;
+        mergeHistogram(rollup.latency, JSON.parse(stored.latency) as Record<string, number>);
+      }
+      write.run({ ...rollup, latency: JSON.stringify(rollup.latency) });
+    }
   }
 
   /**
@@ -368,8 +402,7 @@ export class CallStore {
   listCalls(request: CallListRequest = {}): CallPage {
     return this.guarded(() => {
       const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(request.limit ?? DEFAULT_PAGE)));
-      const { sql, params } = this.callQuery(SUMMARY_COLUMNS, request, limit + 1);
-      const rows = this.statement(sql).all(params) as CallSummary[];
+      const rows = this.pageRows<CallSummary>(SUMMARY_COLUMNS, request, limit + 1);
       const calls = rows.slice(0, limit);
       return rows.length > limit ? { calls, nextBeforeId: calls[calls.length - 1].id } : { calls };
     });
@@ -379,11 +412,33 @@ export class CallStore {
   exportCalls(request: CallListRequest = {}): { calls: Array<CallSummary & { span: SpanDocument }>; nextBeforeId?: number } {
     return this.guarded(() => {
       const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(request.limit ?? 1000)));
-      const { sql, params } = this.callQuery(`${SUMMARY_COLUMNS}, b.span`, request, limit + 1, true);
-      const rows = (this.statement(sql).all(params) as Array<CallSummary & { span: string }>).map((row) => ({ ...row, span: JSON.parse(row.span) as SpanDocument }));
+      const rows = this.pageRows<CallSummary & { span: string }>(`${SUMMARY_COLUMNS}, b.span`, request, limit + 1, true).map((row) => ({ ...row, span: JSON.parse(row.span) as SpanDocument }));
       const calls = rows.slice(0, limit);
       return rows.length > limit ? { calls, nextBeforeId: calls[calls.length - 1].id } : { calls };
     });
+  }
+
+  /**
+   * One page, newest first. A search runs over windows of ids, newest first, each eight times wider than the last:
+   * a word in every call fills the page from the first window, reading a small part of its index entries instead of
+   * all of them, and a rare word costs a handful of cheap windowed lookups.
+   */
+  private pageRows<T>(columns: string, request: CallListRequest, limit: number, withBody = false): T[] {
+    if (!request.search) {
+      const { sql, params } = this.callQuery(columns, request, limit, withBody);
+      return this.statement(sql).all(params) as T[];
+    }
+    const rows: T[] = [];
+    // Below the first id stored since the range's start, no call can be in the range.
+    const lowest = Math.max(request.afterId ?? 0, request.sinceMs !== undefined ? this.firstIdStoredSince(request.sinceMs) - 1 : 0);
+    let below = Math.min(request.beforeId ?? this.nextId, this.nextId);
+    for (let width = SEARCH_WINDOW; below > lowest + 1 && rows.length < limit; width *= 8) {
+      const from = Math.max(lowest, below - width);
+      const { sql, params } = this.callQuery(columns, { ...request, beforeId: below, afterId: from }, limit - rows.length, withBody);
+      rows.push(...(this.statement(sql).all(params) as T[]));
+      below = from + 1;
+    }
+    return rows;
   }
 
   /**
@@ -445,7 +500,7 @@ export class CallStore {
     const key = `${kind}\u0000${value}`;
     let token = this.facetTokenCache.get(key);
     if (!token) {
-      token = `${kind}${createHash('sha1').update(value).digest('hex').slice(0, 16)}`;
+      token = `${kind}${digest('sha1', value, 'hex').slice(0, 16)}`;
       if (this.facetTokenCache.size > 10_000) this.facetTokenCache.clear();
       this.facetTokenCache.set(key, token);
     }
@@ -537,75 +592,71 @@ export class CallStore {
 
   overview(request: OverviewRequest): Overview {
     return this.guarded(() => {
-      const span = Math.max(1, request.untilMs - request.sinceMs);
-      const bucketMs = request.bucketMs ?? chooseBucket(span);
+      const range = Math.max(1, request.untilMs - request.sinceMs);
+      const bucketMs = Math.max(MINUTE_MS, Math.round((request.bucketMs ?? chooseBucket(range)) / MINUTE_MS) * MINUTE_MS);
       const first = Math.floor(request.sinceMs / bucketMs) * bucketMs;
       const bucketCount = Math.max(1, Math.ceil((request.untilMs - first) / bucketMs));
       const buckets = Array.from({ length: bucketCount }, (_, i) => first + i * bucketMs);
-      const perModel = new Map<string, { calls: number[]; tokens: number[]; cost: number[]; durations: number[][] }>();
+      const perModel = new Map<string, { calls: number[]; tokens: number[]; cost: number[]; latency: Array<Record<string, number>> }>();
       const calls = new Array<number>(bucketCount).fill(0);
       const errors = new Array<number>(bucketCount).fill(0);
-      const all: number[] = [];
+      const allLatency: Record<string, number> = {};
       const totals = { calls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
       const workloads = new Map<string, RankedName>();
       const processes = new Map<string, RankedName>();
-      const rank = (map: Map<string, RankedName>, name: string | null, tokens: number, cost: number) => {
+      const rank = (map: Map<string, RankedName>, name: string, count: number, tokens: number, cost: number) => {
         if (!name) return;
         const entry = map.get(name) ?? { name, calls: 0, tokens: 0, costUsd: 0 };
-        entry.calls++;
+        entry.calls += count;
         entry.tokens += tokens;
         entry.costUsd += cost;
         map.set(name, entry);
       };
-      const rows = this.statement(`SELECT start_ms, coalesce(model, response_model, '(unknown)'), duration_ms, status = 'error',
-        coalesce(input_tokens, 0), coalesce(output_tokens, 0), coalesce(cost_usd, 0), workload, process
-        FROM calls WHERE start_ms >= ? AND start_ms < ?`).raw();
-      for (const row of rows.iterate(request.sinceMs, request.untilMs) as Iterable<[number, string, number, number, number, number, number, string | null, string | null]>) {
-        const [startMs, model, durationMs, failed, tokensIn, tokensOut, cost, workload, process] = row;
-        const index = Math.min(bucketCount - 1, Math.floor((startMs - first) / bucketMs));
-        let series = perModel.get(model);
+      const rows = this.statement(`SELECT minute, model, workload, process, calls, errors, input_tokens AS inputTokens, output_tokens AS outputTokens,
+        cost_usd AS costUsd, latency FROM rollups WHERE minute >= ? AND minute < ?`).iterate(Math.floor(request.sinceMs / MINUTE_MS), Math.ceil(request.untilMs / MINUTE_MS)) as Iterable<
+        Omit<Rollup, 'latency'> & { latency: string }
+      >;
+      for (const row of rows) {
+        const index = Math.min(bucketCount - 1, Math.max(0, Math.floor((row.minute * MINUTE_MS - first) / bucketMs)));
+        let series = perModel.get(row.model);
         if (!series) {
-          series = { calls: new Array(bucketCount).fill(0), tokens: new Array(bucketCount).fill(0), cost: new Array(bucketCount).fill(0), durations: buckets.map(() => []) };
-          perModel.set(model, series);
+          series = { calls: new Array(bucketCount).fill(0), tokens: new Array(bucketCount).fill(0), cost: new Array(bucketCount).fill(0), latency: buckets.map(() => ({})) };
+          perModel.set(row.model, series);
         }
-        series.calls[index]++;
-        series.tokens[index] += tokensIn + tokensOut;
-        series.cost[index] += cost;
-        series.durations[index].push(durationMs);
-        calls[index]++;
-        all.push(durationMs);
-        totals.calls++;
-        totals.inputTokens += tokensIn;
-        totals.outputTokens += tokensOut;
-        totals.costUsd += cost;
-        if (failed) {
-          errors[index]++;
-          totals.errors++;
-        }
-        rank(workloads, workload, tokensIn + tokensOut, cost);
-        rank(processes, process, tokensIn + tokensOut, cost);
+        const latency = JSON.parse(row.latency) as Record<string, number>;
+        const tokens = row.inputTokens + row.outputTokens;
+        series.calls[index] += row.calls;
+        series.tokens[index] += tokens;
+        series.cost[index] += row.costUsd;
+        mergeHistogram(series.latency[index], latency);
+        mergeHistogram(allLatency, latency);
+        calls[index] += row.calls;
+        errors[index] += row.errors;
+        totals.calls += row.calls;
+        totals.errors += row.errors;
+        totals.inputTokens += row.inputTokens;
+        totals.outputTokens += row.outputTokens;
+        totals.costUsd += row.costUsd;
+        rank(workloads, row.workload, row.calls, tokens, row.costUsd);
+        rank(processes, row.process, row.calls, tokens, row.costUsd);
       }
-      all.sort((a, b) => a - b);
       const top = (map: Map<string, RankedName>) => [...map.values()].sort((a, b) => b.calls - a.calls).slice(0, 10);
       return {
         bucketMs,
         buckets,
         models: [...perModel.entries()]
           .sort((a, b) => sum(b[1].calls) - sum(a[1].calls))
-          .map(([model, series]) => {
-            const sorted = series.durations.map((list) => list.sort((a, b) => a - b));
-            return {
-              model,
-              calls: series.calls,
-              tokens: series.tokens,
-              costUsd: series.cost,
-              p50Ms: sorted.map((list) => percentile(list, 0.5)),
-              p90Ms: sorted.map((list) => percentile(list, 0.9)),
-              p99Ms: sorted.map((list) => percentile(list, 0.99)),
-            };
-          }),
+          .map(([model, series]) => ({
+            model,
+            calls: series.calls,
+            tokens: series.tokens,
+            costUsd: series.cost,
+            p50Ms: series.latency.map((histogram) => histogramPercentile(histogram, 0.5)),
+            p90Ms: series.latency.map((histogram) => histogramPercentile(histogram, 0.9)),
+            p99Ms: series.latency.map((histogram) => histogramPercentile(histogram, 0.99)),
+          })),
         errorRate: calls.map((count, i) => (count === 0 ? null : errors[i] / count)),
-        totals: { ...totals, p50Ms: percentile(all, 0.5), p90Ms: percentile(all, 0.9), p99Ms: percentile(all, 0.99) },
+        totals: { ...totals, p50Ms: histogramPercentile(allLatency, 0.5), p90Ms: histogramPercentile(allLatency, 0.9), p99Ms: histogramPercentile(allLatency, 0.99) },
         topWorkloads: top(workloads),
         topProcesses: top(processes),
       };
@@ -712,6 +763,7 @@ export class CallStore {
         deletedByAge += ids.length;
       }
       this.statement('DELETE FROM alert_firings WHERE fired_ms < ? OR id <= (SELECT max(id) FROM alert_firings) - ?').run(cutoff, MAX_FIRINGS);
+      this.statement('DELETE FROM rollups WHERE minute < ?').run(Math.floor(cutoff / MINUTE_MS));
 
       let deletedBySize = 0;
       const target = this.options.maxBytes * 0.9;
@@ -729,6 +781,11 @@ export class CallStore {
         // Deleted rows leave tombstones in the full-text index until its segments are merged.
         this.statement("INSERT INTO calls_fts(calls_fts, rank) VALUES ('merge', 500)").run();
         this.db.pragma('incremental_vacuum');
+      }
+      if (deletedBySize > 0) {
+        // The overview forgets what the list no longer has.
+        const oldest = this.statement('SELECT start_ms AS startMs FROM calls ORDER BY id LIMIT 1').get() as { startMs: number } | undefined;
+        this.statement('DELETE FROM rollups WHERE minute < ?').run(oldest ? Math.floor(oldest.startMs / MINUTE_MS) : Number.MAX_SAFE_INTEGER);
       }
       if (deletedByAge + deletedBySize > 0) this.sweepConversationKeys();
       if (deletedByAge > 0) this.db.pragma('incremental_vacuum');
@@ -856,16 +913,74 @@ function detail(row: CallSummary & { span: string; raw: string | null; sharedPre
   return { ...rest, span: JSON.parse(span) as SpanDocument, ...(raw ? { raw: JSON.parse(raw) as RawExchange } : {}) };
 }
 
+const MINUTE_MS = 60_000;
+
+interface Rollup {
+  minute: number;
+  model: string;
+  workload: string;
+  process: string;
+  calls: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** Latency histogram: bucket index (see latencyBucket) -> calls. */
+  latency: Record<string, number>;
+}
+
+/** Latency buckets grow by 10%: bucket b holds durations in (1.1^(b-1), 1.1^b] ms. */
+const BUCKET_GROWTH = 1.1;
+
+function latencyBucket(ms: number): number {
+  return ms <= 1 ? 0 : Math.ceil(Math.log(ms) / Math.log(BUCKET_GROWTH));
+}
+
+function addToRollup(rollups: Map<string, Rollup>, row: CallRow): void {
+  const minute = Math.floor(row.startMs / MINUTE_MS);
+  const model = row.model ?? row.responseModel ?? '(unknown)';
+  const workload = row.workload ?? '';
+  const process = row.process ?? '';
+  const key = `${minute}\u0000${model}\u0000${workload}\u0000${process}`;
+  let rollup = rollups.get(key);
+  if (!rollup) {
+    rollup = { minute, model, workload, process, calls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, latency: {} };
+    rollups.set(key, rollup);
+  }
+  rollup.calls++;
+  if (row.status === 'error') rollup.errors++;
+  rollup.inputTokens += row.inputTokens ?? 0;
+  rollup.outputTokens += row.outputTokens ?? 0;
+  rollup.costUsd += row.costUsd ?? 0;
+  const bucket = latencyBucket(row.durationMs);
+  rollup.latency[bucket] = (rollup.latency[bucket] ?? 0) + 1;
+}
+
+function mergeHistogram(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [bucket, count] of Object.entries(from)) into[bucket] = (into[bucket] ?? 0) + count;
+}
+
+/** The percentile's bucket, as its geometric middle: within 5% of the exact value. */
+function histogramPercentile(histogram: Record<string, number>, p: number): number | null {
+  const entries = Object.entries(histogram)
+    .map(([bucket, count]) => [Number(bucket), count] as const)
+    .sort((a, b) => a[0] - b[0]);
+  const total = entries.reduce((sum, [, count]) => sum + count, 0);
+  if (total === 0) return null;
+  const rank = Math.ceil(p * total);
+  let seen = 0;
+  for (const [bucket, count] of entries) {
+    seen += count;
+    if (seen >= rank) return bucket === 0 ? 1 : Math.pow(BUCKET_GROWTH, bucket - 0.5);
+  }
+  return null;
+}
+
 const NICE_BUCKETS_MS = [60_000, 5 * 60_000, 15 * 60_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000, 86_400_000];
 
 /** A bucket width that gives at most about 60 points over the range. */
 function chooseBucket(rangeMs: number): number {
   return NICE_BUCKETS_MS.find((width) => rangeMs / width <= 60) ?? 86_400_000;
-}
-
-function percentile(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
 }
 
 function sum(values: number[]): number {

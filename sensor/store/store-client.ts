@@ -22,7 +22,7 @@ import type {
 } from './call-query';
 import type { StoreLog } from './call-store';
 import type { FromWorker, StoreQuery, StoreWorkerData, ToWorker } from './store-protocol';
-import type { CallRecord, SpanDocument } from './stored-call';
+import type { EncodedCallRecord, SpanDocument } from './stored-call';
 
 export interface StoreClientOptions {
   file: string;
@@ -166,7 +166,7 @@ export class StoreClient implements CallStoreReader {
   }
 
   /** Posts calls to be written; returns at once. */
-  write(records: CallRecord[]): void {
+  write(records: EncodedCallRecord[]): void {
     if (records.length === 0) return;
     if (this.failure !== undefined || this.closed) {
       this.stats.failed += records.length;

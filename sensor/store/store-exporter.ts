@@ -7,11 +7,11 @@ import { Counter, type Registry } from 'prom-client';
 import type { ExportLogger, SpanExporter } from '../exporters/span-exporter';
 import type { GenAiSpan } from '../span/gen-ai-span';
 import type { RawExchanges } from './raw-exchanges';
-import type { CallRecord } from './stored-call';
+import { encodeCallRecord, type EncodedCallRecord } from './stored-call';
 
 /** What the exporter needs of the store thread (StoreClient). */
 export interface StoreWriter {
-  write(records: CallRecord[]): void;
+  write(records: EncodedCallRecord[]): void;
   drain(): Promise<void>;
   readonly spansWaiting: number;
 }
@@ -30,7 +30,7 @@ export interface StoreExporterOptions {
 export class StoreExporter implements SpanExporter {
   readonly name = 'store';
   readonly counts = { accepted: 0, dropped: 0 };
-  private buffer: CallRecord[] = [];
+  private buffer: EncodedCallRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly droppedCounter?: Counter;
   private droppedSinceWarning = 0;
@@ -55,7 +55,8 @@ export class StoreExporter implements SpanExporter {
         this.drop();
         continue;
       }
-      this.buffer.push(raw ? { span, raw } : { span });
+      // Encoded here, as postMessage would serialize it anyway: the store thread gets one string per span.
+      this.buffer.push(encodeCallRecord(raw ? { span, raw } : { span }));
       this.counts.accepted++;
     }
     if (this.buffer.length >= (this.options.maxBatch ?? 500)) this.flush();

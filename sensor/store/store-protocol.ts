@@ -1,7 +1,7 @@
 /** Messages between the sensor's event loop (store-client.ts) and the store's worker thread (store-worker.ts). */
 import type { AlertFiring, StoreInfo } from './call-query';
 import type { CallStore } from './call-store';
-import type { CallRecord } from './stored-call';
+import type { EncodedCallRecord } from './stored-call';
 
 export interface StoreWorkerData {
   file: string;
@@ -31,7 +31,7 @@ export const STORE_QUERIES = [
 export type StoreQuery = (typeof STORE_QUERIES)[number];
 
 export type ToWorker =
-  | { type: 'insert'; records: CallRecord[] }
+  | { type: 'insert'; records: EncodedCallRecord[] }
   | { type: 'query'; id: number; method: StoreQuery; args: unknown[] }
   | { type: 'close' };
 

@@ -2,7 +2,7 @@
  * GenAiSpan -> the row the store keeps: the columns the call list filters and sorts on, the text the full-text
  * index searches, and the message hashes that join calls into conversations. Pure: no SQLite here.
  */
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { COST_ATTRIBUTE } from '../pipeline/cost';
 import type { AttributeValue, GenAiSpan } from '../span/gen-ai-span';
 
@@ -12,10 +12,25 @@ export interface RawExchange {
   response?: string;
 }
 
-/** What the exporter hands the store: the span as exported, and its raw exchange when one was kept. */
+/** A call for the store: the span as exported, and its raw exchange when one was kept. */
 export interface CallRecord {
   span: GenAiSpan;
   raw?: RawExchange;
+}
+
+/**
+ * The same, as the exporter posts it to the store thread: the span already in its stored JSON form. One string
+ * crosses the thread boundary instead of an object graph, and the store thread keeps it as it is.
+ */
+export interface EncodedCallRecord {
+  spanJson: string;
+  raw?: RawExchange;
+}
+
+export function encodeCallRecord(record: CallRecord): EncodedCallRecord {
+  const encoded: EncodedCallRecord = { spanJson: JSON.stringify(spanDocument(record.span)) };
+  if (record.raw) encoded.raw = record.raw;
+  return encoded;
 }
 
 /** The span in JSON-safe form (times as decimal strings), as stored and as the UI's "copy as JSON" gives it. */
@@ -66,16 +81,18 @@ export function spanDocument(span: GenAiSpan): SpanDocument {
   return { ...span, startTimeUnixNano: span.startTimeUnixNano.toString(), endTimeUnixNano: span.endTimeUnixNano.toString() };
 }
 
-export function callRow(record: CallRecord): CallRow {
-  const { span } = record;
+export function callRow(record: CallRecord | EncodedCallRecord): CallRow {
+  const spanJson = 'spanJson' in record ? record.spanJson : JSON.stringify(spanDocument(record.span));
+  const span = 'spanJson' in record ? (JSON.parse(record.spanJson) as SpanDocument) : record.span;
   const a = span.attributes;
   const r = span.resource;
   const input = messagesOf(a['gen_ai.input.messages']);
   const output = messagesOf(a['gen_ai.output.messages']);
   const system = messagesOf(a['gen_ai.system_instructions']);
   const systemText = partsText(system as unknown[]);
-  const startMs = Number(span.startTimeUnixNano / 1000n) / 1000;
-  const durationMs = Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e6;
+  const startNs = BigInt(span.startTimeUnixNano);
+  const startMs = Number(startNs / 1000n) / 1000;
+  const durationMs = Number(BigInt(span.endTimeUnixNano) - startNs) / 1e6;
   const ttfc = numberOf(a['gen_ai.response.time_to_first_chunk']);
   const workload = stringOf(r['sightline.workload']) ?? null;
   const process = stringOf(r['process.executable.name']) ?? stringOf(r['service.name']) ?? null;
@@ -117,7 +134,7 @@ export function callRow(record: CallRecord): CallRow {
     stateHash,
     promptText: [systemText, partsText(input)].filter(Boolean).join('\n'),
     responseText: partsText(output),
-    spanJson: JSON.stringify(spanDocument(span)),
+    spanJson,
     rawJson: record.raw ? JSON.stringify(record.raw) : null,
   };
 }
@@ -208,7 +225,7 @@ function stableJson(value: unknown): string {
 }
 
 function hash(text: string): string {
-  return createHash('sha1').update(text).digest('base64').slice(0, 22);
+  return digest('sha1', text, 'base64').slice(0, 22);
 }
 
 function stringOf(value: AttributeValue | undefined): string | undefined {

@@ -6,7 +6,7 @@ import type { HttpExchange } from '../../sensor/http/http-exchange';
 import { RawExchanges } from '../../sensor/store/raw-exchanges';
 import { StoreClient } from '../../sensor/store/store-client';
 import { StoreExporter, type StoreWriter } from '../../sensor/store/store-exporter';
-import type { CallRecord } from '../../sensor/store/stored-call';
+import type { EncodedCallRecord } from '../../sensor/store/stored-call';
 import { assistant, callSpan, user } from './call-fixtures';
 
 const quietLog = { info: () => {}, warn: () => {}, error: () => {} };
@@ -68,7 +68,7 @@ describe('StoreExporter with the store thread', () => {
 
 describe('StoreExporter back-pressure', () => {
   test('past maxPendingSpans new spans are counted as dropped, not queued', async () => {
-    const written: CallRecord[][] = [];
+    const written: EncodedCallRecord[][] = [];
     const writer: StoreWriter = { write: (records) => written.push(records), drain: async () => {}, spansWaiting: 8 };
     const registry = new Registry();
     const warnings: string[] = [];
