@@ -60,7 +60,7 @@ export interface RetentionResult {
   deletedBySize: number;
 }
 
-const SCHEMA_VERSION = '3';
+const SCHEMA_VERSION = '4';
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 5000;
 const DELETE_CHUNK = 2000;
@@ -95,6 +95,7 @@ export class CallStore {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly facetCache = { provider: new Set<string>(), model: new Set<string>(), process: new Set<string>() };
   private durationRules: AlertRule[] = [];
+  private conversationStates = new ConversationStates();
   private readonly log: StoreLog;
   private readonly now: () => number;
 
@@ -159,6 +160,7 @@ export class CallStore {
         this.facetCache[kind] = new Set((db.prepare('SELECT value FROM facets WHERE kind = ?').all(kind) as Array<{ value: string }>).map((row) => row.value));
       }
       this.loadRules();
+      this.conversationStates = ConversationStates.load(db);
     } catch (error) {
       db.close();
       throw error;
@@ -179,18 +181,19 @@ export class CallStore {
         input_tokens INTEGER, output_tokens INTEGER, cost_usd REAL, ttfc_ms REAL,
         process TEXT, pid INTEGER, workload TEXT, client TEXT, source TEXT NOT NULL,
         conversation_id INTEGER NOT NULL, turn INTEGER NOT NULL, prefix_len INTEGER NOT NULL,
+        scope TEXT NOT NULL, input_hash TEXT NOT NULL, state_hash TEXT NOT NULL,
         preview TEXT NOT NULL
       );
       CREATE INDEX calls_start ON calls(start_ms);
-      CREATE INDEX calls_duration ON calls(duration_ms);
+      -- Partial indexes: only slow calls, the rare ones a duration filter looks for (see DURATION_INDEXES).
+      CREATE INDEX calls_over_1s ON calls(id) WHERE duration_ms > 1000;
+      CREATE INDEX calls_over_10s ON calls(id) WHERE duration_ms > 10000;
       CREATE INDEX calls_model ON calls(model, id);
       CREATE INDEX calls_provider ON calls(provider, id);
       CREATE INDEX calls_status ON calls(status, id);
       CREATE INDEX calls_client ON calls(client, id);
       CREATE INDEX calls_conversation ON calls(conversation_id, id);
       CREATE TABLE call_bodies (id INTEGER PRIMARY KEY, span TEXT NOT NULL, raw TEXT);
-      -- Where each conversation state was last seen: scope + hash of messages -> call. One lookup per prefix.
-      CREATE TABLE conversation_keys (key TEXT PRIMARY KEY, call_id INTEGER NOT NULL) WITHOUT ROWID;
       -- Contentless: the text lives in call_bodies already; contentless_delete lets retention remove rows. The
       -- facets column holds one token per filter value, so a search with filters is one index intersection.
       CREATE VIRTUAL TABLE calls_fts USING fts5(prompt, response, facets, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
@@ -292,12 +295,12 @@ export class CallStore {
     const firings: AlertFiring[] = [];
     const insertCall = this.statement(`INSERT INTO calls (id, stored_ms, start_ms, duration_ms, provider, operation, model, response_model, status,
       http_status, error_type, input_tokens, output_tokens, cost_usd, ttfc_ms, process, pid, workload, client, source, conversation_id, turn,
-      prefix_len, preview)
+      prefix_len, scope, input_hash, state_hash, preview)
       VALUES (@id, @storedMs, @startMs, @durationMs, @provider, @operation, @model, @responseModel, @status, @httpStatus, @errorType, @inputTokens,
-      @outputTokens, @costUsd, @ttfcMs, @process, @pid, @workload, @client, @source, @conversationId, @turn, @prefixLen, @preview)`);
+      @outputTokens, @costUsd, @ttfcMs, @process, @pid, @workload, @client, @source, @conversationId, @turn, @prefixLen, @scope, @inputHash,
+      @stateHash, @preview)`);
     const insertBody = this.statement('INSERT INTO call_bodies (id, span, raw) VALUES (?, ?, ?)');
     const insertText = this.statement('INSERT INTO calls_fts(rowid, prompt, response, facets) VALUES (?, ?, ?, ?)');
-    const insertKey = this.statement('INSERT OR REPLACE INTO conversation_keys(key, call_id) VALUES (?, ?)');
     // Monotonic per store, so the first id stored at or after a time bounds time-range queries (see idBounds).
     const storedMs = Math.max(this.now(), this.lastStoredMs);
     this.lastStoredMs = storedMs;
@@ -308,12 +311,11 @@ export class CallStore {
       const conversationId = earlier?.conversationId ?? id;
       const turn = earlier ? earlier.turn + 1 : 1;
       const client = row.workload ?? row.process;
-      insertCall.run({ ...row, id, storedMs, client, conversationId, turn, prefixLen: earlier?.prefixLen ?? 0 });
+      const inputHash = row.prefixHashes.at(-1) ?? '';
+      insertCall.run({ ...row, id, storedMs, client, conversationId, turn, prefixLen: earlier?.prefixLen ?? 0, inputHash });
       insertBody.run(id, row.spanJson, row.rawJson);
       insertText.run(id, row.promptText, row.responseText, this.rowTokens(row, client));
-      const inputHash = row.prefixHashes.at(-1);
-      if (inputHash) insertKey.run(`${row.scope}\u0000${inputHash}`, id);
-      if (row.stateHash) insertKey.run(`${row.scope}\u0000${row.stateHash}`, id);
+      this.conversationStates.remember(id, row.scope, inputHash, row.stateHash, { conversationId, turn });
       this.callCount++;
       addToRollup(rollups, row);
       this.updateConversation(conversationId, id, row, earlier === undefined);
@@ -356,9 +358,8 @@ export class CallStore {
    * answer, or input alone) are where this call's input starts. The longest such start wins.
    */
   private earlierTurn(row: CallRow): { conversationId: number; turn: number; prefixLen: number } | undefined {
-    const lookup = this.statement(`SELECT c.conversation_id AS conversationId, c.turn FROM conversation_keys k JOIN calls c ON c.id = k.call_id WHERE k.key = ?`);
     for (let length = row.prefixHashes.length - 1; length >= 1; length--) {
-      const match = lookup.get(`${row.scope}\u0000${row.prefixHashes[length - 1]}`) as { conversationId: number; turn: number } | undefined;
+      const match = this.conversationStates.find(row.scope, row.prefixHashes[length - 1]);
       if (match) return { ...match, prefixLen: length };
     }
     return undefined;
@@ -787,30 +788,15 @@ export class CallStore {
         const oldest = this.statement('SELECT start_ms AS startMs FROM calls ORDER BY id LIMIT 1').get() as { startMs: number } | undefined;
         this.statement('DELETE FROM rollups WHERE minute < ?').run(oldest ? Math.floor(oldest.startMs / MINUTE_MS) : Number.MAX_SAFE_INTEGER);
       }
-      if (deletedByAge + deletedBySize > 0) this.sweepConversationKeys();
+      if (deletedByAge + deletedBySize > 0) {
+        const oldest = (this.statement('SELECT min(id) AS id FROM calls').get() as { id: number | null }).id ?? this.nextId;
+        this.conversationStates.forgetBefore(oldest);
+      }
       if (deletedByAge > 0) this.db.pragma('incremental_vacuum');
       // In WAL mode the file shrinks only when the pages given back reach it, at a checkpoint.
       if (deletedByAge + deletedBySize > 0) this.db.pragma('wal_checkpoint(TRUNCATE)');
       return { deletedByAge, deletedBySize };
     });
-  }
-
-  private keySweepCursor = '';
-
-  /**
-   * Keys of deleted calls are removed a slice at a time (the table is ordered by hash, not by call), so each
-   * retention run does bounded work and a full pass completes over a few runs.
-   */
-  private sweepConversationKeys(): void {
-    const oldest = (this.statement('SELECT min(id) AS id FROM calls').get() as { id: number | null }).id ?? this.nextId;
-    const slice = this.statement('SELECT key FROM conversation_keys WHERE key > ? ORDER BY key LIMIT 1 OFFSET 49999').get(this.keySweepCursor) as { key: string } | undefined;
-    const end = slice?.key;
-    this.statement(`DELETE FROM conversation_keys WHERE key > @from ${end === undefined ? '' : 'AND key <= @to'} AND call_id < @oldest`).run({
-      from: this.keySweepCursor,
-      oldest,
-      ...(end === undefined ? {} : { to: end }),
-    });
-    this.keySweepCursor = end ?? '';
   }
 
   private deleteCalls(ids: number[]): void {
@@ -858,6 +844,52 @@ export class CallStore {
 
 /** Duration thresholds the UI offers; each has a facet token on the calls slower than it. */
 const DURATION_STEPS = [100, 500, 1000, 2000, 5000, 10000];
+/** Thresholds with a partial index of the calls slower than them (rare enough that scanning would be slow). */
+const DURATION_INDEXES = [1000, 10000];
+
+/**
+ * Where each conversation state was last seen, in memory: scope and message hash -> the call's conversation and
+ * turn. A hash table in the store file would take two random B-tree writes per call; this map takes none, and is
+ * rebuilt from the hash columns of the newest calls when the store opens. A conversation continues if its last turn
+ * is among the newest MAX_STATES calls.
+ */
+class ConversationStates {
+  static readonly MAX_STATES = 200_000;
+  private readonly states = new Map<string, { conversationId: number; turn: number; callId: number }>();
+
+  static load(db: Database.Database): ConversationStates {
+    const loaded = new ConversationStates();
+    const rows = db
+      .prepare(`SELECT id, scope, input_hash AS inputHash, state_hash AS stateHash, conversation_id AS conversationId, turn FROM
+        (SELECT * FROM calls ORDER BY id DESC LIMIT ${ConversationStates.MAX_STATES}) ORDER BY id`)
+      .iterate() as Iterable<{ id: number; scope: string; inputHash: string; stateHash: string; conversationId: number; turn: number }>;
+    for (const row of rows) loaded.remember(row.id, row.scope, row.inputHash, row.stateHash, row);
+    return loaded;
+  }
+
+  remember(callId: number, scope: string, inputHash: string, stateHash: string, turn: { conversationId: number; turn: number }): void {
+    for (const hash of [inputHash, stateHash]) {
+      if (!hash) continue;
+      const key = `${scope}\u0000${hash}`;
+      // Re-inserted, so the map's order is the order of last use and the oldest state is the first to go.
+      this.states.delete(key);
+      this.states.set(key, { conversationId: turn.conversationId, turn: turn.turn, callId });
+    }
+    while (this.states.size > ConversationStates.MAX_STATES * 2) this.states.delete(this.states.keys().next().value!);
+  }
+
+  find(scope: string, hash: string): { conversationId: number; turn: number } | undefined {
+    return this.states.get(`${scope}\u0000${hash}`);
+  }
+
+  /** Forgets the states of calls that retention deleted; the map is in call order, so they come first. */
+  forgetBefore(oldestId: number): void {
+    for (const [key, state] of this.states) {
+      if (state.callId >= oldestId) break;
+      this.states.delete(key);
+    }
+  }
+}
 
 function filterClauses(filter: CallFilter, params: Record<string, unknown>): string[] {
   const clauses: string[] = [];
@@ -878,6 +910,9 @@ function filterClauses(filter: CallFilter, params: Record<string, unknown>): str
   if (filter.minDurationMs !== undefined) {
     clauses.push('c.duration_ms > @minDurationMs');
     params.minDurationMs = filter.minDurationMs;
+    // Spelled out, so SQLite may use the partial index of the slow calls.
+    const indexed = DURATION_INDEXES.filter((step) => filter.minDurationMs! >= step).pop();
+    if (indexed !== undefined) clauses.push(`c.duration_ms > ${indexed}`);
   }
   if (filter.sinceMs !== undefined) {
     clauses.push('c.start_ms >= @sinceMs');

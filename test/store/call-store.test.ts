@@ -181,6 +181,9 @@ describe('CallStore', () => {
     second.insert([{ span: callSpan({ input: [user('after the restart')] }) }]);
     const ids = second.listCalls().calls.map((call) => call.id);
     expect(ids).toEqual([3, 2, 1]); // ids continue, never reused
+    // A conversation goes on across the restart.
+    second.insert([{ span: callSpan({ input: [user('kept across restarts'), assistant('yes'), user('still?'), assistant('still'), user('and now?')] }) }]);
+    expect(second.getCall(4)).toMatchObject({ conversationId: 1, turn: 3, sharedPrefix: 4 });
   });
 
   test('retention deletes calls older than the age limit', () => {
