@@ -60,7 +60,7 @@ export interface RetentionResult {
   deletedBySize: number;
 }
 
-const SCHEMA_VERSION = '4';
+const SCHEMA_VERSION = '5';
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 5000;
 const DELETE_CHUNK = 2000;
@@ -181,7 +181,7 @@ export class CallStore {
         input_tokens INTEGER, output_tokens INTEGER, cost_usd REAL, ttfc_ms REAL,
         process TEXT, pid INTEGER, workload TEXT, client TEXT, source TEXT NOT NULL,
         conversation_id INTEGER NOT NULL, turn INTEGER NOT NULL, prefix_len INTEGER NOT NULL,
-        scope TEXT NOT NULL, input_hash TEXT NOT NULL, state_hash TEXT NOT NULL,
+        scope TEXT NOT NULL, input_hash INTEGER NOT NULL, state_hash INTEGER NOT NULL,
         preview TEXT NOT NULL
       );
       CREATE INDEX calls_start ON calls(start_ms);
@@ -311,11 +311,11 @@ export class CallStore {
       const conversationId = earlier?.conversationId ?? id;
       const turn = earlier ? earlier.turn + 1 : 1;
       const client = row.workload ?? row.process;
-      const inputHash = row.prefixHashes.at(-1) ?? '';
+      const inputHash = row.prefixHashes.at(-1) ?? 0;
       insertCall.run({ ...row, id, storedMs, client, conversationId, turn, prefixLen: earlier?.prefixLen ?? 0, inputHash });
       insertBody.run(id, row.spanJson, row.rawJson);
       insertText.run(id, row.promptText, row.responseText, this.rowTokens(row, client));
-      this.conversationStates.remember(id, row.scope, inputHash, row.stateHash, { conversationId, turn });
+      this.conversationStates.remember(id, inputHash, row.stateHash);
       this.callCount++;
       addToRollup(rollups, row);
       this.updateConversation(conversationId, id, row, earlier === undefined);
@@ -358,8 +358,11 @@ export class CallStore {
    * answer, or input alone) are where this call's input starts. The longest such start wins.
    */
   private earlierTurn(row: CallRow): { conversationId: number; turn: number; prefixLen: number } | undefined {
+    const turnOf = this.statement('SELECT conversation_id AS conversationId, turn FROM calls WHERE id = ?');
     for (let length = row.prefixHashes.length - 1; length >= 1; length--) {
-      const match = this.conversationStates.find(row.scope, row.prefixHashes[length - 1]);
+      const callId = this.conversationStates.find(row.prefixHashes[length - 1]);
+      // A call retention deleted no longer continues anything.
+      const match = callId === undefined ? undefined : (turnOf.get(callId) as { conversationId: number; turn: number } | undefined);
       if (match) return { ...match, prefixLen: length };
     }
     return undefined;
@@ -788,10 +791,6 @@ export class CallStore {
         const oldest = this.statement('SELECT start_ms AS startMs FROM calls ORDER BY id LIMIT 1').get() as { startMs: number } | undefined;
         this.statement('DELETE FROM rollups WHERE minute < ?').run(oldest ? Math.floor(oldest.startMs / MINUTE_MS) : Number.MAX_SAFE_INTEGER);
       }
-      if (deletedByAge + deletedBySize > 0) {
-        const oldest = (this.statement('SELECT min(id) AS id FROM calls').get() as { id: number | null }).id ?? this.nextId;
-        this.conversationStates.forgetBefore(oldest);
-      }
       if (deletedByAge > 0) this.db.pragma('incremental_vacuum');
       // In WAL mode the file shrinks only when the pages given back reach it, at a checkpoint.
       if (deletedByAge + deletedBySize > 0) this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -848,46 +847,36 @@ const DURATION_STEPS = [100, 500, 1000, 2000, 5000, 10000];
 const DURATION_INDEXES = [1000, 10000];
 
 /**
- * Where each conversation state was last seen, in memory: scope and message hash -> the call's conversation and
- * turn. A hash table in the store file would take two random B-tree writes per call; this map takes none, and is
- * rebuilt from the hash columns of the newest calls when the store opens. A conversation continues if its last turn
- * is among the newest MAX_STATES calls.
+ * Where each conversation state was last seen, in memory: message-history hash -> call id. A hash index in the
+ * store file would take two writes at random places per call; this map takes none. It holds the newest
+ * MAX_CALLS calls' states (a few MiB) and is rebuilt from the calls' hash columns when the store opens, so a
+ * conversation continues across restarts as long as its last turn is among those calls.
  */
 class ConversationStates {
-  static readonly MAX_STATES = 200_000;
-  private readonly states = new Map<string, { conversationId: number; turn: number; callId: number }>();
+  static readonly MAX_CALLS = 100_000;
+  private readonly states = new Map<number, number>();
 
   static load(db: Database.Database): ConversationStates {
     const loaded = new ConversationStates();
     const rows = db
-      .prepare(`SELECT id, scope, input_hash AS inputHash, state_hash AS stateHash, conversation_id AS conversationId, turn FROM
-        (SELECT * FROM calls ORDER BY id DESC LIMIT ${ConversationStates.MAX_STATES}) ORDER BY id`)
-      .iterate() as Iterable<{ id: number; scope: string; inputHash: string; stateHash: string; conversationId: number; turn: number }>;
-    for (const row of rows) loaded.remember(row.id, row.scope, row.inputHash, row.stateHash, row);
+      .prepare(`SELECT id, input_hash AS inputHash, state_hash AS stateHash FROM (SELECT id, input_hash, state_hash FROM calls ORDER BY id DESC LIMIT ${ConversationStates.MAX_CALLS}) ORDER BY id`)
+      .iterate() as Iterable<{ id: number; inputHash: number; stateHash: number }>;
+    for (const row of rows) loaded.remember(row.id, row.inputHash, row.stateHash);
     return loaded;
   }
 
-  remember(callId: number, scope: string, inputHash: string, stateHash: string, turn: { conversationId: number; turn: number }): void {
+  remember(callId: number, inputHash: number, stateHash: number): void {
     for (const hash of [inputHash, stateHash]) {
       if (!hash) continue;
-      const key = `${scope}\u0000${hash}`;
-      // Re-inserted, so the map's order is the order of last use and the oldest state is the first to go.
-      this.states.delete(key);
-      this.states.set(key, { conversationId: turn.conversationId, turn: turn.turn, callId });
+      // Re-inserted, so the map is in order of last use and the oldest state goes first.
+      this.states.delete(hash);
+      this.states.set(hash, callId);
     }
-    while (this.states.size > ConversationStates.MAX_STATES * 2) this.states.delete(this.states.keys().next().value!);
+    while (this.states.size > ConversationStates.MAX_CALLS * 2) this.states.delete(this.states.keys().next().value!);
   }
 
-  find(scope: string, hash: string): { conversationId: number; turn: number } | undefined {
-    return this.states.get(`${scope}\u0000${hash}`);
-  }
-
-  /** Forgets the states of calls that retention deleted; the map is in call order, so they come first. */
-  forgetBefore(oldestId: number): void {
-    for (const [key, state] of this.states) {
-      if (state.callId >= oldestId) break;
-      this.states.delete(key);
-    }
+  find(hash: number): number | undefined {
+    return this.states.get(hash);
   }
 }
 

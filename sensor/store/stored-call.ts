@@ -58,10 +58,14 @@ export interface CallRow {
   preview: string;
   /** Where conversations are looked for: the same workload, else the same process. */
   scope: string;
-  /** Hashes of the input message prefixes: `prefixHashes[j - 1]` covers messages 1..j (system instructions first). */
-  prefixHashes: string[];
-  /** Hash of the input messages and the first output message: what a follow-up call's input starts with ('' without one). */
-  stateHash: string;
+  /**
+   * Hashes of the input message prefixes: `prefixHashes[j - 1]` covers messages 1..j. The chain starts from the
+   * scope and the system instructions, so equal messages elsewhere or under other instructions never match.
+   * 52-bit numbers: exact as JavaScript numbers and cheap as map keys.
+   */
+  prefixHashes: number[];
+  /** Hash of the input messages and the first output message: what a follow-up call's input starts with (0 without one). */
+  stateHash: number;
   promptText: string;
   responseText: string;
   spanJson: string;
@@ -100,15 +104,15 @@ export function callRow(record: CallRecord | EncodedCallRecord): CallRow {
   // The last thing the user typed: tool results travel as user turns too (Anthropic), but are not what they asked.
   const lastUser = [...input].reverse().find((message) => message.role === 'user' && textOf(message) !== '');
 
-  // The system text seeds the chain, so two conversations with different instructions never join.
-  const prefixHashes: string[] = [];
-  let chain = hash(`system\u0000${systemText}`);
+  const scope = workload ? `workload:${stringOf(r['k8s.namespace.name']) ?? ''}/${workload}` : `process:${pid ?? ''}:${process ?? ''}`;
+  const prefixHashes: number[] = [];
+  let chain = hash(`${scope}\u0000system\u0000${systemText}`);
   for (const message of input.slice(0, MAX_CONVERSATION_PREFIX)) {
     chain = hash(`${chain}\u0000${canonicalMessage(message)}`);
     prefixHashes.push(chain);
   }
-  const inputHash = input.length > MAX_CONVERSATION_PREFIX ? '' : chain;
-  const stateHash = output.length > 0 && inputHash ? hash(`${inputHash}\u0000${canonicalMessage(output[0])}`) : '';
+  const inputHash = input.length > MAX_CONVERSATION_PREFIX || input.length === 0 ? 0 : chain;
+  const stateHash = output.length > 0 && inputHash ? hash(`${inputHash}\u0000${canonicalMessage(output[0])}`) : 0;
 
   return {
     startMs,
@@ -129,7 +133,7 @@ export function callRow(record: CallRecord | EncodedCallRecord): CallRow {
     workload,
     source: span.source,
     preview: (lastUser ? textOf(lastUser) : systemText).replace(/\s+/g, ' ').trim().slice(0, PREVIEW_CHARS),
-    scope: workload ? `workload:${stringOf(r['k8s.namespace.name']) ?? ''}/${workload}` : `process:${pid ?? ''}:${process ?? ''}`,
+    scope,
     prefixHashes,
     stateHash,
     promptText: [systemText, partsText(input)].filter(Boolean).join('\n'),
@@ -224,8 +228,9 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-function hash(text: string): string {
-  return digest('sha1', text, 'base64').slice(0, 22);
+/** The first 52 bits of the text's SHA-1: collisions are negligible at the scale of a local store. */
+function hash(text: string): number {
+  return parseInt(digest('sha1', text, 'hex').slice(0, 13), 16);
 }
 
 function stringOf(value: AttributeValue | undefined): string | undefined {
