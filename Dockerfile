@@ -13,7 +13,11 @@ COPY package.json package-lock.json ./
 # Install scripts run later, once the sources they compile are present.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
-RUN npm run build:bpf \
+# better-sqlite3 (the local store of `sightline sensor` without a gateway) compiles its SQLite here; the UI's
+# front end is bundled into dist/ui, which the runtime bundle carries.
+RUN npm rebuild better-sqlite3 \
+ && npm run build:bpf \
+ && npm run build:ui \
  && npx tsx scripts/bundle-runtime.ts --out /runtime
 
 # --- runtime: node, the shared libraries the addon links against, and the bundle only ---

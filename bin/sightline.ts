@@ -1,8 +1,10 @@
 /** The `sightline` command line. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { runCaptureCommand } from '../sensor/cli/capture-command';
 import { SightlinePort } from '../sensor/common/telemetry-contract';
 import { runGatewayCommand, runSensorCommand } from '../sensor/cli/service-commands';
+import { LOG_FORMATS } from '../sensor/common/logging-config';
+import { runDemoCommand } from '../sensor/demo/demo-command';
 
 function positiveInteger(value: string): number {
   const parsed = Number(value);
@@ -22,6 +24,10 @@ function positiveNumber(value: string): number {
   return parsed;
 }
 
+function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'log lines: text (readable), json (one object per line), auto (text on a terminal)').choices([...LOG_FORMATS]);
+}
+
 export function buildCli(): Command {
   const program = new Command('sightline').description('Zero-instrumentation LLM observability').showHelpAfterError();
 
@@ -32,8 +38,10 @@ export function buildCli(): Command {
       .description(description)
       .option('--config <file>', 'YAML configuration file (see docs/configuration.md)')
       .option('--otlp-file <path>', otlpFileHelp)
-      .option('--http-port <n>', `port of /readyz, /healthz and /metrics (default ${SightlinePort.http})`, port)
-      .option('--data-dir <dir>', 'where the spool lives (spans wait here while a sink is down)');
+      .option('--http-port <n>', `port of /readyz, /healthz, /metrics and the web UI (default ${SightlinePort.http})`, port)
+      .option('--host <address>', 'address of that port (default 127.0.0.1; another address needs ui.accessToken or SIGHTLINE_UI_TOKEN for the UI)')
+      .option('--data-dir <dir>', 'where the spool and the local store live (default /var/lib/sightline as root, else ~/.local/state/sightline)')
+      .addOption(logFormatOption());
 
   service('sensor', 'capture LLM calls on this host and turn them into GenAI spans and metrics', 'append spans as OTLP/JSON, one ExportTraceServiceRequest per line')
     .option('--otlp-endpoint <url>', 'ship spans to a Sightline gateway (or any OTLP/HTTP collector)')
@@ -42,6 +50,17 @@ export function buildCli(): Command {
   service('gateway', 'receive OTLP from sensors and instrumented apps; compute metrics and cost; write to storage', 'append the normalised spans as OTLP/JSON lines')
     .option('--otlp-port <n>', `OTLP/HTTP receiver port (default ${SightlinePort.otlp})`, port)
     .action(async (options) => runGatewayCommand(options));
+
+  program
+    .command('demo')
+    .description('local mode plus a local TLS mock of OpenAI, Anthropic and Bedrock, and traffic from their official SDKs; prints the web UI address')
+    .option('--config <file>', 'YAML configuration file (see docs/configuration.md)')
+    .option('--http-port <n>', `port of the web UI (default ${SightlinePort.http}, or a free port when that one is taken)`, port)
+    .option('--data-dir <dir>', 'data directory (default: demo/ under the default data directory)')
+    .option('--rounds <n>', 'rounds of traffic to send (default: a round every --interval seconds until stopped)', positiveInteger)
+    .option('--interval <seconds>', 'pause between rounds (default 20)', positiveNumber)
+    .addOption(logFormatOption())
+    .action(async (options) => runDemoCommand({ ...options, intervalSeconds: options.interval }));
 
   program
     .command('capture')

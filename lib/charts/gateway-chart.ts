@@ -170,8 +170,9 @@ export class GatewayChart extends Chart {
         drainSeconds,
       },
       metrics: { slaThresholdMs: sinks.slaMs },
-      receiver: { enabled: true, port: SightlinePort.otlp },
-      server: { httpPort: SightlinePort.http },
+      // Both listen beyond loopback (their default): sensors send through the Service, the kubelet probes.
+      receiver: { enabled: true, host: '0.0.0.0', port: SightlinePort.otlp },
+      server: { host: '0.0.0.0', httpPort: SightlinePort.http },
     }, props.extraConfig, 'gateway');
     defineKubeObject<IConfigMap>(this, 'Config', {
       apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sightline-gateway-config', namespace, labels },

@@ -123,8 +123,9 @@ export class SensorChart extends Chart {
         otlp: { enabled: true, endpoint: props.gatewayEndpoint },
         spool: { dir: SPOOL_MOUNT_PATH },
       },
-      receiver: { enabled: true, port: SightlinePort.otlp },
-      server: { httpPort: SightlinePort.http },
+      // Both listen beyond loopback (their default): pods of the node send OTLP, the kubelet probes, Prometheus scrapes.
+      receiver: { enabled: true, host: '0.0.0.0', port: SightlinePort.otlp },
+      server: { host: '0.0.0.0', httpPort: SightlinePort.http },
     }, props.extraConfig, 'sensor');
     defineKubeObject<IConfigMap>(this, 'Config', {
       apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sightline-sensor-config', namespace, labels },

@@ -45,7 +45,7 @@ export async function runCaptureCommand(options: CaptureCommandOptions): Promise
     process.exitCode = 2;
     return;
   }
-  const logger = createLogger(process.env.SIGHTLINE_LOG_LEVEL ?? 'warn');
+  const logger = createLogger({ level: process.env.SIGHTLINE_LOG_LEVEL ?? 'warn' });
   const out = options.out === '-' ? process.stdout : fs.createWriteStream(options.out, { flags: 'a' });
   let events = 0;
   let writeError: Error | undefined;

@@ -12,10 +12,17 @@ import { enrichmentConfigSchema } from '../pipeline/enrich/config';
 import { metricsConfigSchema } from '../pipeline/metrics';
 import { privacyConfigSchema } from '../pipeline/privacy/config';
 import { receiverConfigSchema } from '../receiver/config';
+import { loggingConfigSchema } from '../common/logging-config';
+import { storeConfigSchema } from '../store/config';
+import { uiConfigSchema } from '../ui/config';
 
 export const serverConfigSchema = z
   .object({
-    host: z.string().min(1).default('0.0.0.0').describe('Address of the health and metrics server.'),
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Address of the HTTP server (health, metrics and, in local mode, the web UI). Loopback by default; `0.0.0.0` or another address exposes it (the UI then needs ui.accessToken).'),
     httpPort: z.number().int().min(0).max(65535).default(SightlinePort.http).describe('Port of /readyz, /healthz and the Prometheus /metrics.'),
     healthReportSeconds: z
       .number()
@@ -23,7 +30,7 @@ export const serverConfigSchema = z
       .default(60)
       .describe('How often a sensor that ships to a gateway reports its capture drops and spool size there (the gateway publishes them for the health alarms).'),
   })
-  .describe('Health and metrics endpoint.');
+  .describe('HTTP server: health, metrics and the web UI.');
 
 export const sightlineConfigSchema = z
   .object({
@@ -36,6 +43,9 @@ export const sightlineConfigSchema = z
     exporters: exportersConfigSchema.prefault({}),
     receiver: receiverConfigSchema.prefault({}),
     server: serverConfigSchema.prefault({}),
+    store: storeConfigSchema.prefault({}),
+    ui: uiConfigSchema.prefault({}),
+    logging: loggingConfigSchema.prefault({}),
   })
   .strict()
   .describe('Sightline sensor and gateway configuration (one YAML file).');

@@ -5,7 +5,9 @@
  * Answers are deterministic: input tokens are the words of the prompt, the reply is a fixed sentence
  * about the prompt, output tokens are its words (cut at the request's max tokens).
  * Triggers in the model name: `error-429` answers the provider's rate-limit error, a Bedrock model id
- * containing `denied` answers 403 AccessDeniedException, `slow` answers after SLOW_MODEL_DELAY_MS.
+ * containing `denied` answers 403 AccessDeniedException, `slow` answers after SLOW_MODEL_DELAY_MS (the options
+ * name real models for the same). A chat request with tools whose last turn is the user's gets a call of its first
+ * tool (OpenAI chat and Anthropic messages, not streamed), once per conversation; after its result, text answers.
  */
 import http2 from 'http2';
 import type { TLSSocket } from 'tls';
@@ -34,6 +36,12 @@ export interface MockProviderOptions {
   latencyMs?: number | ((call: MockCallInfo) => number);
   /** Delay between streamed events. @default 0 */
   streamIntervalMs?: number;
+  /** Extra delay per model, e.g. a reasoning model that thinks for a while. @default {} */
+  slowModels?: Record<string, number>;
+  /** Models that answer with the provider's rate-limit error (429), as a model past its quota does. @default [] */
+  rateLimitedModels?: string[];
+  /** Bedrock model ids that answer 403 AccessDeniedException, as a model without granted access does. @default [] */
+  deniedModels?: string[];
 }
 
 export interface MockProvider {
@@ -160,7 +168,51 @@ function readBody(req: Request): Promise<Buffer | undefined> {
 async function delayFor(context: CallContext, call: MockCallInfo): Promise<void> {
   const configured = context.options.latencyMs;
   const base = typeof configured === 'function' ? configured(call) : (configured ?? 0);
-  await context.sleep(base + (call.model.includes('slow') ? SLOW_MODEL_DELAY_MS : 0));
+  const slow = call.model.includes('slow') ? SLOW_MODEL_DELAY_MS : (context.options.slowModels?.[call.model] ?? 0);
+  await context.sleep(base + slow);
+}
+
+function rateLimited(context: CallContext, model: string): boolean {
+  return model.includes('error-429') || (context.options.rateLimitedModels ?? []).includes(model);
+}
+
+function denied(context: CallContext, modelId: string): boolean {
+  return modelId.includes('denied') || (context.options.deniedModels ?? []).includes(modelId);
+}
+
+interface ToolUse {
+  name: string;
+  arguments: Json;
+}
+
+/**
+ * The call the mock makes when tools are offered and the user spoke last: the first tool, its required string
+ * parameters filled with the last capitalised word the user wrote (`Weather in Lisbon?` -> `{"city":"Lisbon"}`).
+ */
+function toolUse(tools: unknown, lastRole: unknown, lastUser: string, schemaOf: (tool: Json) => unknown, nameOf: (tool: Json) => unknown): ToolUse | undefined {
+  if (!Array.isArray(tools) || tools.length === 0 || lastRole !== 'user') return undefined;
+  const tool = tools[0] as Json;
+  const name = nameOf(tool);
+  if (typeof name !== 'string') return undefined;
+  const schema = (schemaOf(tool) ?? {}) as Json;
+  const required = Array.isArray(schema.required) ? schema.required.filter((key): key is string => typeof key === 'string') : [];
+  const capitalised = lastUser.match(/\b[A-Z][\p{L}-]+/gu) ?? [];
+  const value = capitalised.at(-1) ?? lastUser.trim();
+  return { name, arguments: Object.fromEntries(required.map((key) => [key, value])) };
+}
+
+/** Who spoke last; 'tool' once any tool result is in the history, since the mock calls its tool once per conversation. */
+function lastRole(messages: unknown): unknown {
+  if (!Array.isArray(messages) || messages.length === 0) return undefined;
+  const toolAnswered = messages.some((message) => {
+    const entry = message as Json;
+    return entry?.role === 'tool' || (Array.isArray(entry?.content) && entry.content.some((block) => (block as Json)?.type === 'tool_result'));
+  });
+  if (toolAnswered) return 'tool';
+  const last = messages[messages.length - 1] as Json;
+  // An Anthropic user turn that only carries tool results is the tool answering, not the user.
+  if (last.role === 'user' && Array.isArray(last.content) && last.content.every((block) => (block as Json)?.type === 'tool_result')) return 'tool';
+  return last.role;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,7 +289,7 @@ async function answerOpenAi(res: Response, context: CallContext, path: string, b
   const model = stringOr(body.model, 'gpt-4o-mini');
   const stream = body.stream === true;
   await delayFor(context, { provider: 'openai', path, model, stream });
-  if (model.includes('error-429')) {
+  if (rateLimited(context, model)) {
     res.setHeader('retry-after', '1');
     return sendOpenAiError(
       res,
@@ -297,6 +349,23 @@ async function answerOpenAi(res: Response, context: CallContext, path: string, b
     completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
   const fingerprint = 'fp_mock0001';
+  const tool = stream
+    ? undefined
+    : toolUse(body.tools, lastRole(body.messages), lastUser, (entry) => (entry.function as Json | undefined)?.parameters, (entry) => (entry.function as Json | undefined)?.name);
+  if (tool) {
+    const toolCalls = [{ id: `call_${shortId()}`, type: 'function', function: { name: tool.name, arguments: JSON.stringify(tool.arguments) } }];
+    const toolUsage = { ...usage, completion_tokens: 12, total_tokens: reply.inputTokens + 12 };
+    return sendJson(res, 200, {
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: toolCalls, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'tool_calls' }],
+      usage: toolUsage,
+      service_tier: 'default',
+      system_fingerprint: fingerprint,
+    });
+  }
   if (!stream) {
     const choices = Array.from({ length: choiceCount }, (_, index) => ({
       index,
@@ -423,9 +492,23 @@ async function answerAnthropic(res: Response, context: CallContext, body: Json):
   const stream = body.stream === true;
   await delayFor(context, { provider: 'anthropic', path: '/v1/messages', model, stream });
   res.setHeader('request-id', `req_${shortId()}`);
-  if (model.includes('error-429')) {
+  if (rateLimited(context, model)) {
     res.setHeader('retry-after', '1');
     return sendAnthropicError(res, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit. Please try again later.');
+  }
+  const { all, lastUser } = conversationText(body.messages, body.system);
+  const tool = stream ? undefined : toolUse(body.tools, lastRole(body.messages), lastUser, (entry) => entry.input_schema, (entry) => entry.name);
+  if (tool) {
+    return sendJson(res, 200, {
+      id: `msg_${shortId()}`,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [{ type: 'tool_use', id: `toolu_${shortId()}`, name: tool.name, input: tool.arguments }],
+      stop_reason: 'tool_use',
+      stop_sequence: null,
+      usage: { input_tokens: countWords(all), cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 15 },
+    });
   }
   const answer = anthropicAnswer(body, model, false);
   if (!stream) return sendJson(res, 200, answer.message);
@@ -470,10 +553,10 @@ async function answerBedrock(res: Response, context: CallContext, modelId: strin
   await delayFor(context, { provider: 'aws.bedrock', path: `/model/${modelId}/${action}`, model: modelId, stream });
   const startedAt = Date.now();
   res.setHeader('x-amzn-requestid', randomUUID());
-  if (modelId.includes('denied')) {
+  if (denied(context, modelId)) {
     return sendBedrockError(res, 403, 'AccessDeniedException', "You don't have access to the model with the specified model ID.");
   }
-  if (modelId.includes('error-429')) {
+  if (rateLimited(context, modelId)) {
     return sendBedrockError(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
   }
   const interval = context.options.streamIntervalMs ?? 0;

@@ -28,6 +28,8 @@ export interface ExporterDependencies {
   logger?: ExportLogger;
   /** Calls slower than this count as SLA breaches in the Timestream and CloudWatch aggregates. */
   slaThresholdMs?: number;
+  /** Sinks built elsewhere that join the fan-out as they are (the local store, which batches on its own). */
+  additional?: SpanExporter[];
 }
 
 export interface ExporterFanOut extends SpanSink {
@@ -113,6 +115,8 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
       }),
     );
   }
+
+  exporters.push(...(dependencies.additional ?? []));
 
   return {
     exporters,

@@ -7,7 +7,7 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const receiverConfigSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Accept OTLP/HTTP traces from applications that are already instrumented.'),
-    host: z.string().min(1).default('0.0.0.0').describe('Address the receiver listens on.'),
+    host: z.string().min(1).default('127.0.0.1').describe('Address the receiver listens on: loopback by default; `0.0.0.0` accepts other hosts (as the Kubernetes charts set it, for the pods of a node).'),
     port: z.number().int().min(0).max(65535).default(SightlinePort.otlp).describe('Port the receiver listens on (4318 is the OTLP/HTTP default).'),
     maxBodyBytes: z
       .number()

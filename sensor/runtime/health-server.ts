@@ -1,4 +1,7 @@
-/** /readyz, /healthz and Prometheus /metrics on one small HTTP server, for probes and scrapers. */
+/**
+ * /readyz, /healthz and Prometheus /metrics on one small HTTP server, for probes and scrapers; in local mode the
+ * web UI answers every other path (setFallback).
+ */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -6,13 +9,21 @@ import type { Registry } from 'prom-client';
 export interface HealthServer {
   port: number;
   setReady(ready: boolean): void;
+  /** Answers the paths this server does not own (the web UI). */
+  setFallback(handler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined): void;
   close(): Promise<void>;
 }
 
 export async function startHealthServer(host: string, port: number, registry: Registry, beforeScrape?: () => void): Promise<HealthServer> {
   let ready = false;
+  let fallback: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const ownPath = path === '/healthz' || path === '/readyz' || path === '/metrics';
+    if (!ownPath && fallback) {
+      fallback(req, res);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -45,6 +56,7 @@ export async function startHealthServer(host: string, port: number, registry: Re
   return {
     port: (server.address() as AddressInfo).port,
     setReady: (value) => (ready = value),
+    setFallback: (handler) => (fallback = handler),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

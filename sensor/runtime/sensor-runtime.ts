@@ -22,13 +22,16 @@ import { healthReportSpan } from '../span/health-report';
 import { spanFromExchange } from '../span/span-from-exchange';
 import { ConnectionStreams } from '../streams/connection-streams';
 import { ConnectionJudge } from '../streams/connection-verdicts';
-import { createCallLog } from './call-log';
+import { createCallLog, type CallLog } from './call-log';
 import { startHealthServer } from './health-server';
+import { checkUiExposure, startLocalStore, type LocalStore } from './local-store';
 import { registerSensorHealthMetrics } from './sensor-health-metrics';
 
 export interface RunningSensor {
   healthPort: number;
   otlpPort?: number;
+  /** The web UI's address, in local mode with the store and UI on. */
+  uiUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -36,6 +39,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
   const registry = new Registry();
   collectDefaultMetrics({ register: registry }); // process CPU, RSS, heap, event-loop lag
   const shipsToGateway = config.exporters.otlp.enabled;
+  checkUiExposure(config);
   const health = await startHealthServer(config.server.host, config.server.httpPort, registry, () => refreshHealth());
   let exporters: ExporterFanOut | undefined;
   let enricher: SpanEnricher | undefined;
@@ -43,11 +47,24 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
   let capture: TlsCapture | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   let healthTimer: NodeJS.Timeout | undefined;
+  let localStore: LocalStore | undefined;
+  let callLog: CallLog | undefined;
   const refreshHealthSources: Array<() => void> = [];
   const refreshHealth = () => refreshHealthSources.forEach((refresh) => refresh());
 
   try {
-    exporters = createExporters(config.exporters, { registry, logger, slaThresholdMs: config.metrics.slaThresholdMs });
+    // Local mode keeps every call in the embedded store, which the web UI reads.
+    if (!shipsToGateway && config.store.enabled) {
+      localStore = await startLocalStore(config, logger, registry, () => ({ mode: 'local', attachedFiles: capture?.attachedFiles.map((file) => file.displayPath) ?? [] }));
+      if (localStore.ui) health.setFallback(localStore.ui.handle);
+    }
+    exporters = createExporters(config.exporters, {
+      registry,
+      logger,
+      slaThresholdMs: config.metrics.slaThresholdMs,
+      additional: localStore ? [localStore.exporter] : [],
+    });
+    callLog = shipsToGateway ? undefined : createCallLog(logger, config.logging.callLinesPerSecond);
     enricher = await SpanEnricher.create(config.enrichment, {
       warn: (message: string) => logger.warn(message),
       debug: (message: string) => logger.debug(message),
@@ -60,7 +77,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
       metrics: shipsToGateway ? undefined : new GenAiMetrics({ registry, maxLabelValues: config.metrics.maxLabelValues }),
       exporters,
       logger,
-      onSpan: shipsToGateway ? undefined : createCallLog(logger),
+      onSpan: callLog,
     });
 
     const calls = { llmCalls: 0, unparsedCalls: 0, nonLlmExchanges: 0 };
@@ -106,6 +123,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
             );
           } else {
             calls.llmCalls++;
+            localStore?.raw.remember(outcome.span.spanId, exchange);
             pipeline.submit(outcome.span, { pid: exchange.connection.pid, comm: exchange.connection.comm });
           }
         },
@@ -159,14 +177,17 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
       healthTimer.unref();
     }
     health.setReady(true);
+    const uiUrl = localStore?.ui ? `http://${urlHost(config.server.host)}:${health.port}/` : undefined;
     logger.info(
-      { files: capture.attachedFiles.map((file) => file.displayPath), healthPort: health.port, otlpPort: receiver?.port, mode: shipsToGateway ? 'ship to gateway' : 'local' },
+      { files: capture.attachedFiles.map((file) => file.displayPath), healthPort: health.port, otlpPort: receiver?.port, mode: shipsToGateway ? 'ship to gateway' : 'local', uiUrl },
       `sensor ready: probes attached to ${capture.attachedFiles.length} TLS file(s)`,
     );
+    if (uiUrl) logger.info({ uiUrl }, `web UI: ${uiUrl}`);
 
     return {
       healthPort: health.port,
       otlpPort: receiver?.port,
+      uiUrl,
       stop: async () => {
         health.setReady(false);
         clearInterval(sweepTimer);
@@ -175,7 +196,9 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
         streams.endAll(Date.now());
         await receiver?.close();
         await pipeline.drain();
+        callLog?.stop();
         await exporters!.shutdown();
+        await localStore?.close();
         enricher?.stop();
         await health.close();
       },
@@ -186,8 +209,15 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
     capture?.stop();
     await receiver?.close();
     await exporters?.shutdown().catch(() => undefined);
+    await localStore?.close().catch(() => undefined);
     enricher?.stop();
     await health.close();
     throw error;
   }
+}
+
+/** The address to open: a wildcard listen address is reached through loopback from this machine. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }

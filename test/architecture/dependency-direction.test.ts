@@ -1,8 +1,8 @@
 /**
  * Dependencies between the folders of `sensor/` run one way, as the data flows: a folder imports only folders of a
  * lower layer. So no stage imports the process layer (`runtime/`), the pipeline does not import exporters, and the
- * OTLP receiver does not import the runtime. Folders of the same layer (receiver and exporters; runtime and demo)
- * do not import each other.
+ * OTLP receiver does not import the runtime. Folders of the same layer (receiver and exporters) do not import each
+ * other.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -23,12 +23,16 @@ const LAYERS: Record<string, number> = {
   // Both meet the pipeline through its types: the receiver hands spans to it, exporters take spans from it.
   receiver: 7,
   exporters: 7,
+  // Local mode's embedded store is one more exporter; its web UI reads the store.
+  store: 8,
+  ui: 9,
   // Composes the stages' config sections into one schema.
-  config: 8,
-  // The process layer and the demo tools: everything above, started and wired together.
-  runtime: 9,
-  demo: 9,
-  cli: 10,
+  config: 10,
+  // The process layer: everything above, started and wired together; then the command line, and the demo that
+  // starts a sensor the way the command line does.
+  runtime: 11,
+  cli: 12,
+  demo: 13,
 };
 
 interface ImportEdge {

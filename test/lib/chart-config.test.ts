@@ -70,6 +70,9 @@ function expectPodMatchesConfig({ config, container, pod, manifests }: RenderedC
   expect(ports.otlp).toBe(config.receiver.port);
   expect(ports.http).toBe(config.server.httpPort);
   expect(config.receiver.enabled).toBe(true);
+  // The process defaults to loopback; a pod must listen on its own address for probes, Services and host ports.
+  expect(config.receiver.host).toBe('0.0.0.0');
+  expect(config.server.host).toBe('0.0.0.0');
   expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
   expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
 }

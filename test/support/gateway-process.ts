@@ -152,7 +152,8 @@ export interface GatewayOptions {
 export async function startGatewayProcess(options: GatewayOptions): Promise<ServiceProcess> {
   const config = { receiver: { host: '127.0.0.1' }, server: { host: '127.0.0.1' }, ...options.config };
   const configFile = writeConfig(path.join(options.workDir, 'gateway.yaml'), config);
-  const args = ['--config', configFile, '--otlp-port', String(options.otlpPort ?? 0), '--http-port', String(options.httpPort ?? 0)];
+  // Its own data directory: the default one is shared by every gateway on the machine.
+  const args = ['--config', configFile, '--otlp-port', String(options.otlpPort ?? 0), '--http-port', String(options.httpPort ?? 0), '--data-dir', path.join(options.workDir, 'data')];
   if (options.otlpFile) args.push('--otlp-file', options.otlpFile);
   return startService('gateway', args, options.env ?? {}, 20_000, options.location);
 }

@@ -71,7 +71,8 @@ export async function startSensorProcess(options: SensorProcessOptions = {}): Pr
   // JSON is YAML, so the loader reads it as is.
   fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
 
-  const child = spawn(process.execPath, [CLI, 'sensor', '--config', configFile, '--otlp-file', otlpFile], {
+  // Its own data directory (spool and store): the default one is shared by every sensor on the machine.
+  const child = spawn(process.execPath, [CLI, 'sensor', '--config', configFile, '--otlp-file', otlpFile, '--data-dir', path.join(workDir, 'data')], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...options.env },
   });
