@@ -26,7 +26,7 @@ const WIRE_FIXED32 = 5;
 /** A nested message's length is reserved at this many bytes and moved up once known (lengths below 2^35). */
 const RESERVED_LENGTH_BYTES = 5;
 /** Strings shorter than this are checked for ASCII and copied byte by byte. */
-const SHORT_STRING = 64;
+const SHORT_STRING = 32;
 
 function varintSize(value: number): number {
   let size = 1;
@@ -170,6 +170,42 @@ class ProtobufWriter {
     this.position = saved;
   }
 
+  /** Bytes already encoded (a cached key field), copied as they are. */
+  raw(bytes: Buffer): void {
+    this.ensure(bytes.length);
+    if (bytes.length <= SHORT_STRING) for (let i = 0; i < bytes.length; i++) this.buffer[this.position++] = bytes[i];
+    else this.position += bytes.copy(this.buffer, this.position);
+  }
+
+  /** A `KeyValue` whose value is a number or boolean, sized up front from the cached key field. */
+  scalarKeyValue(field: number, keyField: Buffer, value: number | boolean): void {
+    let anyValue: number;
+    if (typeof value === 'boolean') anyValue = 2;
+    else if (!Number.isInteger(value)) anyValue = 9;
+    else anyValue = 1 + (value < 0 ? 10 : varintSize(value));
+    this.tag(field, WIRE_LENGTH);
+    this.varint(keyField.length + 1 + varintSize(anyValue) + anyValue);
+    this.raw(keyField);
+    this.tag(2, WIRE_LENGTH);
+    this.varint(anyValue);
+    if (typeof value === 'boolean') this.bool(2, value);
+    else if (Number.isInteger(value)) this.int64(3, value);
+    else this.double(4, value);
+  }
+
+  /** A `KeyValue` whose value is a string, sized up front from the cached key field. */
+  stringKeyValueWithKeyField(field: number, keyField: Buffer, value: string): void {
+    const valueBytes = utf8Length(value);
+    const anyValue = 1 + varintSize(valueBytes) + valueBytes;
+    this.tag(field, WIRE_LENGTH);
+    this.varint(keyField.length + 1 + varintSize(anyValue) + anyValue);
+    this.raw(keyField);
+    this.tag(2, WIRE_LENGTH);
+    this.varint(anyValue);
+    this.tag(1, WIRE_LENGTH);
+    this.stringBody(value, valueBytes);
+  }
+
   finish(): Buffer {
     return Buffer.from(this.buffer.subarray(0, this.position));
   }
@@ -194,12 +230,42 @@ function writeAnyValue(writer: ProtobufWriter, field: number, value: AttributeVa
   writer.end(start);
 }
 
+/**
+ * Each attribute name's `key` field (tag, length, UTF-8 bytes), built once: the same few dozen names come back on
+ * every span, and encoding them again was a third of this encoder's time.
+ */
+const keyFields = new Map<string, Buffer>();
+const MAX_KEY_FIELDS = 4096;
+
+function keyField(key: string): Buffer {
+  let field = keyFields.get(key);
+  if (field === undefined) {
+    const bytes = Buffer.from(key, 'utf8');
+    const length: number[] = [];
+    for (let rest = bytes.length; ; rest = Math.floor(rest / 0x80)) {
+      if (rest <= 0x7f) {
+        length.push(rest);
+        break;
+      }
+      length.push((rest % 0x80) | 0x80);
+    }
+    field = Buffer.concat([Buffer.from([0x0a, ...length]), bytes]);
+    if (keyFields.size >= MAX_KEY_FIELDS) keyFields.clear();
+    keyFields.set(key, field);
+  }
+  return field;
+}
+
 function writeAttributes(writer: ProtobufWriter, field: number, attributes: Attributes): void {
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined || value === null) continue;
     if (typeof value === 'string') {
-      writer.stringKeyValue(field, key, value);
+      writer.stringKeyValueWithKeyField(field, keyField(key), value);
+      continue;
+    }
+    if (typeof value === 'number' || typeof value === 'boolean') {
+      writer.scalarKeyValue(field, keyField(key), value);
       continue;
     }
     const keyValue = writer.begin(field);
@@ -255,15 +321,27 @@ function jsonAnyValue(value: AttributeValue | string | number | boolean): string
   return `{"arrayValue":{"values":[${(value as Array<string | number | boolean>).map(jsonAnyValue).join(',')}]}}`;
 }
 
+/** Each attribute name's `{"key":...,"value":` prefix, built once (as for the protobuf key fields). */
+const jsonKeyPrefixes = new Map<string, string>();
+
+function jsonKeyPrefix(key: string): string {
+  let prefix = jsonKeyPrefixes.get(key);
+  if (prefix === undefined) {
+    prefix = `{"key":${JSON.stringify(key)},"value":`;
+    if (jsonKeyPrefixes.size >= MAX_KEY_FIELDS) jsonKeyPrefixes.clear();
+    jsonKeyPrefixes.set(key, prefix);
+  }
+  return prefix;
+}
+
 function jsonAttributes(attributes: Attributes): string {
-  let text = '';
+  const parts: string[] = [];
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined || value === null) continue;
-    if (text) text += ',';
-    text += `{"key":${JSON.stringify(key)},"value":${jsonAnyValue(value)}}`;
+    parts.push(`${jsonKeyPrefix(key)}${jsonAnyValue(value)}}`);
   }
-  return `[${text}]`;
+  return `[${parts.join(',')}]`;
 }
 
 const JSON_SCOPE = JSON.stringify(INSTRUMENTATION_SCOPE);

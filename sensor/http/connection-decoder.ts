@@ -64,7 +64,10 @@ export interface HttpDecoderOptions {
 export type ConnectionEndReason = 'closed' | 'evicted' | 'shutdown';
 
 export interface ConnectionDecoder {
-  /** Feed bytes in capture order: `out` is what the client wrote, `in` what it read. Never throws. */
+  /**
+   * Feed bytes in capture order: `out` is what the client wrote, `in` what it read. Never throws. The decoder may
+   * keep views of `data` (a body that came whole in one chunk): the caller hands it over and must not change it.
+   */
   push(dir: Direction, data: Buffer, tsMs: number): void;
   /** Capture lost `lostBytes` in this direction at this point; the decoder marks affected bodies truncated or gives up. */
   gap(dir: Direction, lostBytes: number, tsMs: number): void;

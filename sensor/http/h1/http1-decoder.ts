@@ -16,10 +16,15 @@ const TOKEN_CHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HTTP_VERSION = /^HTTP\/1\.[01]$/;
 const DIGITS = /^[0-9]+$/;
 
-/** A growing body buffer that keeps at most `limit` bytes and copies each captured byte once. */
+/**
+ * A body that keeps at most `limit` bytes. A body that arrives whole in one captured chunk (most bodies of a known
+ * length) is kept as a view of that chunk, with no copy; otherwise each captured byte is copied once.
+ */
 class BodyBuffer {
   private bytes: Buffer | null = null;
   private length = 0;
+  /** The body is a view of the captured chunk it came in: `bytes` is not ours to grow. */
+  private borrowed = false;
   truncated = false;
 
   constructor(
@@ -33,13 +38,21 @@ class BodyBuffer {
     const count = Math.min(end - start, room);
     if (count < end - start) this.truncated = true;
     if (count <= 0) return;
+    // The whole announced body in one chunk: keep the view (each capture event owns its bytes).
+    if (this.bytes === null && count === this.expectedLength) {
+      this.bytes = data.subarray(start, start + count);
+      this.length = count;
+      this.borrowed = true;
+      return;
+    }
     const needed = this.length + count;
-    if (this.bytes === null || needed > this.bytes.length) {
+    if (this.bytes === null || this.borrowed || needed > this.bytes.length) {
       // Start at the announced length (capped) so a Content-Length body is copied once; a false one costs at most 1 MiB.
-      const initial = Math.min(this.limit, Math.max(needed, Math.min(this.expectedLength ?? 0, 1024 * 1024), 4096));
+      const initial = Math.min(this.limit, Math.max(needed, Math.min(this.expectedLength ?? 4096, 1024 * 1024)));
       const grown = Buffer.allocUnsafe(this.bytes === null ? initial : Math.min(this.limit, Math.max(needed, this.bytes.length * 2)));
       if (this.bytes !== null) this.bytes.copy(grown, 0, 0, this.length);
       this.bytes = grown;
+      this.borrowed = false;
     }
     data.copy(this.bytes, this.length, start, start + count);
     this.length = needed;
@@ -53,7 +66,7 @@ class BodyBuffer {
   take(): Buffer {
     if (this.bytes === null) return Buffer.alloc(0);
     // Copy out when over-allocated so a small body does not pin a large buffer.
-    if (this.length < this.bytes.length / 2) return Buffer.from(this.bytes.subarray(0, this.length));
+    if (!this.borrowed && this.length < this.bytes.length / 2) return Buffer.from(this.bytes.subarray(0, this.length));
     return this.bytes.subarray(0, this.length);
   }
 }
@@ -86,19 +99,45 @@ interface ParsedHead {
   headers: HeaderMap;
 }
 
+/** Raw header names seen before, lower-cased and checked once: the same few names come on every message. */
+const knownHeaderNames = new Map<string, string | null>();
+const MAX_KNOWN_HEADER_NAMES = 1024;
+
+/** The lower-cased field name, or null when it holds characters a field name may not. */
+function headerName(raw: string): string | null {
+  let name = knownHeaderNames.get(raw);
+  if (name === undefined) {
+    const lower = raw.toLowerCase();
+    name = TOKEN_CHAR.test(lower) ? lower : null;
+    if (knownHeaderNames.size >= MAX_KNOWN_HEADER_NAMES) knownHeaderNames.clear();
+    knownHeaderNames.set(raw, name);
+  }
+  return name;
+}
+
+/** A line of the head without its CR, if it has one. */
+function headLine(text: string, start: number, end: number): string {
+  return text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+}
+
 /**
  * Splits a head into its start line and header fields. With `wantAllHeaders` false only the framing fields
  * are kept, which is all uninteresting traffic needs.
  */
 function parseHead(bytes: Buffer, start: number, end: number, wantAllHeaders: boolean): ParsedHead | string {
-  const lines = bytes.toString('latin1', start, end).split('\n');
+  const text = bytes.toString('latin1', start, end);
   const headers: HeaderMap = {};
   let lastName: string | undefined;
-  const startLine = lines[0].endsWith('\r') ? lines[0].slice(0, -1) : lines[0];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+  let lineEnd = text.indexOf('\n');
+  if (lineEnd === -1) lineEnd = text.length;
+  const startLine = headLine(text, 0, lineEnd);
+  for (let lineStart = lineEnd + 1; lineStart < text.length; lineStart = lineEnd + 1) {
+    lineEnd = text.indexOf('\n', lineStart);
+    if (lineEnd === -1) lineEnd = text.length;
+    const line = headLine(text, lineStart, lineEnd);
     if (line.length === 0) break;
-    if (line[0] === ' ' || line[0] === '\t') {
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) {
       // Obsolete line folding (RFC 9112 §5.2): a continuation of the previous field value.
       if (lastName === undefined) return 'header continuation line without a preceding field';
       if (Object.hasOwn(headers, lastName)) headers[lastName] = `${headers[lastName]} ${line.trim()}`;
@@ -106,8 +145,8 @@ function parseHead(bytes: Buffer, start: number, end: number, wantAllHeaders: bo
     }
     const colon = line.indexOf(':');
     if (colon <= 0) return 'header line without a field name and colon';
-    const name = line.slice(0, colon).toLowerCase();
-    if (!TOKEN_CHAR.test(name)) return 'header field name contains invalid characters';
+    const name = headerName(line.slice(0, colon));
+    if (name === null) return 'header field name contains invalid characters';
     lastName = name;
     if (!wantAllHeaders && name !== 'content-length' && name !== 'transfer-encoding') continue;
     const value = line.slice(colon + 1).trim();
