@@ -38,7 +38,3 @@ export function attachTlsProbes(bpf: NativeBpfObject, file: TlsLibraryFile): Att
   }
   return { file, linkIds };
 }
-
-export function detachTlsProbes(bpf: NativeBpfObject, attached: AttachedFile): void {
-  for (const id of attached.linkIds) bpf.detach(id);
-}
