@@ -1,5 +1,5 @@
 /** What the store answers: the shapes the web UI's API serves. Shared by the store, its client and the UI edge. */
-import type { RawExchange, SpanDocument } from './stored-call';
+import type { CallListFacts, RawExchange, SpanDocument } from './stored-call';
 
 export interface CallFilter {
   provider?: string;
@@ -24,28 +24,11 @@ export interface CallListRequest extends CallFilter {
   limit?: number;
 }
 
-export interface CallSummary {
+/** A call as the list shows it: what was stored of it, its id and its place in a conversation. */
+export interface CallSummary extends CallListFacts {
   id: number;
-  startMs: number;
-  durationMs: number;
-  provider: string | null;
-  operation: string | null;
-  model: string | null;
-  responseModel: string | null;
-  status: 'ok' | 'error';
-  httpStatus: number | null;
-  errorType: string | null;
-  inputTokens: number | null;
-  outputTokens: number | null;
-  costUsd: number | null;
-  ttfcMs: number | null;
-  process: string | null;
-  pid: number | null;
-  workload: string | null;
-  source: string;
   conversationId: number;
   turn: number;
-  preview: string;
 }
 
 export interface CallPage {

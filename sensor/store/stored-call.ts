@@ -36,7 +36,8 @@ export function encodeCallRecord(record: CallRecord): EncodedCallRecord {
 /** The span in JSON-safe form (times as decimal strings), as stored and as the UI's "copy as JSON" gives it. */
 export type SpanDocument = Omit<GenAiSpan, 'startTimeUnixNano' | 'endTimeUnixNano'> & { startTimeUnixNano: string; endTimeUnixNano: string };
 
-export interface CallRow {
+/** What the call list shows of a call, stored with it and read back. */
+export interface CallListFacts {
   startMs: number;
   durationMs: number;
   provider: string | null;
@@ -56,6 +57,10 @@ export interface CallRow {
   source: string;
   /** The last user turn, shortened: what the list shows of the prompt. */
   preview: string;
+}
+
+/** A call as it is written to the store. */
+export interface CallRow extends CallListFacts {
   /** Where conversations are looked for: the same workload, else the same process. */
   scope: string;
   /**
