@@ -1,5 +1,5 @@
 /** What the benchmarks share: child processes, their CPU and memory, the sensor, and the empty-probe floor. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -127,4 +127,28 @@ export function requireBpftrace(): void {
   } catch {
     throw new Error('bpftrace is missing (apt-get install bpftrace): the benchmark measures the empty-probe floor with it');
   }
+}
+
+/**
+ * BPF program run time and runs, summed over the programs whose names `match`, from `bpftool prog show` (kernel
+ * statistics, on while `kernel.bpf_stats_enabled` is 1): the kernel side of a probe's cost, apart from the trap.
+ */
+export function bpfProgramTotals(match: RegExp): { runTimeNs: number; runs: number } {
+  const programs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })) as Array<{ name?: string; run_time_ns?: number; run_cnt?: number }>;
+  let runTimeNs = 0;
+  let runs = 0;
+  for (const program of programs) {
+    if (!program.name || !match.test(program.name)) continue;
+    runTimeNs += program.run_time_ns ?? 0;
+    runs += program.run_cnt ?? 0;
+  }
+  return { runTimeNs, runs };
+}
+
+/** Turns the kernel's BPF run-time statistics on for the length of a benchmark; returns how to put them back. */
+export function enableBpfStats(): () => void {
+  const file = '/proc/sys/kernel/bpf_stats_enabled';
+  const before = fs.readFileSync(file, 'utf8').trim();
+  fs.writeFileSync(file, '1');
+  return () => fs.writeFileSync(file, before);
 }
