@@ -170,7 +170,7 @@ export class GatewayChart extends Chart {
         drainSeconds,
       },
       metrics: { slaThresholdMs: sinks.slaMs },
-      receiver: { enabled: true, port: SightlinePort.otlp },
+      receiver: { enabled: true, host: '0.0.0.0', port: SightlinePort.otlp },
       server: { httpPort: SightlinePort.http },
     }, props.extraConfig, 'gateway');
     defineKubeObject<IConfigMap>(this, 'Config', {

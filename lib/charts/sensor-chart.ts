@@ -123,7 +123,7 @@ export class SensorChart extends Chart {
         otlp: { enabled: true, endpoint: props.gatewayEndpoint },
         spool: { dir: SPOOL_MOUNT_PATH },
       },
-      receiver: { enabled: true, port: SightlinePort.otlp },
+      receiver: { enabled: true, host: '0.0.0.0', port: SightlinePort.otlp },
       server: { httpPort: SightlinePort.http },
     }, props.extraConfig, 'sensor');
     defineKubeObject<IConfigMap>(this, 'Config', {

@@ -70,6 +70,8 @@ function expectPodMatchesConfig({ config, container, pod, manifests }: RenderedC
   expect(ports.otlp).toBe(config.receiver.port);
   expect(ports.http).toBe(config.server.httpPort);
   expect(config.receiver.enabled).toBe(true);
+  // The receiver's default is loopback (a laptop); in a pod it must listen where the Service and probes reach it.
+  expect(config.receiver.host).toBe('0.0.0.0');
   expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
   expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
 }
