@@ -1,6 +1,7 @@
 /** `sightline sensor` and `sightline gateway`: long-running services, configured by one YAML file plus flags. */
 import * as path from 'node:path';
 import { createLogger, type Logger } from '../common/logger';
+import { SecretFileError } from '../common/secret-file';
 import { ConfigError, resolveConfig } from '../config/load-config';
 import type { SightlineConfig, SightlineConfigInput } from '../config/schema';
 import { startGateway } from '../runtime/gateway-runtime';
@@ -53,7 +54,8 @@ async function runService(name: string, start: (logger: Logger) => Promise<{ sto
     service = await start(logger);
   } catch (error) {
     process.stderr.write(`sightline ${name}: ${(error as Error).message}\n`);
-    process.exitCode = error instanceof ConfigError ? 2 : 1;
+    // A credential file the config names but that cannot be used is a configuration fault too.
+    process.exitCode = error instanceof ConfigError || error instanceof SecretFileError ? 2 : 1;
     return;
   }
   await new Promise<void>((resolve) => {

@@ -24,6 +24,7 @@ import { ConnectionStreams } from '../streams/connection-streams';
 import { ConnectionJudge } from '../streams/connection-verdicts';
 import { createCallLog } from './call-log';
 import { startHealthServer } from './health-server';
+import { warnIfOpen } from './receiver-exposure';
 import { registerSensorHealthMetrics } from './sensor-health-metrics';
 
 export interface RunningSensor {
@@ -115,9 +116,11 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
     if (config.receiver.enabled) {
       receiver = await startOtlpReceiver({
         config: config.receiver,
+        registry,
         onSpans: (spans) => pipeline.submitAll(spans),
         log: { warn: (message) => logger.warn(message), debug: (message) => logger.debug(message) },
       });
+      warnIfOpen(config, receiver, logger, 'sensor');
     }
 
     capture = new TlsCapture({
