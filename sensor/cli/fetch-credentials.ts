@@ -14,6 +14,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 export const credentialPlanSchema = z
   .object({
     region: z.string().min(1).optional().describe('Region of the secrets; default: the region in each ARN.'),
+    directories: z.array(z.string().startsWith('/')).default([]).describe('Directories to create even when no file goes into them (an empty token directory).'),
     files: z
       .array(
         z
@@ -25,8 +26,7 @@ export const credentialPlanSchema = z
             optional: z.boolean().default(false).describe('A missing secret version writes nothing (AWSPREVIOUS before the first rotation).'),
           })
           .strict(),
-      )
-      .min(1),
+      ),
   })
   .strict();
 
@@ -62,6 +62,7 @@ export async function fetchCredentials(plan: CredentialPlan, clientFor: (region:
   const { GetSecretValueCommand } = require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
   const clients = new Map<string | undefined, SecretsManagerClient>();
   let written = 0;
+  for (const dir of plan.directories) fs.mkdirSync(dir, { recursive: true });
   for (const file of plan.files) {
     const region = plan.region ?? regionOf(file.secretId);
     if (!clients.has(region)) clients.set(region, clientFor(region));

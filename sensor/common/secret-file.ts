@@ -78,9 +78,7 @@ export function readTokenDirectory(dir: string, key: string): Map<string, string
     if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
     tokens.set(name, readToken(file, key));
   }
-  if (tokens.size === 0) {
-    throw new SecretFileError(`${key}: ${dir} holds no token file; put one file per client in it (its name names the client)`);
-  }
+  // An empty directory is a deployment with no client yet: every request is refused until a token file appears.
   return tokens;
 }
 

@@ -37,6 +37,11 @@ export class BearerTokenAuth {
     return client === undefined ? { ok: false, reason: 'invalid' } : { ok: true, client: clientName(client) };
   }
 
+  /** How many tokens are accepted now. */
+  clientCount(): number {
+    return this.acceptedTokens().length;
+  }
+
   private acceptedTokens(): AcceptedToken[] {
     const tokens = this.tokens.current();
     if (tokens !== this.acceptedFrom) {

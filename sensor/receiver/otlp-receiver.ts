@@ -267,6 +267,9 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions): Promise<R
     labelNames: ['reason'],
     registers: [options.registry],
   });
+  if (auth !== undefined && auth.clientCount() === 0) {
+    log?.warn(`otlp receiver: no client token in ${config.auth.tokensDir}: every request is refused (401) until one is added`);
+  }
   const onRejected = (reason: RejectionReason): void => {
     if (reason === 'missing') rejections.missingToken++;
     else rejections.invalidToken++;

@@ -46,8 +46,9 @@ describe('credential files', () => {
     expect(readTokenDirectory(dir, 'receiver.auth.tokensDir')).toEqual(new Map([['payments', TOKEN_A], ['payments.previous', TOKEN_B]]));
   });
 
-  it('refuses a directory without tokens', () => {
-    expect(() => readTokenDirectory(dir, 'receiver.auth.tokensDir')).toThrow(`receiver.auth.tokensDir: ${dir} holds no token file`);
+  it('reads an empty directory as no accepted token, and a missing one as an error', () => {
+    expect(readTokenDirectory(dir, 'receiver.auth.tokensDir')).toEqual(new Map());
+    expect(() => readTokenDirectory(path.join(dir, 'nope'), 'receiver.auth.tokensDir')).toThrow(`receiver.auth.tokensDir: cannot list ${path.join(dir, 'nope')} (ENOENT)`);
   });
 
   it('takes a rotated token once it changed on disk, and keeps the last good one through a bad write', () => {

@@ -152,7 +152,20 @@ describe('OTLP receiver transport: TLS and bearer tokens', () => {
       new SecretFileError(`receiver.tls.certFile: cannot read ${path.join(dir, 'nope.pem')} (ENOENT); mount the secret there or fix the path`),
     );
     await expect(start({ tls: { certFile: certificates.caCertPath, keyFile: certificates.keyPath } })).rejects.toThrow(/receiver\.tls\.certFile \/ receiver\.tls\.keyFile: .* are not a PEM certificate and its private key/);
+    await expect(start({ auth: { tokensDir: path.join(dir, 'no-such-dir') } })).rejects.toThrow(`receiver.auth.tokensDir: cannot list ${path.join(dir, 'no-such-dir')} (ENOENT)`);
+  });
+
+  it('with no token yet, refuses everyone and says so; a token file added later is taken', async () => {
     const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
-    await expect(start({ auth: { tokensDir: empty } })).rejects.toThrow(`receiver.auth.tokensDir: ${empty} holds no token file`);
+    const warnings: string[] = [];
+    receiver = await startOtlpReceiver({
+      config: { host: '127.0.0.1', port: 0, auth: { tokensDir: empty } },
+      onSpans: (spans, sender) => void received.push({ spans, sender }),
+      log: { warn: (message) => warnings.push(message), debug: () => undefined },
+    });
+    expect(warnings).toEqual([expect.stringMatching(/no client token in .*: every request is refused \(401\) until one is added/)]);
+    const send = () => request(http, { port: receiver!.port, headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${PAYMENTS_TOKEN}` } }, otlpBody());
+    expect((await send()).status).toBe(401);
+    expect(received).toHaveLength(0);
   });
 });
