@@ -209,6 +209,8 @@ export interface RunningOtlpReceiver {
   tls: boolean;
   /** Requests and connections it refused, cumulative (the gateway publishes them with the fleet health). */
   rejections: ReceiverRejections;
+  /** Looks at the certificate files now instead of at the next periodic check (30 s); true when a new one was taken. */
+  reloadCertificate(): boolean;
   /**
    * Stops accepting, answers the requests in flight (their spans may already be queued: cutting them off would
    * make the senders resend stored spans), then closes. Connections still open after `graceMs` are cut.
@@ -313,6 +315,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions): Promise<R
     port: (server.address() as AddressInfo).port,
     tls: config.tls.certFile !== undefined,
     rejections,
+    reloadCertificate: () => certificate?.reloadIfChanged() ?? false,
     // Safe to call twice: the second call waits for the same close.
     close: (graceMs = 10_000) =>
       (closed ??= new Promise<void>((resolve, reject) => {

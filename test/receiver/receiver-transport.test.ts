@@ -147,6 +147,22 @@ describe('OTLP receiver transport: TLS and bearer tokens', () => {
     expect((await rejectedSamples(registry)).tls_handshake).toBe(2);
   });
 
+  it('serves a renewed certificate to new connections without a restart', async () => {
+    const live = path.join(dir, 'live-tls');
+    fs.mkdirSync(live, { recursive: true });
+    fs.copyFileSync(certificates.certPath, path.join(live, 'tls.crt'));
+    fs.copyFileSync(certificates.keyPath, path.join(live, 'tls.key'));
+    const { port } = await start({ tls: { certFile: path.join(live, 'tls.crt'), keyFile: path.join(live, 'tls.key') }, auth: { tokensDir } });
+    const send = (ca: Buffer) => request(https, { port, ca, servername: 'localhost', headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${PAYMENTS_TOKEN}` } }, otlpBody());
+    const renewed = await generateTestCertificates(path.join(dir, 'renewed-tls'));
+    expect((await send(fs.readFileSync(certificates.caCertPath))).status).toBe(200);
+    fs.copyFileSync(renewed.certPath, path.join(live, 'tls.crt'));
+    fs.copyFileSync(renewed.keyPath, path.join(live, 'tls.key'));
+    expect(receiver!.reloadCertificate()).toBe(true);
+    expect((await send(fs.readFileSync(renewed.caCertPath))).status).toBe(200);
+    await expect(send(fs.readFileSync(certificates.caCertPath))).rejects.toThrow(/self[- ]signed|unable to verify|unable to get local issuer/i);
+  });
+
   it('stops at start with the key named when its certificate or tokens cannot be read', async () => {
     await expect(start({ tls: { certFile: path.join(dir, 'nope.pem'), keyFile: certificates.keyPath } })).rejects.toThrow(
       new SecretFileError(`receiver.tls.certFile: cannot read ${path.join(dir, 'nope.pem')} (ENOENT); mount the secret there or fix the path`),
@@ -155,7 +171,7 @@ describe('OTLP receiver transport: TLS and bearer tokens', () => {
     await expect(start({ auth: { tokensDir: path.join(dir, 'no-such-dir') } })).rejects.toThrow(`receiver.auth.tokensDir: cannot list ${path.join(dir, 'no-such-dir')} (ENOENT)`);
   });
 
-  it('with no token yet, refuses everyone and says so; a token file added later is taken', async () => {
+  it('with no token yet, refuses everyone and says so', async () => {
     const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
     const warnings: string[] = [];
     receiver = await startOtlpReceiver({
