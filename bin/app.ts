@@ -46,6 +46,11 @@ function dataPlaneProps(context: DeploymentContext, env: Environment | undefined
     objectLockRetention: context['sightline:objectLockDays'] === undefined ? undefined : Duration.days(context['sightline:objectLockDays']),
     deployment: context['sightline:deployment'],
     athenaScanLimitGiB: context['sightline:athenaScanLimitGiB'],
+    sensorClusters: context['sightline:sensorClusters'].map((entry) => {
+      const [name, account] = entry.split('@');
+      return { name, account };
+    }),
+    gatewayCertificateGeneration: context['sightline:gatewayCertificateGeneration'],
   };
 }
 
@@ -65,6 +70,7 @@ export function buildApp(app: App): App {
     case 'all-in-one': {
       const dataPlane = new DataPlaneStack(app, names.dataPlaneStackId, {
         ...dataPlaneProps(context, dataPlaneEnv),
+        sensorOnGatewayCluster: true,
         description: 'Sightline all-in-one: data plane and gateway; the sensor runs in the same cluster',
       });
       const sensor = new SensorStack(app, names.sensorStackId(dataPlane.gateway.clusterName), {
@@ -72,6 +78,7 @@ export function buildApp(app: App): App {
         description: 'Sightline all-in-one: sensor DaemonSet on the data-plane cluster',
         cluster: dataPlane.gateway.cluster,
         gatewayEndpoint: dataPlane.gateway.chart.inClusterEndpoint,
+        gatewayCredentials: dataPlane.transport.sensorCredentials(dataPlane.gateway.clusterName),
         image: dataPlane.image,
         createNamespace: false,
         // The data-plane cluster runs EKS Auto Mode: Bottlerocket nodes with SELinux enforcing.
@@ -93,6 +100,8 @@ export function buildApp(app: App): App {
         description: `Sightline sensor DaemonSet on the EKS cluster ${clusterName}`,
         cluster: { existingClusterName: clusterName, kubernetesVersion: context['sightline:clusterVersion'] },
         gatewayEndpoint: context['sightline:gatewayEndpoint']!,
+        gatewayCredentials: { tokenSecretArn: context['sightline:gatewayTokenSecretArn']!, caSecretArn: context['sightline:gatewayCaSecretArn']! },
+        gatewayServerName: context['sightline:gatewayServerName'],
         image: context['sightline:image'],
         privileged: context['sightline:sensorPrivileged'],
       }));

@@ -1,6 +1,7 @@
 /** The `sightline` command line. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runCaptureCommand } from '../sensor/cli/capture-command';
+import { runCredentialsCommand } from '../sensor/cli/fetch-credentials';
 import { SightlinePort } from '../sensor/common/telemetry-contract';
 import { runGatewayCommand, runSensorCommand } from '../sensor/cli/service-commands';
 import { LOG_FORMATS } from '../sensor/common/logging-config';
@@ -81,6 +82,12 @@ export function buildCli(): Command {
         excludePaths: options.exclude,
       });
     });
+
+  program
+    .command('credentials')
+    .description('write secrets from AWS Secrets Manager to files, as a plan names them (the init container of the Sightline pods on EKS)')
+    .requiredOption('--plan <file>', 'JSON plan: {"files": [{"secretId": ARN, "path": FILE, "jsonKey"?, "versionStage"?, "optional"?}]}')
+    .action(async (options) => runCredentialsCommand({ plan: options.plan }));
 
   return program;
 }

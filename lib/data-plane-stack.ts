@@ -9,6 +9,9 @@ import { LlmMonitoring } from './constructs/llm-monitoring';
 import { MetricStore } from './constructs/metric-store';
 import { SpanBucket } from './constructs/span-bucket';
 import { SpanCatalog } from './constructs/span-catalog';
+import { TransportSecrets, type SensorCluster } from './constructs/transport-secrets';
+import { gatewayServerName } from './charts/gateway-chart';
+import { KUBERNETES_NAMESPACE } from '../sensor/common/telemetry-contract';
 import { sightlineImageUri } from './constructs/sightline-image';
 import { deploymentNames } from './deployment-names';
 import { retainFunctionLogs } from './log-retention';
@@ -91,6 +94,21 @@ export interface DataPlaneStackProps extends StackProps {
    */
   readonly deployment?: string;
   /**
+   * Workload clusters whose sensors ship to this gateway: each gets a bearer token its account may read.
+   * @default - none
+   */
+  readonly sensorClusters?: SensorCluster[];
+  /**
+   * A sensor on the data-plane cluster itself (all-in-one): its cluster gets a token too.
+   * @default false
+   */
+  readonly sensorOnGatewayCluster?: boolean;
+  /**
+   * Raise it to issue the gateway a new TLS certificate (same CA; sensors need nothing new).
+   * @default 1
+   */
+  readonly gatewayCertificateGeneration?: number;
+  /**
    * Removal policy of the stateful resources (data key, buckets, Timestream).
    * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE (kept on delete and replacement; removed if the first create fails)
    */
@@ -111,6 +129,8 @@ export class DataPlaneStack extends Stack {
   readonly metricStore?: MetricStore;
   readonly monitoring: LlmMonitoring;
   readonly writer: GatewayWriterRole;
+  /** The gateway's certificate and CA, and the sensor clusters' tokens. */
+  readonly transport: TransportSecrets;
   readonly gateway: GatewayCluster;
   readonly image: string;
 
@@ -152,10 +172,22 @@ export class DataPlaneStack extends Stack {
       timestreamTableArns: this.metricStore ? [this.metricStore.tables.llmCalls.attrArn] : undefined,
     });
     this.image = sightlineImageUri(this, props.image);
+    const gatewayClusterName = GatewayCluster.clusterNameOf(this);
+    this.transport = new TransportSecrets(this, 'Transport', {
+      sensorClusters: [
+        ...(props.sensorOnGatewayCluster ? [{ name: gatewayClusterName }] : []),
+        ...(props.sensorClusters ?? []),
+      ],
+      serverNames: [gatewayServerName(KUBERNETES_NAMESPACE), `${gatewayServerName(KUBERNETES_NAMESPACE)}.cluster.local`],
+      certificateGeneration: props.gatewayCertificateGeneration,
+      removalPolicy,
+    });
+    this.transport.grantGatewayRead(this.writer.role);
     const replicas = { min: 2, max: 10 };
     this.gateway = new GatewayCluster(this, 'Gateway', {
       image: this.image,
       writerRole: this.writer.role,
+      transport: { credentials: { secretsManager: this.transport.gatewayCredentials }, ready: this.transport.certificate },
       secretsKey: this.platformKey,
       workloadAccounts: props.workloadAccounts,
       apiAccessCidrs: props.apiAccessCidrs,
@@ -184,6 +216,16 @@ export class DataPlaneStack extends Stack {
     new CfnOutput(this, 'AlarmRecoveryTopicArn', { description: 'Back-to-OK notifications, kept apart from the alarm topic', value: this.monitoring.okTopic.topicArn });
     new CfnOutput(this, 'AlarmNames', { description: 'Every Sightline alarm of this deployment', value: this.monitoring.alarmNames.join(',') });
     new CfnOutput(this, 'GatewayWriterRoleArn', { value: this.writer.role.roleArn });
+    new CfnOutput(this, 'GatewayCaSecretArn', {
+      description: 'Secret with the CA of the gateway certificate: sensor stacks take it as sightline:gatewayCaSecretArn',
+      value: this.transport.caSecret.secretArn,
+    });
+    for (const [cluster, token] of this.transport.clientTokens) {
+      new CfnOutput(this, `SensorTokenSecretArn${cluster.replace(/[^A-Za-z0-9]/g, '')}`, {
+        description: `Token secret of the sensors of cluster ${cluster}: its sensor stack takes it as sightline:gatewayTokenSecretArn`,
+        value: token.secretArn,
+      });
+    }
     new CfnOutput(this, 'DataKeyArn', { description: 'Decrypts span objects, Timestream records and Athena results: its key policy says who may', value: this.dataKey.keyArn });
   }
 

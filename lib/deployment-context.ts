@@ -20,6 +20,8 @@ const commaList = z.preprocess(
 
 const accountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d:\d{12}:secret:.+$/;
+
 const ipv4Cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, 'must be an IPv4 CIDR range such as 10.20.0.0/16');
 
 /** Every context flag of the CDK app, under its `sightline:` name. */
@@ -32,8 +34,19 @@ export const deploymentContextSchema = z.object({
     .describe('Region of the stacks. Unset: environment-agnostic (the region of the deploying credentials).'),
   'sightline:timestream': booleanFlag.default(true)
     .describe('Create the Timestream for LiveAnalytics database and tables. false: CloudWatch-only metrics (accounts that cannot create Timestream).'),
-  'sightline:gatewayEndpoint': z.string().url('must be a URL such as http://gateway.sightline.internal:4318').optional()
-    .describe('OTLP/HTTP endpoint of the gateway that sensors ship to; required for the sensor topology.'),
+  'sightline:gatewayEndpoint': z.string().url('must be a URL such as https://vpce-0abc.vpce-svc-0123.eu-west-1.vpce.amazonaws.com:4318')
+    .refine((url) => url.startsWith('https://'), 'must be an https:// URL: sensors ship spans to the gateway over TLS only').optional()
+    .describe('OTLP/HTTPS endpoint of the gateway that sensors ship to; required for the sensor topology.'),
+  'sightline:gatewayTokenSecretArn': z.string().regex(SECRET_ARN, 'must be a Secrets Manager secret ARN (the data-plane output SensorTokenSecretArn<cluster>)').optional()
+    .describe('ARN of this cluster\'s token secret in the data-plane account (output SensorTokenSecretArn<cluster>); required for the sensor topology.'),
+  'sightline:gatewayCaSecretArn': z.string().regex(SECRET_ARN, 'must be a Secrets Manager secret ARN (the data-plane output GatewayCaSecretArn)').optional()
+    .describe('ARN of the secret holding the gateway\'s CA certificate (output GatewayCaSecretArn); required for the sensor topology.'),
+  'sightline:gatewayServerName': z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'must be a DNS name').optional()
+    .describe('Name sensors verify in the gateway\'s certificate, whatever host the endpoint names. Unset: sightline-gateway.sightline.svc, the name the data-plane stack issues.'),
+  'sightline:sensorClusters': commaList.pipe(z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}@\d{12}$/, 'each entry must be <cluster name>@<12-digit account id>'))).default([])
+    .describe('Comma-separated workload clusters whose sensors ship to this gateway, as <cluster>@<account>: each gets a token secret that its account may read (data-plane topology).'),
+  'sightline:gatewayCertificateGeneration': z.coerce.number().int().positive('must be a positive whole number').default(1)
+    .describe('Raise it (2, 3, ...) to issue the gateway a new TLS certificate and key from the same CA; sensors need nothing new.'),
   'sightline:clusterName': z.string().min(1).optional()
     .describe('Existing EKS cluster the sensor stack deploys to; required for the sensor topology.'),
   'sightline:image': z.string().min(1).optional()
@@ -92,6 +105,8 @@ export function readDeploymentContext(node: Node): DeploymentContext {
   if (context['sightline:topology'] === 'sensor') {
     requireFlag(context, 'sightline:clusterName', 'name the existing EKS cluster the sensor goes to');
     requireFlag(context, 'sightline:gatewayEndpoint', 'give the gateway endpoint printed by the data-plane stack');
+    requireFlag(context, 'sightline:gatewayTokenSecretArn', 'give this cluster\'s token secret, output SensorTokenSecretArn<cluster> of the data-plane stack (list the cluster in its sightline:sensorClusters)');
+    requireFlag(context, 'sightline:gatewayCaSecretArn', 'give the gateway CA secret, output GatewayCaSecretArn of the data-plane stack');
   }
   if (context['sightline:interfaceEndpoints'] && context['sightline:timestream'] && context['sightline:timestreamIngestCell'] === undefined
     && (context['sightline:topology'] === 'data-plane' || context['sightline:topology'] === 'all-in-one')) {

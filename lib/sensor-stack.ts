@@ -1,12 +1,14 @@
 import { Annotations, Stack, type StackProps } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { KubectlV35Layer } from '@aws-cdk/lambda-layer-kubectl-v35';
 import type { Construct } from 'constructs';
 import { checkKubectlSkew, KUBECTL_VERSION, supportedClusterVersions } from './kubectl-version';
 import { retainFunctionLogs } from './log-retention';
-import { acknowledgeKubectlProviderFindings } from './nag-acknowledgements';
+import { acknowledgeKubectlProviderFindings, acknowledgeNagRule } from './nag-acknowledgements';
 import { SensorDeployment } from './constructs/sensor-deployment';
+import type { SensorSecretsManagerCredentials } from './charts/transport';
 import { sightlineImageUri } from './constructs/sightline-image';
 
 /** An EKS cluster this app does not manage, by name, with the Kubernetes version it runs. */
@@ -20,8 +22,18 @@ export interface ExistingCluster {
 }
 
 export interface SensorStackProps extends StackProps {
-  /** OTLP/HTTP endpoint of the Sightline gateway. */
+  /** OTLP/HTTPS endpoint of the Sightline gateway. */
   readonly gatewayEndpoint: string;
+  /**
+   * This cluster's token secret and the gateway CA secret (outputs of the data-plane stack, possibly in another
+   * account): the sensors read them at start through EKS Pod Identity.
+   */
+  readonly gatewayCredentials: SensorSecretsManagerCredentials;
+  /**
+   * Name in the gateway's certificate, verified whatever host the endpoint names.
+   * @default 'sightline-gateway.sightline.svc'
+   */
+  readonly gatewayServerName?: string;
   /** The cluster: either a cluster of this app (all-in-one) or an existing EKS cluster. */
   readonly cluster: eks.ICluster | ExistingCluster;
   /**
@@ -43,12 +55,15 @@ export interface SensorStackProps extends StackProps {
 }
 
 /**
- * Puts the sensor DaemonSet on one workload cluster. The nodes get no AWS permissions: the sensor only speaks
- * OTLP to the gateway, which holds the only write access to storage.
+ * Puts the sensor DaemonSet on one workload cluster. The nodes get no AWS permissions, and the sensor pods only one:
+ * reading their cluster's gateway token and the gateway's CA (EKS Pod Identity, needs the cluster's Pod Identity
+ * Agent add-on). The sensor only speaks OTLP to the gateway, which holds the only write access to storage.
  */
 export class SensorStack extends Stack {
   readonly cluster: eks.ICluster;
   readonly sensor: SensorDeployment;
+  /** The role the sensor pods get through EKS Pod Identity: read two secrets, nothing else. */
+  readonly credentialsRole: iam.Role;
   /** The access entry that lets this stack's kubectl provider apply the manifest (imported clusters only). */
   readonly kubectlAccess?: eks.AccessEntry;
 
@@ -66,13 +81,61 @@ export class SensorStack extends Stack {
       cluster: this.cluster,
       image: sightlineImageUri(this, props.image),
       gatewayEndpoint: props.gatewayEndpoint,
+      gatewayCredentials: { secretsManager: props.gatewayCredentials },
+      gatewayServerName: props.gatewayServerName,
       clusterName: this.cluster.clusterName,
       createNamespace: props.createNamespace,
       privileged: props.privileged,
     });
     // The provider may only apply once its access entry exists, and must delete the manifest before the entry goes.
     if (kubectlAccess !== undefined) this.sensor.manifest.node.addDependency(kubectlAccess);
+    this.credentialsRole = this.grantGatewayCredentials(props.gatewayCredentials);
     retainFunctionLogs(this, logs.RetentionDays.ONE_MONTH);
+  }
+
+  /**
+   * The sensor service account's role: GetSecretValue on the two secrets, and kms:Decrypt only as Secrets Manager
+   * decrypting them (the key is the data-plane account's; its own policy names the accounts it admits).
+   */
+  private grantGatewayCredentials(credentials: SensorSecretsManagerCredentials): iam.Role {
+    const sameAccount = { StringEquals: { 'aws:SourceAccount': this.account } };
+    const role = new iam.Role(this, 'SensorCredentialsRole', {
+      description: 'Sightline sensor: reads its cluster\'s gateway token and the gateway CA, nothing else',
+      assumedBy: new iam.PrincipalWithConditions(new iam.ServicePrincipal('pods.eks.amazonaws.com'), sameAccount),
+    });
+    role.assumeRolePolicy?.addStatements(new iam.PolicyStatement({
+      actions: ['sts:TagSession'],
+      principals: [new iam.ServicePrincipal('pods.eks.amazonaws.com')],
+      conditions: sameAccount,
+    }));
+    const policy = new iam.Policy(this, 'SensorCredentialsPolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ReadGatewayCredentials',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [credentials.tokenSecretArn, credentials.caSecretArn],
+        }),
+        new iam.PolicyStatement({
+          sid: 'DecryptThroughSecretsManager',
+          actions: ['kms:Decrypt'],
+          resources: ['*'],
+          conditions: { StringLike: { 'kms:ViaService': 'secretsmanager.*.amazonaws.com' } },
+        }),
+      ],
+    });
+    policy.attachToRole(role);
+    acknowledgeNagRule(policy, 'AwsSolutions-IAM5',
+      'The transport key lives in the data-plane account and is not known to this stack; kms:Decrypt is held to Secrets Manager by kms:ViaService, and the key policy admits this account for that only.',
+      ['Resource::*']);
+    const association = new eks.CfnPodIdentityAssociation(this, 'SensorPodIdentity', {
+      clusterName: this.cluster.clusterName,
+      namespace: this.sensor.chart.namespaceName,
+      serviceAccount: this.sensor.chart.serviceAccountName,
+      roleArn: role.roleArn,
+    });
+    // The init container asks for credentials at pod start: the association must exist before the pods.
+    this.sensor.manifest.node.addDependency(association);
+    return role;
   }
 
   private checkClusterVersion(kubernetesVersion: string | undefined): void {

@@ -23,7 +23,7 @@ export const CDK_PACKAGES = ['aws-cdk-lib', 'constructs', 'cdk8s', 'cdk8s-plus-3
  * keeps a sensor shipping OTLP as small as the unbundled one. Our own modules stay in the main bundle, so classes
  * compared with `instanceof` (PermanentExportError) exist once.
  */
-export const LAZY_PACKAGES = ['@aws-sdk/client-s3', '@aws-sdk/client-timestream-write', '@aws-sdk/client-cloudwatch', '@kubernetes/client-node'] as const;
+export const LAZY_PACKAGES = ['@aws-sdk/client-s3', '@aws-sdk/client-timestream-write', '@aws-sdk/client-cloudwatch', '@aws-sdk/client-secrets-manager', '@kubernetes/client-node'] as const;
 
 const vendorFile = (name: string) => `vendor/${name.replace(/^@/, '').replace(/\//g, '-')}.js`;
 

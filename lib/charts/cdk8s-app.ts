@@ -7,6 +7,11 @@
  * writes cdk8s.out/sightline-sensor.k8s.yaml and, when SIGHTLINE_SPAN_BUCKET is set, sightline-gateway.k8s.yaml.
  * The gateway's spool volumes use SIGHTLINE_SPOOL_STORAGE_CLASS when set, else a StorageClass of the chart through
  * SIGHTLINE_EBS_PROVISIONER (default `ebs.csi.aws.com`, the EBS CSI driver add-on; EKS Auto Mode: ebs.csi.eks.amazonaws.com).
+ *
+ * Credentials come from Kubernetes Secrets you create in the namespace (docs/deploy.md says how):
+ * `sightline-gateway-tls` (kubernetes.io/tls) and `sightline-gateway-client-tokens` (one key per sensor cluster) for
+ * the gateway, `sightline-gateway-credentials` (`token`, `ca.crt`) for the sensor; the SIGHTLINE_*_SECRET variables
+ * rename them. SIGHTLINE_GATEWAY_SERVER_NAME is the name in the gateway's certificate (default sightline-gateway.sightline.svc).
  */
 import { App, YamlOutputType } from 'cdk8s';
 import { GatewayChart } from './gateway-chart';
@@ -35,12 +40,20 @@ export function renderCharts(env: NodeJS.ProcessEnv, outdir: string): App {
       },
       spoolStorageClass: env.SIGHTLINE_SPOOL_STORAGE_CLASS || undefined,
       ebsProvisioner: env.SIGHTLINE_EBS_PROVISIONER || 'ebs.csi.aws.com',
+      credentials: {
+        kubernetes: {
+          tlsSecretName: env.SIGHTLINE_GATEWAY_TLS_SECRET || 'sightline-gateway-tls',
+          clientTokensSecretName: env.SIGHTLINE_GATEWAY_TOKENS_SECRET || 'sightline-gateway-client-tokens',
+        },
+      },
     });
   }
   new SensorChart(app, 'sightline-sensor', {
     image,
     gatewayEndpoint: env.SIGHTLINE_GATEWAY_ENDPOINT ?? required('SIGHTLINE_GATEWAY_ENDPOINT'),
     clusterName: env.SIGHTLINE_CLUSTER_NAME,
+    gatewayCredentials: { kubernetes: { secretName: env.SIGHTLINE_SENSOR_CREDENTIALS_SECRET || 'sightline-gateway-credentials' } },
+    gatewayServerName: env.SIGHTLINE_GATEWAY_SERVER_NAME || undefined,
     // The gateway chart owns the namespace when both are rendered together.
     createNamespace: spanBucket === undefined || spanBucket === '',
   });

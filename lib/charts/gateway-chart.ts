@@ -14,6 +14,7 @@ import type { SightlineConfigInput } from '../../sensor/config/schema';
 import { KUBERNETES_NAMESPACE, METRIC_NAMESPACE, SightlinePort, TimestreamTable } from '../../sensor/common/telemetry-contract';
 import { componentLabels, componentSelector, defineKubeObject, imageVersion } from './kube-object';
 import { CONFIG_FILE_NAME, CONFIG_FILE_PATH, CONFIG_MOUNT_PATH, configChecksumAnnotation, IMAGE_NODE_SELECTOR, renderConfigFile, SPOOL_MOUNT_PATH } from './sightline-config';
+import { gatewayCredentials, type GatewayCredentials } from './transport';
 
 /** Where the gateway writes; the names come from the data-plane stack or from the operator. */
 export interface GatewaySinks {
@@ -35,6 +36,12 @@ export interface GatewayChartProps {
   readonly image: string;
   /** Sinks the gateway exports to. */
   readonly sinks: GatewaySinks;
+  /**
+   * The gateway's TLS certificate (for the name `gatewayServerName`) and the sensor clusters' tokens: Secrets Manager
+   * secrets an init container fetches with the pod's role, or Kubernetes Secrets. The receiver serves HTTPS only and
+   * refuses requests without one of the tokens.
+   */
+  readonly credentials: GatewayCredentials;
   /**
    * Namespace the gateway runs in.
    * @default 'sightline'
@@ -102,6 +109,13 @@ export const GATEWAY_SERVICE_ACCOUNT = 'sightline-gateway';
 export const GATEWAY_SERVICE = 'sightline-gateway';
 /** The StatefulSet and its HorizontalPodAutoscaler: stable names the vendor control plane scales and upgrades. */
 export const GATEWAY_WORKLOAD = 'sightline-gateway';
+/**
+ * The name the gateway's certificate carries and sensors verify, whatever host their endpoint URL names (a VPC
+ * endpoint, the NLB, a private DNS name): the gateway Service's in-cluster name.
+ */
+export function gatewayServerName(namespace: string = KUBERNETES_NAMESPACE): string {
+  return `${GATEWAY_SERVICE}.${namespace}.svc`;
+}
 /** Headless Service that gives the StatefulSet's pods their stable network identity. */
 export const GATEWAY_PODS_SERVICE = 'sightline-gateway-pods';
 /** StorageClass the chart defines for the spool volumes. */
@@ -159,6 +173,7 @@ export class GatewayChart extends Chart {
     const sinkCount = timestream === undefined ? 2 : 3;
     // Each sink spools in its own directory; together they leave a tenth of the volume free.
     const spoolBytesPerSink = Math.floor((spoolVolumeGiB * 1024 ** 3 * 0.9) / sinkCount);
+    const transport = gatewayCredentials(props.credentials, props.image, 'config');
     const config = renderConfigFile({
       exporters: {
         // Keys start at `spans/`, where the Glue table and the writer role's PutObject grant expect them. Objects
@@ -171,12 +186,12 @@ export class GatewayChart extends Chart {
       },
       metrics: { slaThresholdMs: sinks.slaMs },
       // Both listen beyond loopback (their default): sensors send through the Service, the kubelet probes.
-      receiver: { enabled: true, host: '0.0.0.0', port: SightlinePort.otlp },
+      receiver: { enabled: true, host: '0.0.0.0', port: SightlinePort.otlp, ...transport.receiver },
       server: { host: '0.0.0.0', httpPort: SightlinePort.http },
     }, props.extraConfig, 'gateway');
     defineKubeObject<IConfigMap>(this, 'Config', {
       apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sightline-gateway-config', namespace, labels },
-      data: { [CONFIG_FILE_NAME]: config },
+      data: { [CONFIG_FILE_NAME]: config, ...transport.pod.configFiles },
     });
 
     const storageClassName = props.spoolStorageClass ?? GATEWAY_SPOOL_STORAGE_CLASS;
@@ -205,7 +220,7 @@ export class GatewayChart extends Chart {
         // A replica removed by scale-in keeps its volume: what it could not drain is sent when that ordinal returns.
         persistentVolumeClaimRetentionPolicy: { whenScaled: 'Retain', whenDeleted: 'Retain' },
         template: {
-          metadata: { labels, annotations: configChecksumAnnotation(config) },
+          metadata: { labels, annotations: configChecksumAnnotation(config + Object.values(transport.pod.configFiles).join('')) },
           spec: {
             serviceAccountName: GATEWAY_SERVICE_ACCOUNT,
             // Pod Identity injects credentials through the projected token, not the API token.
@@ -219,6 +234,7 @@ export class GatewayChart extends Chart {
             topologySpreadConstraints: [{
               maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector },
             }],
+            initContainers: transport.pod.initContainers,
             containers: [{
               name: 'gateway',
               image: props.image,
@@ -242,11 +258,13 @@ export class GatewayChart extends Chart {
                 { name: 'config', mountPath: CONFIG_MOUNT_PATH, readOnly: true },
                 { name: 'spool', mountPath: SPOOL_MOUNT_PATH },
                 { name: 'tmp', mountPath: '/tmp' },
+                ...transport.pod.mounts,
               ],
             }],
             volumes: [
               { name: 'config', configMap: { name: 'sightline-gateway-config' } },
               { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+              ...transport.pod.volumes,
             ],
           },
         },
@@ -257,7 +275,7 @@ export class GatewayChart extends Chart {
       },
     });
 
-    // The OTLP port is named, so a later TLS listener can take it over without renumbering the NLB or the sensors.
+    // OTLP is HTTPS end to end: the NLB passes the TCP stream through, the gateway terminates TLS itself.
     const servicePorts: IServicePort[] = [
       { name: 'otlp', port: SightlinePort.otlp, targetPort: 'otlp', protocol: 'TCP' },
       { name: 'http', port: SightlinePort.http, targetPort: 'http', protocol: 'TCP' },
@@ -293,6 +311,11 @@ export class GatewayChart extends Chart {
 
   /** In-cluster OTLP endpoint, for sensors running in the same cluster as the gateway. */
   get inClusterEndpoint(): string {
-    return `http://${GATEWAY_SERVICE}.${this.namespaceName}.svc.cluster.local:${SightlinePort.otlp}`;
+    return `https://${GATEWAY_SERVICE}.${this.namespaceName}.svc.cluster.local:${SightlinePort.otlp}`;
+  }
+
+  /** The name the gateway's certificate must carry, and sensors verify. */
+  get serverName(): string {
+    return gatewayServerName(this.namespaceName);
   }
 }

@@ -7,8 +7,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { KubectlV35Layer } from '@aws-cdk/lambda-layer-kubectl-v35';
 import { App as Cdk8sApp } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, type IDependable } from 'constructs';
 import { GatewayChart, type GatewaySinks } from '../charts/gateway-chart';
+import type { GatewayCredentials } from '../charts/transport';
 import { KUBECTL_VERSION } from '../kubectl-version';
 import { acknowledgeKubectlProviderFindings, acknowledgeNagRule } from '../nag-acknowledgements';
 import { SightlinePort } from '../../sensor/common/telemetry-contract';
@@ -20,6 +21,11 @@ export interface GatewayClusterProps {
   readonly sinks: GatewaySinks;
   /** The write-only role the gateway pods assume through EKS Pod Identity. */
   readonly writerRole: iam.IRole;
+  /**
+   * The gateway's TLS certificate and the sensor clusters' tokens; `ready` is what must exist before the gateway
+   * starts (the certificate written into its secret).
+   */
+  readonly transport: { readonly credentials: GatewayCredentials; readonly ready?: IDependable };
   /** Key for envelope encryption of Kubernetes secrets (the platform key, not the data key). */
   readonly secretsKey: kms.IKey;
   /**
@@ -108,6 +114,11 @@ export class GatewayCluster extends Construct {
   readonly vpc: ec2.IVpc;
   readonly controlPlaneLogs: logs.LogGroup;
 
+  /** The name the cluster of the stack holding `scope` gets: `<stack name>-gateway`. */
+  static clusterNameOf(scope: Construct): string {
+    return `${Stack.of(scope).stackName}-gateway`;
+  }
+
   constructor(scope: Construct, id: string, props: GatewayClusterProps) {
     super(scope, id);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
@@ -115,7 +126,7 @@ export class GatewayCluster extends Construct {
     if (props.interfaceEndpoints) this.addInterfaceEndpoints(this.vpc, props);
 
     // A name derived from the stack: stable for the control plane and the log group, unique per deployment.
-    const clusterName = `${Stack.of(this).stackName}-gateway`;
+    const clusterName = GatewayCluster.clusterNameOf(this);
     this.clusterName = clusterName;
     // EKS creates /aws/eks/<name>/cluster without retention; created here first, it is the one EKS writes to.
     this.controlPlaneLogs = new logs.LogGroup(this, 'ControlPlaneLogs', {
@@ -165,9 +176,11 @@ export class GatewayCluster extends Construct {
       minReplicas: replicas.min,
       maxReplicas: replicas.max,
       spoolVolumeGiB: props.spoolVolumeGiB,
+      credentials: props.transport.credentials,
     });
     const gatewayManifest = this.cluster.addCdk8sChart('Gateway', this.chart);
     gatewayManifest.node.addDependency(metricsServer);
+    if (props.transport.ready !== undefined) gatewayManifest.node.addDependency(props.transport.ready);
 
     // Pod Identity (its agent is part of Auto Mode) gives the gateway's service account, and nothing else, the writer role.
     const association = new eks.CfnPodIdentityAssociation(this, 'GatewayPodIdentity', {
@@ -212,8 +225,8 @@ export class GatewayCluster extends Construct {
       value: this.endpointService.vpcEndpointServiceName,
     });
     new CfnOutput(this, 'GatewayLoadBalancerEndpoint', {
-      description: 'OTLP endpoint of the gateway inside the data-plane VPC and the networks in sightline:gatewayClientCidrs',
-      value: `http://${loadBalancer.loadBalancerDnsName}:${SightlinePort.otlp}`,
+      description: 'OTLP/HTTPS endpoint of the gateway inside the data-plane VPC and the networks in sightline:gatewayClientCidrs',
+      value: `https://${loadBalancer.loadBalancerDnsName}:${SightlinePort.otlp}`,
     });
   }
 
@@ -240,7 +253,7 @@ export class GatewayCluster extends Construct {
     acknowledgeNagRule(loadBalancerSecurityGroup, 'AwsSolutions-EC23',
       'Ingress is limited to the VPC CIDR block and the configured client CIDRs; the VPC block is a token cdk-nag cannot resolve at synth time.');
     acknowledgeNagRule(this.loadBalancer, 'AwsSolutions-ELB2',
-      'The NLB has TCP listeners only; NLB access logs exist for TLS listeners alone.');
+      'The NLB has a TCP listener only (TLS passes through to the gateway pods); NLB access logs exist for TLS listeners alone.');
   }
 
   private createVpc(props: GatewayClusterProps, logRetention: logs.RetentionDays): ec2.Vpc {
@@ -325,7 +338,8 @@ export class GatewayCluster extends Construct {
         interval: Duration.seconds(10),
       },
     });
-    // TCP today; sensor-to-gateway TLS can take this listener over (TCP passthrough to the gateway's own TLS, or TLS).
+    // TCP passthrough: TLS ends in the gateway pod, with the certificate sensors verify against the deployment's CA,
+    // so the NLB never sees a span in clear and needs no certificate of its own.
     loadBalancer.addListener('Otlp', { port: SightlinePort.otlp, protocol: elbv2.Protocol.TCP, defaultTargetGroups: [targetGroup] });
     return { loadBalancer, targetGroup };
   }

@@ -8,7 +8,7 @@ export interface SensorDeploymentProps extends Omit<SensorChartProps, 'image' | 
   readonly cluster: eks.ICluster;
   /** Sightline container image. */
   readonly image: string;
-  /** OTLP/HTTP endpoint of the gateway. */
+  /** OTLP/HTTPS endpoint of the gateway. */
   readonly gatewayEndpoint: string;
 }
 

@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import { createLogger, type Logger } from '../common/logger';
 import type { LogFormat } from '../common/logging-config';
+import { SecretFileError } from '../common/secret-file';
 import { ConfigError, resolveConfig } from '../config/load-config';
 import type { SightlineConfig, SightlineConfigInput } from '../config/schema';
 import { defaultDataDir } from '../runtime/data-dir';
@@ -80,7 +81,8 @@ export async function runService(
     service = await start(config, logger);
   } catch (error) {
     process.stderr.write(`sightline ${name}: ${(error as Error).message}\n`);
-    process.exitCode = error instanceof ConfigError ? 2 : 1;
+    // A credential file the config names but that cannot be used is a configuration fault too.
+    process.exitCode = error instanceof ConfigError || error instanceof SecretFileError ? 2 : 1;
     return;
   }
   await new Promise<void>((resolve) => {

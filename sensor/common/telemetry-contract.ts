@@ -28,6 +28,11 @@ export const HealthMetric = {
   exportDroppedItems: 'ExportDroppedItems',
   /** Deliveries to a sink that failed and will be retried (the sink is down or throttling), per interval. */
   exportFailedAttempts: 'ExportFailedAttempts',
+  /**
+   * OTLP requests and connections the gateway refused before reading them (no token, a wrong token, a failed TLS
+   * handshake), per interval: a sensor with a stale token, or someone else knocking.
+   */
+  rejectedRequests: 'RejectedRequests',
 } as const;
 
 export const MetricDimension = {

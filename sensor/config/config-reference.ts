@@ -28,13 +28,20 @@ flags override the file: \`--otlp-file\` (exporters.file), \`--otlp-endpoint\` (
 Credential headers (\`authorization\`, \`x-api-key\`, \`api-key\`, cookies, AWS SigV4 parts, session tokens) and
 credential query parameters are dropped when the HTTP bytes are parsed, whatever this file says.
 
-Example (a sensor on a node, shipping to the gateway):
+Credentials (tokens, TLS keys) are never values of this file: it names the files that hold them (mounted Secrets),
+which are read at start, re-read when they change, and never logged.
+
+Example (a sensor on a node, shipping to the gateway over TLS with its cluster token):
 
 \`\`\`yaml
 exporters:
   otlp:
     enabled: true
-    endpoint: http://sightline-gateway.sightline:4318
+    endpoint: https://sightline-gateway.sightline.svc:4318
+    tls:
+      caFile: /run/sightline/credentials/ca.crt
+    auth:
+      tokenFile: /run/sightline/credentials/token
   spool:
     dir: /var/lib/sightline/spool
 privacy:

@@ -8,9 +8,30 @@ export const exportersConfigSchema = z
     otlp: z
       .object({
         enabled: enabled('spans over OTLP/HTTP protobuf (the sensor to the gateway, or to any OTLP collector)'),
-        endpoint: z.string().url().optional().describe('OTLP/HTTP base URL (`http://sightline-gateway:4318`) or full `/v1/traces` URL.'),
-        headers: z.record(z.string(), z.string()).default({}).describe('Extra HTTP headers on every export request.'),
+        endpoint: z.string().url().optional().describe('OTLP/HTTP base URL (`https://sightline-gateway.sightline.svc:4318`) or full `/v1/traces` URL.'),
+        headers: z.record(z.string(), z.string()).default({}).describe('Extra HTTP headers on every export request (never a credential: use `auth.tokenFile`).'),
         timeoutMs: z.number().int().positive().default(10_000).describe('Per-request timeout in milliseconds.'),
+        tls: z
+          .object({
+            caFile: z.string().min(1).optional().describe('PEM file of the certificates trusted for an `https` endpoint instead of the system roots (the gateway\'s CA).'),
+            serverName: z
+              .string()
+              .min(1)
+              .optional()
+              .describe('Name the endpoint\'s certificate must carry when the URL\'s host differs (a VPC endpoint or load balancer name in front of the gateway); also sent as SNI.'),
+          })
+          .prefault({})
+          .describe('How the sensor verifies the gateway.'),
+        auth: z
+          .object({
+            tokenFile: z
+              .string()
+              .min(1)
+              .optional()
+              .describe('File holding the bearer token sent as `Authorization: Bearer ...` (a mounted Secret); read again when it changes. Needs an `https` endpoint.'),
+          })
+          .prefault({})
+          .describe('How the sensor authenticates to the gateway.'),
       })
       .prefault({})
       .describe('OTLP/HTTP trace exporter.'),
@@ -120,6 +141,18 @@ export const exportersConfigSchema = z
           message: `exporters.${sink}.${field} is required when exporters.${sink}.enabled is true`,
         });
       }
+    }
+    const otlp = config.otlp;
+    if (otlp.endpoint !== undefined && !otlp.endpoint.startsWith('https:')) {
+      const needsTls: Array<[string, unknown]> = [['auth.tokenFile', otlp.auth.tokenFile], ['tls.caFile', otlp.tls.caFile], ['tls.serverName', otlp.tls.serverName]];
+      for (const [key, value] of needsTls) {
+        if (value === undefined) continue;
+        // A token over plain HTTP is a token given away; a CA for a plain endpoint is a mistake that hides that.
+        context.addIssue({ code: 'custom', path: ['otlp', ...key.split('.')], message: `exporters.otlp.${key} needs an https endpoint, but exporters.otlp.endpoint is ${otlp.endpoint.split(':')[0]}:` });
+      }
+    }
+    if (Object.keys(otlp.headers).some((name) => name.toLowerCase() === 'authorization')) {
+      context.addIssue({ code: 'custom', path: ['otlp', 'headers'], message: 'exporters.otlp.headers must not hold Authorization: a config file is no place for a credential; put the token in a file and name it in exporters.otlp.auth.tokenFile' });
     }
     if (config.retry.initialDelayMs > config.retry.maxDelayMs) {
       context.addIssue({ code: 'custom', path: ['retry', 'initialDelayMs'], message: 'exporters.retry.initialDelayMs must not exceed exporters.retry.maxDelayMs' });

@@ -1,6 +1,7 @@
 /** Builds the configured sinks, each behind batching, retry and its spool, as one fan-out. */
 import * as path from 'node:path';
 import type { Registry } from 'prom-client';
+import { readSecretBytes, watchToken } from '../common/secret-file';
 import { LabelCardinalityLimiter } from '../pipeline/cardinality';
 import type { MetricAggregate } from '../pipeline/metrics';
 import type { SpanSink } from '../pipeline/span-pipeline';
@@ -86,7 +87,20 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
 
   const exporters: SpanExporter[] = [];
   if (config.otlp.enabled) {
-    exporters.push(deliver(new OtlpHttpExporter({ endpoint: config.otlp.endpoint!, headers: config.otlp.headers, timeoutMs: config.otlp.timeoutMs, logger }), otlpProtobufBatchCodec));
+    const { tls, auth } = config.otlp;
+    const otlp = new OtlpHttpExporter({
+      endpoint: config.otlp.endpoint!,
+      headers: config.otlp.headers,
+      timeoutMs: config.otlp.timeoutMs,
+      logger,
+      ca: tls.caFile === undefined ? undefined : readSecretBytes(tls.caFile, 'exporters.otlp.tls.caFile'),
+      serverName: tls.serverName,
+      bearerToken: auth.tokenFile === undefined ? undefined : watchToken(auth.tokenFile, 'exporters.otlp.auth.tokenFile', {
+        onReload: () => logger.info?.({ exporter: 'otlp' }, 'the gateway token changed on disk and is used from now on'),
+        onReloadError: (error) => logger.warn({ exporter: 'otlp', reason: error.message }, 'a changed gateway token was not taken; the previous one is still sent'),
+      }),
+    });
+    exporters.push(deliver(otlp, otlpProtobufBatchCodec));
   }
   if (config.file.enabled) exporters.push(deliver(new OtlpFileExporter(config.file.path!), otlpJsonBatchCodec));
   if (config.s3.enabled) {

@@ -2,12 +2,20 @@
  * OTLP/HTTP trace receiver: POST /v1/traces, protobuf or JSON, optionally gzip-compressed. Every accepted span
  * is normalised into the sensor's attribute set and handed to `onSpans`; the reply waits for it, so a slow or
  * failing sink pushes back on the sender (503 is retryable for OTLP exporters) instead of losing spans.
+ *
+ * With `tls` it serves HTTPS only; with `auth` a request must carry one of the accepted bearer tokens, checked before
+ * its body is read, or it gets 401 and is counted (`sightline_receiver_rejected_requests_total`).
  */
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import * as tls from 'node:tls';
 import * as zlib from 'node:zlib';
+import { Counter, type Registry } from 'prom-client';
+import { SecretFileError, watchFiles, watchTokenDirectory } from '../common/secret-file';
 import type { GenAiSpan } from '../span/gen-ai-span';
-import { receiverConfigSchema, type ReceiverConfigInput } from './config';
+import { BearerTokenAuth, type RejectionReason } from './bearer-auth';
+import { receiverConfigSchema, type ReceiverConfig, type ReceiverConfigInput } from './config';
 import { decodeTraceRequest, encodeErrorStatus, encodeTraceResponse, OtlpDecodeError, type OtlpEncoding } from './otlp-codec';
 import { normaliseSpan } from './normalise';
 
@@ -19,10 +27,30 @@ export interface ReceiverLog {
   debug(message: string): void;
 }
 
+/** Who sent a request, as far as the receiver knows. */
+export interface SenderIdentity {
+  /** The client whose token authenticated the request (the token file's name); undefined without `auth`. */
+  client?: string;
+}
+
 export interface OtlpReceiverOptions {
   config?: ReceiverConfigInput;
-  onSpans: (spans: GenAiSpan[]) => Promise<void> | void;
+  onSpans: (spans: GenAiSpan[], sender: SenderIdentity) => Promise<void> | void;
   log?: ReceiverLog;
+  /** Where the receiver's counters (rejected requests, TLS handshake failures) are registered. */
+  registry?: Registry;
+}
+
+/** Requests refused before their body was read, by reason; cumulative. */
+export interface ReceiverRejections {
+  missingToken: number;
+  invalidToken: number;
+  tlsHandshakeFailures: number;
+}
+
+interface RequestHandlerOptions extends OtlpReceiverOptions {
+  auth?: BearerTokenAuth;
+  onRejected?: (reason: RejectionReason) => void;
 }
 
 const CONTENT_TYPES: Record<string, OtlpEncoding> = {
@@ -95,12 +123,27 @@ function gunzip(body: Buffer, maxBytes: number): Promise<Buffer> {
 }
 
 /** A Node request listener serving the OTLP/HTTP traces endpoint; mount it on any http.Server. */
-export function createOtlpRequestHandler(options: OtlpReceiverOptions): http.RequestListener {
+export function createOtlpRequestHandler(options: RequestHandlerOptions): http.RequestListener {
   const config = receiverConfigSchema.parse(options.config ?? {});
   const log = options.log;
 
   return (req, res) => {
     void (async () => {
+      let sender: SenderIdentity = {};
+      if (options.auth) {
+        const outcome = options.auth.check(req.headers.authorization);
+        if (!outcome.ok) {
+          options.onRejected?.(outcome.reason);
+          // The body is never read: the connection closes after the answer, so an unauthenticated sender cannot make
+          // the receiver buffer or decode anything.
+          const challenge = outcome.reason === 'missing' ? 'Bearer realm="sightline"' : 'Bearer realm="sightline", error="invalid_token"';
+          return sendPlain(res, 401, outcome.reason === 'missing' ? 'unauthorized: send Authorization: Bearer <token>' : 'unauthorized: the token is not accepted', {
+            'WWW-Authenticate': challenge,
+            Connection: 'close',
+          });
+        }
+        sender = { client: outcome.client };
+      }
       const url = req.url ?? '/';
       const pathname = url.split('?')[0];
       if (pathname !== TRACES_PATH) return sendPlain(res, 404, `not found: the OTLP/HTTP receiver serves POST ${TRACES_PATH} only`);
@@ -135,7 +178,7 @@ export function createOtlpRequestHandler(options: OtlpReceiverOptions): http.Req
         const spans = decoded.spans.flatMap(({ span, events }) => normaliseSpan(span, events, config) ?? []);
         if (spans.length > 0) {
           try {
-            await options.onSpans(spans);
+            await options.onSpans(spans, sender);
           } catch (error) {
             log?.warn(`otlp receiver: handing ${spans.length} spans on failed (${(error as Error).message}); asked the sender to retry`);
             throw new RequestRejection(503, UNAVAILABLE, 'spans could not be stored right now; retry later');
@@ -162,6 +205,12 @@ export interface RunningOtlpReceiver {
   server: http.Server;
   /** The bound port (useful when the config asked for port 0). */
   port: number;
+  /** Whether it serves HTTPS. */
+  tls: boolean;
+  /** Requests and connections it refused, cumulative (the gateway publishes them with the fleet health). */
+  rejections: ReceiverRejections;
+  /** Looks at the certificate files now instead of at the next periodic check (30 s); true when a new one was taken. */
+  reloadCertificate(): boolean;
   /**
    * Stops accepting, answers the requests in flight (their spans may already be queued: cutting them off would
    * make the senders resend stored spans), then closes. Connections still open after `graceMs` are cut.
@@ -169,19 +218,91 @@ export interface RunningOtlpReceiver {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Starts an http.Server with the receiver on the configured host and port. */
+/**
+ * The receiver's TLS context from its certificate and key files, re-read when they change (a renewed certificate is
+ * served to new connections without a restart). Throws SecretFileError when they cannot be read at start.
+ */
+function watchServerCertificate(config: ReceiverConfig, log: ReceiverLog | undefined, onChange: (context: tls.SecureContextOptions) => void) {
+  const files = [
+    { path: config.tls.certFile!, key: 'receiver.tls.certFile' },
+    { path: config.tls.keyFile!, key: 'receiver.tls.keyFile' },
+  ];
+  const certificate = watchFiles(files, ([cert, key]) => {
+    try {
+      tls.createSecureContext({ cert, key });
+    } catch (error) {
+      throw new SecretFileError(
+        `receiver.tls.certFile / receiver.tls.keyFile: ${config.tls.certFile} and ${config.tls.keyFile} are not a PEM certificate and its private key (${(error as Error).message})`,
+      );
+    }
+    return { cert, key };
+  }, {
+    onReload: () => {
+      log?.warn('otlp receiver: its TLS certificate changed on disk; new connections get the new one');
+      onChange(certificate.current());
+    },
+    onReloadError: (error) => log?.warn(`otlp receiver: a changed TLS certificate was not taken (${error.message}); still serving the previous one`),
+  });
+  return certificate;
+}
+
+/**
+ * Starts an http.Server (or https.Server with `tls`) with the receiver on the configured host and port. Throws a
+ * SecretFileError, naming the key, when the configured certificate or tokens cannot be read.
+ */
 export async function startOtlpReceiver(options: OtlpReceiverOptions): Promise<RunningOtlpReceiver> {
   const config = receiverConfigSchema.parse(options.config ?? {});
-  const handle = createOtlpRequestHandler({ ...options, config });
+  const log = options.log;
+  const rejections: ReceiverRejections = { missingToken: 0, invalidToken: 0, tlsHandshakeFailures: 0 };
+  const auth = config.auth.tokensDir === undefined
+    ? undefined
+    : new BearerTokenAuth(watchTokenDirectory(config.auth.tokensDir, 'receiver.auth.tokensDir', {
+      onReload: () => log?.warn('otlp receiver: the accepted tokens changed on disk and were taken'),
+      onReloadError: (error) => log?.warn(`otlp receiver: changed tokens were not taken (${error.message}); the previous ones stay accepted`),
+    }));
+  // Credentials are read first: a receiver that cannot start leaves nothing registered behind.
+  let secure: https.Server | undefined;
+  const certificate = config.tls.certFile === undefined ? undefined : watchServerCertificate(config, log, (context) => secure?.setSecureContext(context));
+  const rejected = options.registry && new Counter({
+    name: 'sightline_receiver_rejected_requests_total',
+    help: 'OTLP requests refused before their body was read: reason "missing_token" (no bearer token), "invalid_token" (not an accepted one), "tls_handshake" (a connection that did not complete TLS: plain HTTP, an untrusting client)',
+    labelNames: ['reason'],
+    registers: [options.registry],
+  });
+  if (auth !== undefined && auth.clientCount() === 0) {
+    log?.warn(`otlp receiver: no client token in ${config.auth.tokensDir}: every request is refused (401) until one is added`);
+  }
+  const onRejected = (reason: RejectionReason): void => {
+    if (reason === 'missing') rejections.missingToken++;
+    else rejections.invalidToken++;
+    rejected?.inc({ reason: `${reason}_token` });
+  };
+  const handle = createOtlpRequestHandler({ ...options, config, auth, onRejected });
   const unanswered = new Set<http.ServerResponse>();
   let closing = false;
   let closed: Promise<void> | undefined;
-  const server = http.createServer((req, res) => {
+  const listener: http.RequestListener = (req, res) => {
     unanswered.add(res);
     res.on('close', () => unanswered.delete(res));
     if (closing) res.setHeader('Connection', 'close');
     handle(req, res);
-  });
+  };
+  let server: http.Server;
+  if (certificate !== undefined) {
+    secure = https.createServer({ ...certificate.current(), minVersion: 'TLSv1.2' }, listener);
+    // Picks up a renewed certificate even on a receiver that sees no traffic for a while.
+    const recheck = setInterval(() => certificate.reloadIfChanged(), 30_000);
+    recheck.unref();
+    secure.on('close', () => clearInterval(recheck));
+    secure.on('tlsClientError', (error: NodeJS.ErrnoException) => {
+      rejections.tlsHandshakeFailures++;
+      rejected?.inc({ reason: 'tls_handshake' });
+      log?.debug(`otlp receiver: a TLS handshake failed (${error.code ?? error.message})`);
+    });
+    server = secure;
+  } else {
+    server = http.createServer(listener);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -192,6 +313,9 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions): Promise<R
   return {
     server,
     port: (server.address() as AddressInfo).port,
+    tls: config.tls.certFile !== undefined,
+    rejections,
+    reloadCertificate: () => certificate?.reloadIfChanged() ?? false,
     // Safe to call twice: the second call waits for the same close.
     close: (graceMs = 10_000) =>
       (closed ??= new Promise<void>((resolve, reject) => {

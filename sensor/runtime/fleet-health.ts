@@ -8,6 +8,8 @@
  *   treat its absence as breaching: silence means a gateway or the sensors are down, not that nobody called a model.
  * - `ExportDroppedItems`, `ExportFailedAttempts`: per sink (`Exporter` dimension) and in total, what a sink lost for
  *   good and how many deliveries failed and are retried; they exist in Prometheus too, which nothing scrapes in AWS.
+ * - `RejectedRequests`: OTLP requests the gateway's receiver refused unread (no or a wrong token, a failed TLS
+ *   handshake), so a sensor locked out by a rotation shows up before its spool fills.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { HealthMetric, MetricDimension, type HealthComponent } from '../common/telemetry-contract';
@@ -33,6 +35,11 @@ export interface FleetHealthSources {
    * @default - no export health metrics
    */
   deliveryStats?: () => SinkDeliveryStats[];
+  /**
+   * Requests the receiver refused before reading them, cumulative.
+   * @default - no RejectedRequests metric
+   */
+  rejectedRequests?: () => number;
 }
 
 /** A sensor not heard from for this long no longer counts towards the fleet's spool gauge (it is gone, or its reports are stuck). */
@@ -49,6 +56,7 @@ export class FleetHealth {
   private readonly lastSpoolBySensor = new Map<string, { spoolBytes: number; atMs: number }>();
   /** Sink counters at the end of the last interval, to publish each interval's increase. */
   private readonly lastDeliveryBySink = new Map<string, { dropped: number; failedAttempts: number }>();
+  private rejectedRequestsReported = 0;
   private readonly droppedBytes: Counter;
   private readonly spoolBytes: Gauge<'component'>;
   private readonly sources: FleetHealthSources;
@@ -134,6 +142,11 @@ export class FleetHealth {
           ];
         }),
       );
+    }
+    if (this.sources.rejectedRequests) {
+      const rejected = this.sources.rejectedRequests();
+      datums.push(datum(HealthMetric.rejectedRequests, 'Count', rejected - this.rejectedRequestsReported, [component('gateway')]));
+      this.rejectedRequestsReported = rejected;
     }
     this.droppedBytesInInterval = 0;
     this.largestSensorSpoolInInterval = 0;

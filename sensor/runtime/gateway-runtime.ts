@@ -10,7 +10,8 @@ import { CostCalculator, PriceTable } from '../pipeline/cost';
 import { GenAiMetrics } from '../pipeline/metrics';
 import { PrivacyStage } from '../pipeline/privacy/privacy-stage';
 import { SpanPipeline } from '../pipeline/span-pipeline';
-import { startOtlpReceiver } from '../receiver/otlp-receiver';
+import { startOtlpReceiver, type RunningOtlpReceiver } from '../receiver/otlp-receiver';
+import { warnIfOpen } from './receiver-exposure';
 import { isHealthReport, readHealthReport } from '../span/health-report';
 import { FleetHealth, cloudWatchHealthPublisher } from './fleet-health';
 import { startHealthServer } from './health-server';
@@ -33,7 +34,12 @@ export async function startGateway(config: SightlineConfig, logger: Logger): Pro
     await health.close();
     throw error;
   }
-  const fleetHealth = new FleetHealth(registry, { gatewaySpoolBytes: () => exporters.pendingBytes(), deliveryStats: () => exporters.deliveryStats?.() ?? [] }, logger);
+  let receiver: RunningOtlpReceiver | undefined;
+  const fleetHealth = new FleetHealth(registry, {
+    gatewaySpoolBytes: () => exporters.pendingBytes(),
+    deliveryStats: () => exporters.deliveryStats?.() ?? [],
+    rejectedRequests: () => (receiver ? receiver.rejections.missingToken + receiver.rejections.invalidToken + receiver.rejections.tlsHandshakeFailures : 0),
+  }, logger);
   if (config.exporters.cloudwatch.enabled) {
     fleetHealth.publishEvery(config.exporters.cloudwatch.intervalSeconds * 1000, cloudWatchHealthPublisher(config.exporters.cloudwatch.namespace, config.exporters.cloudwatch.region));
   }
@@ -44,15 +50,17 @@ export async function startGateway(config: SightlineConfig, logger: Logger): Pro
     exporters,
     logger,
   });
-  let receiver;
   try {
     receiver = await startOtlpReceiver({
       config: { ...config.receiver, enabled: true },
-      onSpans: (spans) => {
+      registry,
+      onSpans: (spans, sender) => {
         const calls = spans.filter((span) => {
           if (!isHealthReport(span)) return true;
           const report = readHealthReport(span);
-          if (report) fleetHealth.record(report, String(span.resource['k8s.node.name'] ?? span.resource['host.name'] ?? 'unknown'));
+          // Node names repeat across clusters; the authenticated client (the cluster's token) keeps them apart.
+          const node = String(span.resource['k8s.node.name'] ?? span.resource['host.name'] ?? 'unknown');
+          if (report) fleetHealth.record(report, sender.client === undefined ? node : `${sender.client}/${node}`);
           return false;
         });
         return pipeline.submitAll(calls);
@@ -65,8 +73,9 @@ export async function startGateway(config: SightlineConfig, logger: Logger): Pro
     const code = (error as NodeJS.ErrnoException).code;
     throw code === 'EADDRINUSE' ? new Error(`OTLP port ${config.receiver.port} is already in use: choose another with --otlp-port`) : error;
   }
+  warnIfOpen(config, receiver, logger, 'gateway');
   health.setReady(true);
-  logger.info({ otlpPort: receiver.port, healthPort: health.port, sinks: exporters.exporters.map((e) => e.name) }, 'gateway ready');
+  logger.info({ otlpPort: receiver.port, healthPort: health.port, tls: receiver.tls, auth: config.receiver.auth.tokensDir !== undefined, sinks: exporters.exporters.map((e) => e.name) }, 'gateway ready');
   const running = receiver;
   return {
     healthPort: health.port,

@@ -25,6 +25,7 @@ import { ConnectionJudge } from '../streams/connection-verdicts';
 import { createCallLog, type CallLog } from './call-log';
 import { startHealthServer } from './health-server';
 import { checkUiExposure, startLocalStore, type LocalStore } from './local-store';
+import { warnIfOpen } from './receiver-exposure';
 import { registerSensorHealthMetrics } from './sensor-health-metrics';
 
 export interface RunningSensor {
@@ -133,9 +134,11 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
     if (config.receiver.enabled) {
       receiver = await startOtlpReceiver({
         config: config.receiver,
+        registry,
         onSpans: (spans) => pipeline.submitAll(spans),
         log: { warn: (message) => logger.warn(message), debug: (message) => logger.debug(message) },
       });
+      warnIfOpen(config, receiver, logger, 'sensor');
     }
 
     capture = new TlsCapture({

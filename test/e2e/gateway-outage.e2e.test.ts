@@ -18,6 +18,7 @@ import {
   type SdkCall,
   type ServiceProcess,
 } from '../support/gateway-process';
+import { createGatewayTransport, type GatewayTransport } from '../support/gateway-transport';
 import { S3RVER_ENV, startLocalS3, type LocalS3 } from '../support/s3-server';
 
 jest.setTimeout(90_000);
@@ -32,19 +33,25 @@ let s3: LocalS3;
 let gateway: ServiceProcess | undefined;
 let sensor: ServiceProcess | undefined;
 let gatewayPorts: { otlpPort: number; httpPort: number };
+let transport: GatewayTransport;
 const sensorDataDir = () => path.join(workDir, 'sensor-data');
 
 async function startGateway(ports?: { otlpPort: number; httpPort: number }): Promise<ServiceProcess> {
   return startGatewayProcess({
     workDir: path.join(workDir, 'gateway'),
-    config: s3GatewayConfig(s3, path.join(workDir, 'gateway', 'spool')),
+    config: { ...s3GatewayConfig(s3, path.join(workDir, 'gateway', 'spool')), receiver: transport.gatewayReceiver },
     env: S3RVER_ENV,
     ...ports,
   });
 }
 
 async function startSensor(): Promise<ServiceProcess> {
-  return startSensorProcess({ workDir: path.join(workDir, 'sensor'), dataDir: sensorDataDir(), otlpEndpoint: `http://127.0.0.1:${gatewayPorts.otlpPort}` });
+  return startSensorProcess({
+    workDir: path.join(workDir, 'sensor'),
+    dataDir: sensorDataDir(),
+    otlpEndpoint: transport.endpoint(gatewayPorts.otlpPort),
+    config: { exporters: { otlp: transport.sensorOtlp } },
+  });
 }
 
 /** Calls whose prompts carry `call-<run>-<label>-<i>`, the id the rows are counted by. */
@@ -86,6 +93,7 @@ const app = (plan: SdkCall[]) => runSdkApp({ workDir, mockUrl: mock.url, caCertP
 beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-e2e-outage-'));
   certs = await generateTestCertificates(path.join(workDir, 'tls'));
+  transport = await createGatewayTransport(workDir);
   // A little latency per call spreads each burst over a second or more, so outages begin in the middle of it.
   mock = await startMockProvider({ tls: { key: fs.readFileSync(certs.keyPath), cert: fs.readFileSync(certs.certPath) }, latencyMs: 60 });
   s3 = await startLocalS3();

@@ -11,6 +11,7 @@ import { startMockProvider, type MockProvider } from '../../sensor/demo/mock-pro
 import { generateTestCertificates, type TestCertificates } from '../../sensor/demo/test-ca';
 import type { SpanRow } from '../../sensor/exporters/s3-exporter';
 import { runSdkApp, s3GatewayConfig, sampleValue, startGatewayProcess, startSensorProcess, waitFor, type SdkCall, type ServiceProcess } from '../support/gateway-process';
+import { createGatewayTransport } from '../support/gateway-transport';
 import { S3RVER_ENV, startLocalS3, type LocalS3 } from '../support/s3-server';
 
 jest.setTimeout(90_000);
@@ -42,16 +43,17 @@ beforeAll(async () => {
   certs = await generateTestCertificates(path.join(workDir, 'tls'));
   mock = await startMockProvider({ tls: { key: fs.readFileSync(certs.keyPath), cert: fs.readFileSync(certs.certPath) } });
   s3 = await startLocalS3();
+  const transport = await createGatewayTransport(workDir);
   gateway = await startGatewayProcess({
     workDir: path.join(workDir, 'gateway'),
-    config: s3GatewayConfig(s3, path.join(workDir, 'gateway', 'spool')),
+    config: { ...s3GatewayConfig(s3, path.join(workDir, 'gateway', 'spool')), receiver: transport.gatewayReceiver },
     env: S3RVER_ENV,
   });
   sensor = await startSensorProcess({
     workDir: path.join(workDir, 'sensor'),
     dataDir: path.join(workDir, 'sensor', 'data'),
-    otlpEndpoint: `http://127.0.0.1:${gateway.otlpPort}`,
-    config: { server: { host: '127.0.0.1', httpPort: 0, healthReportSeconds: 1 } },
+    otlpEndpoint: transport.endpoint(gateway.otlpPort),
+    config: { server: { host: '127.0.0.1', httpPort: 0, healthReportSeconds: 1 }, exporters: { otlp: transport.sensorOtlp } },
   });
 });
 

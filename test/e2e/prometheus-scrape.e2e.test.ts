@@ -12,6 +12,7 @@ import { stringify as toYaml } from 'yaml';
 import { startMockProvider, type MockProvider } from '../../sensor/demo/mock-provider';
 import { generateTestCertificates, type TestCertificates } from '../../sensor/demo/test-ca';
 import { FAST_DELIVERY, runSdkApp, startGatewayProcess, startSensorProcess, waitFor, type ServiceProcess } from '../support/gateway-process';
+import { createGatewayTransport } from '../support/gateway-transport';
 
 jest.setTimeout(90_000);
 
@@ -78,8 +79,14 @@ beforeAll(async () => {
   certs = await generateTestCertificates(path.join(workDir, 'tls'));
   mock = await startMockProvider({ tls: { key: fs.readFileSync(certs.keyPath), cert: fs.readFileSync(certs.certPath) } });
   // Metrics only: no storage sink is needed to count calls.
-  gateway = await startGatewayProcess({ workDir: path.join(workDir, 'gateway'), config: { exporters: { ...FAST_DELIVERY } } });
-  sensor = await startSensorProcess({ workDir: path.join(workDir, 'sensor'), dataDir: path.join(workDir, 'sensor-data'), otlpEndpoint: `http://127.0.0.1:${gateway.otlpPort}` });
+  const transport = await createGatewayTransport(workDir);
+  gateway = await startGatewayProcess({ workDir: path.join(workDir, 'gateway'), config: { exporters: { ...FAST_DELIVERY }, receiver: transport.gatewayReceiver } });
+  sensor = await startSensorProcess({
+    workDir: path.join(workDir, 'sensor'),
+    dataDir: path.join(workDir, 'sensor-data'),
+    otlpEndpoint: transport.endpoint(gateway.otlpPort),
+    config: { exporters: { otlp: transport.sensorOtlp } },
+  });
   await startPrometheus(`127.0.0.1:${gateway.healthPort}`);
 });
 

@@ -40,6 +40,7 @@ test('the runtime directory holds the bundle, the addon and the BPF objects, and
     'dist/sightline.js',
     'dist/vendor/aws-sdk-client-cloudwatch.js',
     'dist/vendor/aws-sdk-client-s3.js',
+    'dist/vendor/aws-sdk-client-secrets-manager.js',
     'dist/vendor/aws-sdk-client-timestream-write.js',
     'dist/vendor/kubernetes-client-node.js',
     'package.json',

@@ -15,6 +15,13 @@ const stackIds = (app: App): string[] => app.node.children.filter((child): child
 /** Actions that read or write Sightline data, or decrypt it. */
 const DATA_ACTION = /^(s3:(\*|get|put|list|delete|restore)|timestream:|kms:(\*|decrypt|generatedatakey|reencrypt)|cloudwatch:(\*|putmetricdata)|athena:|glue:get|\*$)/;
 
+/** What a sensor stack needs of the data plane: the endpoint and the two secrets (outputs of the data-plane stack). */
+const SENSOR_TRANSPORT = {
+  'sightline:gatewayEndpoint': 'https://gw:4318',
+  'sightline:gatewayTokenSecretArn': 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:SensorToken-workloads-AbCdEf',
+  'sightline:gatewayCaSecretArn': 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:GatewayCa-GhIjKl',
+};
+
 describe('CDK app topologies', () => {
   let allInOne: App;
   beforeAll(() => {
@@ -29,7 +36,7 @@ describe('CDK app topologies', () => {
     // The manifest embeds the data-plane image by cross-stack reference, so it is an Fn::Join rather than one JSON string.
     const manifest = JSON.stringify(Object.values(sensor.findResources('Custom::AWSCDK-EKS-KubernetesResource'))[0]);
     expect(manifest).toContain('\\"kind\\":\\"DaemonSet\\"');
-    expect(manifest).toContain('http://sightline-gateway.sightline.svc.cluster.local:4318');
+    expect(manifest).toContain('https://sightline-gateway.sightline.svc.cluster.local:4318');
     expect(manifest).not.toContain('\\"kind\\":\\"Namespace\\"');
   });
 
@@ -37,7 +44,7 @@ describe('CDK app topologies', () => {
     const dataPlane = allInOne.node.findChild('SightlineDataPlane') as DataPlaneStack;
     const writerPolicyPath = dataPlane.writer.node.path;
     const sensorOnly = buildApp(new App({ context: {
-      'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', 'sightline:gatewayEndpoint': 'http://gw:4318',
+      'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', ...SENSOR_TRANSPORT,
     } }));
     const stacks = [allInOne, sensorOnly].flatMap((app) => app.node.children.filter((child): child is Stack => child instanceof Stack));
     expect(stacks.map((stack) => stack.node.id)).toEqual(['SightlineDataPlane', 'SightlineSensor-SightlineDataPlane-gateway', 'SightlineSensor-workloads']);
@@ -47,8 +54,15 @@ describe('CDK app topologies', () => {
       for (const [logicalId, policy] of Object.entries(template.findResources('AWS::IAM::Policy')) as Array<[string, any]>) {
         const path = stack.node.findAll().find((child) => (child as any).logicalId !== undefined && stack.resolve((child as any).logicalId) === logicalId)?.node.path ?? logicalId;
         if (path.startsWith(writerPolicyPath)) continue;
-        for (const action of allowedActions(policy.Properties.PolicyDocument)) {
-          if (DATA_ACTION.test(action)) offenders.push(`${path}: ${action}`);
+        for (const statement of policy.Properties.PolicyDocument.Statement) {
+          // KMS use only as Secrets Manager decrypting a transport secret reaches no data key (whose policy admits S3
+          // and Timestream only): the sensors' and the gateway's credential reads.
+          const viaService = JSON.stringify(statement.Condition?.StringEquals?.['kms:ViaService'] ?? statement.Condition?.StringLike?.['kms:ViaService'] ?? '');
+          const throughSecretsManager = viaService.includes('secretsmanager.');
+          for (const action of allowedActions({ Statement: [statement] })) {
+            if (action.startsWith('kms:') && throughSecretsManager) continue;
+            if (DATA_ACTION.test(action)) offenders.push(`${path}: ${action}`);
+          }
         }
       }
       for (const role of Object.values(template.findResources('AWS::IAM::Role')) as any[]) {
@@ -59,10 +73,25 @@ describe('CDK app topologies', () => {
     expect(offenders).toEqual([]);
   });
 
-  test('the writer role is the only role Pod Identity hands out, and only to the gateway service account', () => {
+  test('Pod Identity hands the writer role to the gateway only, and the sensors a role that reads their two secrets and nothing else', () => {
     const template = Template.fromStack(allInOne.node.findChild('SightlineDataPlane') as Stack);
     const associations = Object.values(template.findResources('AWS::EKS::PodIdentityAssociation')).map((resource: any) => resource.Properties);
     expect(associations.map((association) => association.ServiceAccount)).toEqual(['sightline-gateway']);
+    const sensorStack = allInOne.node.findChild('SightlineSensor-SightlineDataPlane-gateway') as SensorStack;
+    const sensor = Template.fromStack(sensorStack);
+    const sensorAssociations = Object.values(sensor.findResources('AWS::EKS::PodIdentityAssociation')).map((resource: any) => resource.Properties);
+    expect(sensorAssociations).toEqual([expect.objectContaining({
+      Namespace: 'sightline', ServiceAccount: 'sightline-sensor', RoleArn: { 'Fn::GetAtt': [sensorStack.getLogicalId(sensorStack.credentialsRole.node.defaultChild as any), 'Arn'] },
+    })]);
+    const statements = Object.values(sensor.findResources('AWS::IAM::Policy')).flatMap((policy: any) => policy.Properties.PolicyDocument.Statement)
+      .filter((statement: any) => statement.Sid === 'ReadGatewayCredentials' || statement.Sid === 'DecryptThroughSecretsManager');
+    expect(statements.flatMap((statement: any) => [statement.Action].flat()).sort()).toEqual(['kms:Decrypt', 'secretsmanager:GetSecretValue']);
+    const dataPlane = allInOne.node.findChild('SightlineDataPlane') as DataPlaneStack;
+    const read = statements.find((statement: any) => statement.Sid === 'ReadGatewayCredentials');
+    // Cross-stack references to exactly this cluster's token and the CA.
+    expect(JSON.stringify(read.Resource)).toContain(dataPlane.getLogicalId(dataPlane.transport.caSecret.node.defaultChild as any));
+    expect(JSON.stringify(read.Resource)).toContain(dataPlane.getLogicalId(dataPlane.transport.clientTokens.get(dataPlane.gateway.clusterName)!.node.defaultChild as any));
+    expect([read.Resource].flat()).toHaveLength(2);
   });
 
   test('cdk-nag AwsSolutions over every stack of the default app', () => {
@@ -84,10 +113,14 @@ describe('CDK app topologies', () => {
   });
 
   test('sensor topology needs the cluster and the gateway endpoint', () => {
-    expect(() => buildApp(new App({ context: { 'sightline:topology': 'sensor', 'sightline:gatewayEndpoint': 'http://gw:4318' } })))
+    expect(() => buildApp(new App({ context: { 'sightline:topology': 'sensor', ...SENSOR_TRANSPORT } })))
       .toThrow('context sightline:clusterName is required when sightline:topology is sensor');
+    expect(() => buildApp(new App({ context: { 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', ...SENSOR_TRANSPORT, 'sightline:gatewayTokenSecretArn': undefined } })))
+      .toThrow(/context sightline:gatewayTokenSecretArn is required when sightline:topology is sensor: give this cluster's token secret/);
+    expect(() => buildApp(new App({ context: { 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', ...SENSOR_TRANSPORT, 'sightline:gatewayEndpoint': 'http://gw:4318' } })))
+      .toThrow('context sightline:gatewayEndpoint: must be an https:// URL: sensors ship spans to the gateway over TLS only');
     const app = buildApp(new App({ context: {
-      'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', 'sightline:gatewayEndpoint': 'http://gw:4318',
+      'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', ...SENSOR_TRANSPORT,
     } }));
     expect(stackIds(app)).toEqual(['SightlineSensor-workloads']);
   });
@@ -133,7 +166,7 @@ describe('CDK app topologies', () => {
 
   test('one sensor stack per cluster: the stack is named after the cluster, so a second cluster gets a stack of its own', () => {
     const sensorApp = (clusterName: string) => buildApp(new App({ context: {
-      'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': clusterName, 'sightline:gatewayEndpoint': 'http://gw:4318',
+      'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': clusterName, ...SENSOR_TRANSPORT,
     } }));
     const ids = ['payments', 'search', 'ml_batch', 'ml-batch'].map((cluster) => stackIds(sensorApp(cluster))[0]);
     expect(ids.slice(0, 2)).toEqual(['SightlineSensor-payments', 'SightlineSensor-search']);
@@ -196,9 +229,9 @@ describe('CDK app topologies', () => {
   });
 
   test('cdk-nag runs in the app itself: cdk synth fails on an unacknowledged finding and names it', () => {
-    const app = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', 'sightline:gatewayEndpoint': 'http://gw:4318' } }));
+    const app = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', ...SENSOR_TRANSPORT } }));
     expect(() => app.synth()).not.toThrow();
-    const withFinding = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', 'sightline:gatewayEndpoint': 'http://gw:4318' } }));
+    const withFinding = buildApp(new App({ context: { 'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads', ...SENSOR_TRANSPORT } }));
     new s3.Bucket(withFinding.node.findChild('SightlineSensor-workloads'), 'Unlogged');
     expect(() => withFinding.synth()).toThrow(/ERROR The S3 Bucket has server access logs disabled\. \(AwsSolutions\)[\s\S]*AwsSolutions-S1/);
   });

@@ -78,10 +78,11 @@ function expectPodMatchesConfig({ config, container, pod, manifests }: RenderedC
 }
 
 describe('sensor chart config.yaml', () => {
-  const gatewayEndpoint = 'http://gateway.sightline.internal:4318';
+  const gatewayEndpoint = 'https://gateway.sightline.internal:4318';
+  const gatewayCredentials = { kubernetes: { secretName: 'sightline-gateway-credentials' } };
 
   test('loads, ships to the gateway, spools on the host, names the cluster, takes the node from NODE_NAME', () => {
-    const chart = rendered(new SensorChart(new Cdk8sApp(), 'sensor', { image, gatewayEndpoint, clusterName: 'prod-eu' }).toJson());
+    const chart = rendered(new SensorChart(new Cdk8sApp(), 'sensor', { image, gatewayEndpoint, gatewayCredentials, clusterName: 'prod-eu' }).toJson());
     const { config, container, pod } = chart;
     expect(config.exporters.otlp).toMatchObject({ enabled: true, endpoint: gatewayEndpoint });
     expect(config.exporters.spool.dir).toBe('/var/lib/sightline/spool');
@@ -95,16 +96,27 @@ describe('sensor chart config.yaml', () => {
     // The sensor holds no storage sink: the gateway alone writes to AWS.
     for (const sink of ['s3', 'timestream', 'cloudwatch', 'file'] as const) expect(config.exporters[sink].enabled).toBe(false);
     expectPodMatchesConfig(chart, 'sensor');
-    // Apps on the node reach the sensor's receiver through the host port.
-    expect(container.ports.find((port: any) => port.name === 'otlp').hostPort).toBe(4318);
+    // No port on the node's address: apps reach their node's sensor through the node-local Service.
+    expect(container.ports.find((port: any) => port.name === 'otlp').hostPort).toBeUndefined();
   });
 
-  test('a custom host spool path and node OTLP port keep the container side the config names', () => {
+  test('the gateway is verified and authenticated with files the config names, mounted from the Secret', () => {
+    const chart = rendered(new SensorChart(new Cdk8sApp(), 'sensor', { image, gatewayEndpoint, gatewayCredentials }).toJson());
+    const { tls, auth } = chart.config.exporters.otlp;
+    expect(tls).toEqual({ caFile: '/etc/sightline-gateway/ca.crt', serverName: 'sightline-gateway.sightline.svc' });
+    expect(auth).toEqual({ tokenFile: '/etc/sightline-gateway/token' });
+    const mount = chart.container.volumeMounts.find((candidate: any) => candidate.mountPath === '/etc/sightline-gateway');
+    expect(mount.readOnly).toBe(true);
+    expect(chart.pod.volumes.find((volume: any) => volume.name === mount.name).secret).toEqual({ secretName: 'sightline-gateway-credentials', defaultMode: 0o400 });
+    // Nothing secret is in the ConfigMap: only paths.
+    expect(JSON.stringify(byKind(chart.manifests, 'ConfigMap').data)).not.toMatch(/BEGIN|token:\s*[A-Za-z0-9]{16}/);
+  });
+
+  test('a custom host spool path keeps the container side the config names', () => {
     const chart = rendered(new SensorChart(new Cdk8sApp(), 'sensor', {
-      image, gatewayEndpoint, spoolHostPath: '/mnt/data/sightline', nodeOtlpPort: 14318,
+      image, gatewayEndpoint, gatewayCredentials, spoolHostPath: '/mnt/data/sightline',
     }).toJson());
     expect(chart.pod.volumes.find((volume: any) => volume.name === 'spool').hostPath.path).toBe('/mnt/data/sightline');
-    expect(chart.container.ports.find((port: any) => port.name === 'otlp')).toMatchObject({ containerPort: 4318, hostPort: 14318 });
     expect(chart.config.enrichment.kubernetes.clusterName).toBeUndefined();
     expectPodMatchesConfig(chart, 'sensor');
   });
@@ -113,27 +125,29 @@ describe('sensor chart config.yaml', () => {
     const chart = rendered(new SensorChart(new Cdk8sApp(), 'sensor', {
       image,
       gatewayEndpoint,
+      gatewayCredentials,
       extraConfig: {
         privacy: { obfuscation: { requestPrompts: true } },
-        exporters: { otlp: { endpoint: 'http://elsewhere:4318', timeoutMs: 2500 }, batching: { maxBatch: 64 } },
+        exporters: { otlp: { endpoint: 'https://elsewhere:4318', timeoutMs: 2500 }, batching: { maxBatch: 64 } },
       },
     }).toJson());
     expect(chart.config.privacy.obfuscation.requestPrompts).toBe(true);
     expect(chart.config.exporters.otlp).toMatchObject({ endpoint: gatewayEndpoint, timeoutMs: 2500 });
     expect(chart.config.exporters.batching.maxBatch).toBe(64);
-    expect(() => new SensorChart(new Cdk8sApp(), 'sensor', { image, gatewayEndpoint, extraConfig: { exporter: {} } as never }))
+    expect(() => new SensorChart(new Cdk8sApp(), 'sensor', { image, gatewayEndpoint, gatewayCredentials, extraConfig: { exporter: {} } as never }))
       .toThrow(/the sensor chart's config.yaml is invalid:\n {2}- exporter: unknown key/);
   });
 });
 
 describe('gateway chart config.yaml', () => {
   const sinks: GatewaySinks = { region: 'eu-west-1', spanBucketName: 'sightline-spans', timestreamDatabaseName: 'sightline', slaMs: 1200 };
+  const credentials = { kubernetes: { tlsSecretName: 'sightline-gateway-tls', clientTokensSecretName: 'sightline-gateway-client-tokens' } };
 
   test.each([
     ['with Timestream', sinks],
     ['CloudWatch-only', { ...sinks, timestreamDatabaseName: undefined }],
   ])('%s: loads and writes to the sinks of the data plane', (_, chartSinks) => {
-    const chart = rendered(new GatewayChart(new Cdk8sApp(), 'gateway', { image, sinks: chartSinks }).toJson());
+    const chart = rendered(new GatewayChart(new Cdk8sApp(), 'gateway', { image, sinks: chartSinks, credentials }).toJson());
     const { config, workload } = chart;
     expect(config.exporters.s3).toMatchObject({ enabled: true, bucket: 'sightline-spans', prefix: '', region: 'eu-west-1' });
     if (chartSinks.timestreamDatabaseName === undefined) {
@@ -205,12 +219,14 @@ describe('config.yaml of the charts inside every topology', () => {
   test('sensor topology: the applied manifest carries a config that loads and points at the given gateway', () => {
     const app = buildApp(new App({ context: {
       'sightline:image': image, 'sightline:topology': 'sensor', 'sightline:clusterName': 'workloads',
-      'sightline:gatewayEndpoint': 'http://vpce-0abc.vpce-svc-0123.eu-west-1.vpce.amazonaws.com:4318',
+      'sightline:gatewayEndpoint': 'https://vpce-0abc.vpce-svc-0123.eu-west-1.vpce.amazonaws.com:4318',
+      'sightline:gatewayTokenSecretArn': 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:SensorToken-workloads-AbCdEf',
+      'sightline:gatewayCaSecretArn': 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:GatewayCa-GhIjKl',
     } }));
     const template = Template.fromStack(app.node.findChild('SightlineSensor-workloads') as Stack);
     const resource = Object.values(template.findResources('Custom::AWSCDK-EKS-KubernetesResource'))[0] as any;
     const chart = rendered(JSON.parse(resource.Properties.Manifest));
-    expect(chart.config.exporters.otlp).toMatchObject({ enabled: true, endpoint: 'http://vpce-0abc.vpce-svc-0123.eu-west-1.vpce.amazonaws.com:4318' });
+    expect(chart.config.exporters.otlp).toMatchObject({ enabled: true, endpoint: 'https://vpce-0abc.vpce-svc-0123.eu-west-1.vpce.amazonaws.com:4318' });
     expect(chart.config.enrichment.kubernetes.clusterName).toBe('workloads');
     expect(chart.config.exporters.spool.dir).toBe('/var/lib/sightline/spool');
     expectPodMatchesConfig(chart, 'sensor');

@@ -16,7 +16,8 @@ describe('DataPlaneStack', () => {
   });
 
   test('composes keys, bucket, catalog, Timestream, monitoring and the gateway cluster', () => {
-    template.resourceCountIs('AWS::KMS::Key', 2);
+    // The data key, the platform key, and the transport key of the gateway certificate and the sensor tokens.
+    template.resourceCountIs('AWS::KMS::Key', 3);
     template.allResourcesProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     template.resourceCountIs('AWS::Glue::Table', 1);
     template.resourceCountIs('AWS::Timestream::Table', 2);
@@ -72,7 +73,8 @@ describe('DataPlaneStack', () => {
     for (const key of topicKeys) expect(key).toContain(platformKeyId);
     // CloudWatch may use the platform key (to publish to the encrypted topics), never the data key.
     const keyPolicies = Object.entries(template.findResources('AWS::KMS::Key')).map(([id, key]: [string, any]) => [id, JSON.stringify(key.Properties.KeyPolicy)]);
-    for (const [id, policy] of keyPolicies) expect([id, policy.includes('cloudwatch.amazonaws.com')]).toEqual([id, id !== dataKeyId]);
+    for (const [id, policy] of keyPolicies) expect([id, policy.includes('cloudwatch.amazonaws.com')]).toEqual([id, id === platformKeyId]);
+    expect(keyPolicies.map(([id]) => id)).toContain(dataKeyId);
   });
 
   test('the gateway writer encrypts new span objects through S3 with the data key, and can decrypt nothing (IAM simulator)', async () => {
@@ -87,6 +89,9 @@ describe('DataPlaneStack', () => {
     const refs = {
       [`${keyId}.Arn`]: keyArn, [`${bucketId}.Arn`]: 'arn:aws:s3:::spans-bucket', [`${tableId}.Arn`]: `arn:aws:timestream:${region}:${account}:database/db/table/llm_calls`,
       'AWS::Region': region, 'AWS::AccountId': account,
+      // The gateway also reads its certificate and the tokens (transport secrets), under a key of their own.
+      [pinned.getLogicalId(pinned.transport.tlsSecret.node.defaultChild as any)]: `arn:aws:secretsmanager:${region}:${account}:secret:tls`,
+      [`${pinned.getLogicalId(pinned.transport.key.node.defaultChild as any)}.Arn`]: `arn:aws:kms:${region}:${account}:key/0000-transport`,
     };
     const keyPolicy = resolveIntrinsics((pinnedTemplate.findResources('AWS::KMS::Key')[keyId] as any).Properties.KeyPolicy, refs);
     const writerPolicies = Object.values(pinnedTemplate.findResources('AWS::IAM::Policy'))
@@ -107,6 +112,8 @@ describe('DataPlaneStack', () => {
     expect(await decide('kms:GenerateDataKey', 's3')).toBe('Allowed');
     expect(await decide('kms:Decrypt', 's3')).not.toBe('Allowed');
     expect(await decide('kms:GenerateDataKey', 'timestream')).not.toBe('Allowed');
+    // Its Secrets Manager reads open nothing on the data key.
+    expect(await decide('kms:Decrypt', 'secretsmanager')).not.toBe('Allowed');
   });
 
   test('every log group has a retention, the log groups of the kubectl and custom-resource functions included', () => {

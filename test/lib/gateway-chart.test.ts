@@ -17,7 +17,13 @@ const sinks = {
   timestreamDatabaseName: 'sightline-db',
   slaMs: 1500,
 };
-const render = (props: Partial<GatewayChartProps> = {}): any[] => new GatewayChart(new App(), 'gateway', { image, sinks, ...props }).toJson();
+const credentials: GatewayChartProps['credentials'] = {
+  secretsManager: {
+    tlsSecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:GatewayTls-aaaaaa',
+    clientTokenSecretArns: { payments: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:Token-payments-bbbbbb' },
+  },
+};
+const render = (props: Partial<GatewayChartProps> = {}): any[] => new GatewayChart(new App(), 'gateway', { image, sinks, credentials, ...props }).toJson();
 const byKind = (manifests: any[], kind: string): any => manifests.find((manifest) => manifest.kind === kind);
 
 describe('GatewayChart', () => {
@@ -141,12 +147,53 @@ describe('GatewayChart', () => {
     expect(pdb.spec.selector.matchLabels).toEqual(statefulSet.spec.selector.matchLabels);
   });
 
+  test('serves TLS with the fetched certificate and accepts the clusters\' tokens, current and previous', () => {
+    const configMap = byKind(manifests, 'ConfigMap');
+    const config = parse(configMap.data['config.yaml']);
+    expect(config.receiver).toMatchObject({
+      host: '0.0.0.0',
+      tls: { certFile: '/run/sightline/credentials/tls/tls.crt', keyFile: '/run/sightline/credentials/tls/tls.key' },
+      auth: { tokensDir: '/run/sightline/credentials/tokens' },
+    });
+    const { tlsSecretArn, clientTokenSecretArns } = (credentials as { secretsManager: any }).secretsManager;
+    expect(JSON.parse(configMap.data['credentials.json'])).toEqual({
+      directories: ['/run/sightline/credentials/tokens'],
+      files: [
+        { secretId: tlsSecretArn, jsonKey: 'certificate', path: '/run/sightline/credentials/tls/tls.crt', versionStage: 'AWSCURRENT', optional: false },
+        { secretId: tlsSecretArn, jsonKey: 'privateKey', path: '/run/sightline/credentials/tls/tls.key', versionStage: 'AWSCURRENT', optional: false },
+        { secretId: clientTokenSecretArns.payments, path: '/run/sightline/credentials/tokens/payments', versionStage: 'AWSCURRENT', optional: false },
+        { secretId: clientTokenSecretArns.payments, path: '/run/sightline/credentials/tokens/payments.previous', versionStage: 'AWSPREVIOUS', optional: true },
+      ],
+    });
+    const pod = statefulSet.spec.template.spec;
+    expect(pod.initContainers.map((init: any) => [init.name, init.image, init.args])).toEqual([['credentials', image, ['credentials', '--plan', '/etc/sightline/credentials.json']]]);
+    expect(pod.volumes).toContainEqual({ name: 'credentials', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
+    // A new token secret (a cluster added) rolls the pods, which fetch again.
+    const checksum = (rendered: any[]) => byKind(rendered, 'StatefulSet').spec.template.metadata.annotations['sightline.dev/config-sha256'];
+    const more = { secretsManager: { tlsSecretArn, clientTokenSecretArns: { ...clientTokenSecretArns, search: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:Token-search-cccccc' } } };
+    expect(checksum(render({ credentials: more }))).not.toBe(checksum(manifests));
+  });
+
+  test('or mounts Kubernetes Secrets (cert-manager\'s kubernetes.io/tls among them) for clusters this app does not manage', () => {
+    const rendered = render({ credentials: { kubernetes: { tlsSecretName: 'gw-tls', clientTokensSecretName: 'gw-tokens' } } });
+    const pod = byKind(rendered, 'StatefulSet').spec.template.spec;
+    expect(pod.initContainers).toEqual([]);
+    expect(pod.volumes).toEqual(expect.arrayContaining([
+      { name: 'tls', secret: { secretName: 'gw-tls', defaultMode: 0o440 } },
+      { name: 'client-tokens', secret: { secretName: 'gw-tokens', defaultMode: 0o440 } },
+    ]));
+    expect(parse(byKind(rendered, 'ConfigMap').data['config.yaml']).receiver).toMatchObject({
+      tls: { certFile: '/etc/sightline-tls/tls.crt', keyFile: '/etc/sightline-tls/tls.key' }, auth: { tokensDir: '/etc/sightline-tokens' },
+    });
+  });
+
   test('rejects an impossible replica range', () => {
     expect(() => render({ minReplicas: 5, maxReplicas: 2 })).toThrow(/minReplicas \(5\) <= maxReplicas \(2\)/);
   });
 
   test('in-cluster endpoint names the Service', () => {
-    const chart = new GatewayChart(new App(), 'gateway', { image, sinks });
-    expect(chart.inClusterEndpoint).toBe(`http://${byKind(manifests, 'Service').metadata.name}.sightline.svc.cluster.local:4318`);
+    const chart = new GatewayChart(new App(), 'gateway', { image, sinks, credentials });
+    expect(chart.inClusterEndpoint).toBe(`https://${byKind(manifests, 'Service').metadata.name}.sightline.svc.cluster.local:4318`);
+    expect(chart.serverName).toBe(`${byKind(manifests, 'Service').metadata.name}.sightline.svc`);
   });
 });

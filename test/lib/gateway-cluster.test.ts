@@ -15,6 +15,14 @@ function gatewayIn(stackId: string, props: Partial<GatewayClusterProps> = {}): {
     secretsKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }),
     workloadAccounts: ['444455556666'],
     sinks: { region: 'eu-west-1', spanBucketName: 'spans', slaMs: 1000 },
+    transport: {
+      credentials: {
+        secretsManager: {
+          tlsSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:GatewayTls-aaaaaa',
+          clientTokenSecretArns: { payments: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:Token-payments-bbbbbb' },
+        },
+      },
+    },
     ...props,
   });
   return { stack, gateway, writerRole, template: Template.fromStack(stack) };

@@ -3,12 +3,17 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { parse } from 'yaml';
 import { SensorStack, type SensorStackProps } from '../../lib/sensor-stack';
 import { parseConfig } from '../../sensor/config/load-config';
+import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { nagErrors } from './support';
 
 const props: SensorStackProps = {
   env: { account: '444455556666', region: 'eu-west-1' },
   cluster: { existingClusterName: 'workloads-prod', kubernetesVersion: '1.34' },
-  gatewayEndpoint: 'http://vpce-0123.sightline.internal:4318',
+  gatewayEndpoint: 'https://vpce-0123.sightline.internal:4318',
+  gatewayCredentials: {
+    tokenSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:SensorToken-workloads-prod-AbCdEf',
+    caSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:GatewayCa-GhIjKl',
+  },
   image: 'public.ecr.aws/example/sightline@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
 };
 
@@ -28,7 +33,7 @@ describe('SensorStack on an existing cluster', () => {
     const daemonSet = manifest.find((object) => object.kind === 'DaemonSet');
     expect(daemonSet.spec.template.spec.containers[0].args).toEqual(['sensor', '--config', '/etc/sightline/config.yaml']);
     const config = parseConfig(parse(manifest.find((object) => object.kind === 'ConfigMap').data['config.yaml']));
-    expect(config.exporters.otlp).toMatchObject({ enabled: true, endpoint: 'http://vpce-0123.sightline.internal:4318' });
+    expect(config.exporters.otlp).toMatchObject({ enabled: true, endpoint: 'https://vpce-0123.sightline.internal:4318' });
     expect(config.enrichment.kubernetes.clusterName).toBe('workloads-prod');
   });
 
@@ -40,6 +45,49 @@ describe('SensorStack on an existing cluster', () => {
     const [accessEntryId] = Object.keys(template.findResources('AWS::EKS::AccessEntry'));
     const [manifestResource] = Object.values(template.findResources('Custom::AWSCDK-EKS-KubernetesResource')) as any[];
     expect(manifestResource.DependsOn).toContain(accessEntryId);
+  });
+
+  test('the sensors read their token and the gateway CA through Pod Identity, and only those; the association precedes the pods', async () => {
+    const { tokenSecretArn, caSecretArn } = props.gatewayCredentials;
+    template.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+      ClusterName: 'workloads-prod', Namespace: 'sightline', ServiceAccount: 'sightline-sensor',
+      RoleArn: { 'Fn::GetAtt': [stack.getLogicalId(stack.credentialsRole.node.defaultChild as any), 'Arn'] },
+    });
+    const [associationId] = Object.keys(template.findResources('AWS::EKS::PodIdentityAssociation'));
+    const [manifestResource] = Object.values(template.findResources('Custom::AWSCDK-EKS-KubernetesResource')) as any[];
+    expect(manifestResource.DependsOn).toContain(associationId);
+    const role = (template.findResources('AWS::IAM::Role')[stack.getLogicalId(stack.credentialsRole.node.defaultChild as any)] as any).Properties;
+    expect(role.AssumeRolePolicyDocument.Statement.map((statement: any) => [statement.Principal.Service, statement.Condition])).toEqual([
+      ['pods.eks.amazonaws.com', { StringEquals: { 'aws:SourceAccount': '444455556666' } }],
+      ['pods.eks.amazonaws.com', { StringEquals: { 'aws:SourceAccount': '444455556666' } }],
+    ]);
+    // Judged by an IAM policy simulator: the two secrets, and nothing else of Secrets Manager or KMS.
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((policy: any) => JSON.stringify(policy.Properties.Roles).includes(stack.getLogicalId(stack.credentialsRole.node.defaultChild as any)))
+      .map((policy: any, index) => ({ name: `sensor-${index}`, policy: policy.Properties.PolicyDocument }));
+    // The data-plane side admits this whole account (as TransportSecrets' resource and key policies do), so what the
+    // sensor role may read is decided by its own policy here.
+    const admitsThisAccount = (action: string) => ({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: action, Resource: '*' }],
+    });
+    const decide = async (action: string, resource: string, context: Record<string, string> = {}) => {
+      const response = await runSimulation({
+        request: { principal: 'arn:aws:iam::444455556666:role/sensor', action, resource: { resource, accountId: resource.split(':')[4] || '111122223333' }, contextVariables: context },
+        identityPolicies: policies, serviceControlPolicies: [], resourceControlPolicies: [], resourcePolicy: admitsThisAccount(action),
+      }, {});
+      if (response.resultType === 'error') throw new Error(JSON.stringify(response.errors));
+      return response.overallResult;
+    };
+    expect(await decide('secretsmanager:GetSecretValue', tokenSecretArn)).toBe('Allowed');
+    expect(await decide('secretsmanager:GetSecretValue', caSecretArn)).toBe('Allowed');
+    expect(await decide('secretsmanager:GetSecretValue', 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:SensorToken-other-cluster-XyZ')).not.toBe('Allowed');
+    expect(await decide('secretsmanager:GetSecretValue', 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:GatewayTls-MnOpQr')).not.toBe('Allowed');
+    const key = 'arn:aws:kms:eu-west-1:111122223333:key/0000-transport';
+    expect(await decide('kms:Decrypt', key, { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' })).toBe('Allowed');
+    expect(await decide('kms:Decrypt', key, { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' })).not.toBe('Allowed');
+    expect(await decide('kms:Decrypt', key)).not.toBe('Allowed');
+    expect(await decide('s3:GetObject', 'arn:aws:s3:::spans-bucket/spans/x')).not.toBe('Allowed');
   });
 
   test('every function logs to a log group with retention', () => {

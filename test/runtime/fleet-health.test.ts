@@ -45,6 +45,17 @@ test('per interval: sensor drops summed, largest sensor spool, the gateway spool
   expect(text).toMatch(/^sightline_fleet_spool_bytes\{component="gateway"\} 0$/m);
 });
 
+test('requests the receiver refused unread are published per interval', () => {
+  let rejected = 0;
+  const fleet = new FleetHealth(new Registry(), { gatewaySpoolBytes: () => 0, rejectedRequests: () => rejected }, silentLogger());
+  const rejections = () => fleet.drain().filter((d) => d.MetricName === HealthMetric.rejectedRequests).map((d) => [d.Dimensions, d.Unit, d.Value]);
+  rejected = 3;
+  expect(rejections()).toEqual([[[{ Name: MetricDimension.component, Value: 'gateway' }], 'Count', 3]]);
+  rejected = 5;
+  expect(rejections()).toEqual([[[{ Name: MetricDimension.component, Value: 'gateway' }], 'Count', 2]]);
+  expect(rejections()).toEqual([[[{ Name: MetricDimension.component, Value: 'gateway' }], 'Count', 0]]);
+});
+
 test('published to CloudWatch with the namespace and the Component dimension the alarms read', async () => {
   const cloudwatch = mockClient(CloudWatchClient);
   cloudwatch.on(PutMetricDataCommand).resolves({});

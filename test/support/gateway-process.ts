@@ -129,6 +129,17 @@ async function startService(
   };
 }
 
+/** `override` laid over `base`, section by section (so a test's `exporters.otlp` keeps the default `exporters.batching`). */
+export function deepMerge(base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const current = out[key];
+    const isTree = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    out[key] = isTree(current) && isTree(value) ? deepMerge(current, value) : value;
+  }
+  return out;
+}
+
 function writeConfig(file: string, config: object): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, toYaml(config));
@@ -150,7 +161,7 @@ export interface GatewayOptions {
 }
 
 export async function startGatewayProcess(options: GatewayOptions): Promise<ServiceProcess> {
-  const config = { receiver: { host: '127.0.0.1' }, server: { host: '127.0.0.1' }, ...options.config };
+  const config = deepMerge({ receiver: { host: '127.0.0.1' }, server: { host: '127.0.0.1' } }, options.config as Record<string, unknown>);
   const configFile = writeConfig(path.join(options.workDir, 'gateway.yaml'), config);
   // Its own data directory: the default one is shared by every gateway on the machine.
   const args = ['--config', configFile, '--otlp-port', String(options.otlpPort ?? 0), '--http-port', String(options.httpPort ?? 0), '--data-dir', path.join(options.workDir, 'data')];
@@ -171,13 +182,12 @@ export interface SensorOptions {
 }
 
 export async function startSensorProcess(options: SensorOptions): Promise<ServiceProcess> {
-  const config = {
+  const config = deepMerge({
     receiver: { host: '127.0.0.1', port: 0 },
     server: { host: '127.0.0.1', httpPort: 0 },
     enrichment: { kubernetes: { enabled: false } },
     exporters: { ...FAST_DELIVERY },
-    ...options.config,
-  };
+  }, (options.config ?? {}) as Record<string, unknown>);
   const configFile = writeConfig(path.join(options.workDir, 'sensor.yaml'), config);
   // Attaching the probes to every TLS library on the host takes a few seconds on a busy machine.
   return startService('sensor', ['--config', configFile, '--otlp-endpoint', options.otlpEndpoint, '--data-dir', options.dataDir], options.env ?? {}, 45_000, options.location);
