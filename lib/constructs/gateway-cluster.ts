@@ -102,6 +102,8 @@ export class GatewayCluster extends Construct {
   /** The cluster's name as a plain string (`<stack name>-gateway`), known at synth. */
   readonly clusterName: string;
   readonly chart: GatewayChart;
+  /** The applied gateway chart (it creates the `sightline` namespace). */
+  readonly manifest: eks.KubernetesManifest;
   readonly loadBalancer: elbv2.NetworkLoadBalancer;
   readonly targetGroup: elbv2.NetworkTargetGroup;
   readonly endpointService: ec2.VpcEndpointService;
@@ -167,6 +169,7 @@ export class GatewayCluster extends Construct {
       spoolVolumeGiB: props.spoolVolumeGiB,
     });
     const gatewayManifest = this.cluster.addCdk8sChart('Gateway', this.chart);
+    this.manifest = gatewayManifest;
     gatewayManifest.node.addDependency(metricsServer);
 
     // Pod Identity (its agent is part of Auto Mode) gives the gateway's service account, and nothing else, the writer role.
