@@ -53,6 +53,8 @@ export interface OperatorAccessDescriptor {
   readonly healthAlarmNames: string[];
   /** Image repository the cluster's admission policy accepts images from, by digest only. */
   readonly releaseRepository: string;
+  /** Version of the Sightline charts the stack deployed; a release that needs newer charts skips the cluster. */
+  readonly chartVersion?: string;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 } from '../../control-plane/contract';
 import { OperatorAccessChart } from '../charts/operator-access-chart';
 import { acknowledgeNagRule } from '../nag-acknowledgements';
+import { version as SIGHTLINE_VERSION } from '../../package.json';
 
 /**
  * Every way to read Sightline data, denied to the operator in its own policy and its boundary. Whole services where
@@ -207,6 +208,7 @@ export class OperatorAccess extends Construct {
       workloads: [...props.workloads],
       healthAlarmNames,
       releaseRepository: props.releaseRepository,
+      chartVersion: SIGHTLINE_VERSION,
     };
     new CfnOutput(this, 'Descriptor', {
       key: 'SightlineOperatorAccess',

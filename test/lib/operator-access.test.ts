@@ -272,7 +272,7 @@ describe('data-plane stack with operator access', () => {
     expect(descriptor).toEqual({
       accountId: ACCOUNT, region: REGION, clusterName: 'SightlineDataPlane-gateway', operatorRoleArn: policies.roleArn, workloads: ['gateway'],
       healthAlarmNames: expect.arrayContaining(['Sightline-Health-GatewayHeartbeat-Critical', 'Sightline-Health-SensorHeartbeat-Critical', 'Sightline-Gateway-GatewayPodsAvailable-Warning']),
-      releaseRepository: 'public.ecr.aws/acme/sightline',
+      releaseRepository: 'public.ecr.aws/acme/sightline', chartVersion: require('../../package.json').version,
     });
     expect(descriptor.healthAlarmNames.filter((name: string) => name.includes('LlmSla'))).toEqual([]);
     expect(nagErrors(stack)).toEqual([]);
