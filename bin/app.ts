@@ -6,7 +6,9 @@
 import { Annotations, App, Duration, Stack, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DataPlaneAccountStack } from '../lib/data-plane-account-stack';
+import { ControlPlaneStack } from '../lib/control-plane-stack';
 import { DataPlaneStack } from '../lib/data-plane-stack';
+import { CONTROL_PLANE_STACK } from '../control-plane/store/tables';
 import { readDeploymentContext, releaseRepositoryOf, type DeploymentContext } from '../lib/deployment-context';
 import type { OperatorAccessOptions } from '../lib/constructs/operator-access';
 import { deploymentNames } from '../lib/deployment-names';
@@ -113,6 +115,13 @@ export function buildApp(app: App): App {
       }));
       break;
     }
+    case 'control-plane':
+      new ControlPlaneStack(app, CONTROL_PLANE_STACK, {
+        env: region === undefined ? undefined : { region },
+        description: 'Sightline vendor control plane: tenant registry, releases, rollouts and their audit trail',
+        alarmEmail: context['sightline:alarmEmail'],
+      });
+      break;
     case 'sub-account':
       new DataPlaneAccountStack(app, 'SightlineDataPlaneAccount', {
         env: region === undefined ? undefined : { region },
