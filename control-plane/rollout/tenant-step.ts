@@ -243,7 +243,8 @@ export class TenantStep {
         await this.audit('workload.changed', 'ok', { target: this.target(cluster, component), before: change.before, after: settings, detail: decision?.reasons.join('; ') });
       }
       if (changed > 0) {
-        this.moveTo('rolling-out', { stage: this.next.stage });
+        const what = stages[this.next.stage].map(({ cluster, component }) => this.target(cluster, component)).join(', ');
+        this.moveTo('rolling-out', { stage: this.next.stage, detail: `changed ${what}; waiting for the rollout` });
         return;
       }
     }
@@ -251,7 +252,7 @@ export class TenantStep {
       this.moveTo('unchanged', { detail: decision?.reasons.join('; ') || undefined });
       await this.audit('tenant.unchanged', 'ok', { detail: this.context.rollout.release === undefined ? 'sized right' : `already runs ${this.context.rollout.release.version}` });
     } else {
-      this.moveTo('baking');
+      this.moveTo('baking', { detail: `baking ${this.settings.bakeSeconds} s` });
     }
   }
 
@@ -290,7 +291,7 @@ export class TenantStep {
         this.moveTo('applying', { stage: this.next.stage });
         await this.applyStage();
       } else {
-        this.moveTo('baking');
+        this.moveTo('baking', { detail: `rolled out; baking ${this.settings.bakeSeconds} s` });
       }
       return;
     }
