@@ -79,6 +79,8 @@ export class FakeCluster {
   private readonly server: http.Server;
   /** Set to make the API unreachable (connections refused) while the cluster keeps its state. */
   private closed = false;
+  /** The customer deleted the operator's access entry: its tokens no longer map to anyone. */
+  private accessEntryRemoved = false;
   url = '';
 
   constructor(readonly options: FakeClusterOptions) {
@@ -117,6 +119,11 @@ export class FakeCluster {
   goDark(): void {
     this.closed = true;
     this.server.closeAllConnections();
+  }
+
+  /** `aws eks delete-access-entry` for the operator role. */
+  removeAccessEntry(): void {
+    this.accessEntryRemoved = true;
   }
 
   /** Image of the Sightline container of a workload, and of each of its pods. */
@@ -160,7 +167,7 @@ export class FakeCluster {
     }, { expiresIn: Number(query.get('X-Amz-Expires')), signingDate });
     if (expected.query?.['X-Amz-Signature'] !== query.get('X-Amz-Signature')) return undefined;
     // The access entry: the operator role, and only it, maps to the operator group.
-    if (session.roleArn !== this.options.operatorRoleArn) return undefined;
+    if (session.roleArn !== this.options.operatorRoleArn || this.accessEntryRemoved) return undefined;
     const [, , , , account, resource] = session.roleArn.split(':');
     return { username: `arn:aws:sts::${account}:assumed-role/${resource.split('/')[1]}/${session.sessionName}`, groups: [OPERATOR_KUBERNETES_GROUP, 'system:authenticated'] };
   }
