@@ -3,6 +3,7 @@
  * the rollouts and the audit trail. Items are validated on the way out, so a hand-edited item fails loudly.
  */
 import { randomUUID } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type QueryCommandInput, type ScanCommandInput,
@@ -110,8 +111,8 @@ interface RolloutItem {
   updatedAt: string;
   status: string;
   revision: number;
-  /** The record as JSON: one attribute, read and written whole. */
-  record: string;
+  /** The record as gzip JSON: one attribute, read and written whole (an item holds at most 400 KB). */
+  record: Uint8Array;
   abortRequestedBy?: string;
 }
 
@@ -119,7 +120,7 @@ export class DynamoRolloutStore implements RolloutStore {
   constructor(private readonly documents: DynamoDBDocumentClient, private readonly table: string) {}
 
   private static toRecord(item: RolloutItem): RolloutRecord {
-    const record = JSON.parse(item.record) as RolloutRecord;
+    const record = JSON.parse(gunzipSync(item.record).toString('utf8')) as RolloutRecord;
     return item.abortRequestedBy === undefined ? record : { ...record, abortRequestedBy: item.abortRequestedBy };
   }
 
@@ -132,7 +133,7 @@ export class DynamoRolloutStore implements RolloutStore {
     const { abortRequestedBy: _kept, ...record } = rollout;
     return {
       rolloutId: rollout.rolloutId, listing: 'rollout', createdAt: rollout.createdAt, updatedAt: rollout.updatedAt, status: rollout.status,
-      revision: rollout.revision, record: JSON.stringify(record),
+      revision: rollout.revision, record: gzipSync(JSON.stringify(record)),
     };
   }
 

@@ -107,3 +107,29 @@ test('the stores refuse what would rewrite history, and the handler its bad inpu
   await expect(handler({ rolloutId: 'r-unknown' })).rejects.toThrow('rollout r-unknown does not exist and no start request came with it');
   expect(() => tableNamesFromEnvironment({ SIGHTLINE_TENANTS_TABLE: 't' })).toThrow('SIGHTLINE_RELEASES_TABLE is not set: the control plane needs the name of its releases table');
 });
+
+test('a rollout of 2,000 tenants fits in one item (400 KB): the record is stored gzipped', async () => {
+  const stores = await setUp();
+  const handler = rolloutStepHandler({ ...stores, fleet: new AwsFleet(), now: () => new Date(clock), publish: async () => undefined });
+  await execute(handler, 'r-size');
+  const finished = (await stores.rollouts.get('r-size'))!;
+  // Every tenant as the finished ones look, each with its own ids, accounts and clusters.
+  const template = Object.values(finished.tenants);
+  const tenants: typeof finished.tenants = {};
+  for (let index = 0; index < 2000; index += 1) {
+    const tenantId = `tenant-${index.toString(36)}-${(index * 7919).toString(16)}`;
+    const account = String(100000000000 + index * 104729);
+    const at = new Date(Date.parse('2025-06-02T10:00:00Z') + index * 37_013).toISOString();
+    const text = JSON.stringify(template[index % template.length]).replace(/"tenantId":"[^"]+"/, `"tenantId":"${tenantId}"`).replace(/\d{12}/g, account)
+      .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, at).replace(/\b\d{1,3} s\b/g, `${index % 600} s`);
+    tenants[tenantId] = JSON.parse(text);
+  }
+  const big = { ...finished, rolloutId: 'r-big', tenants, waves: [{ name: 'rest' as const, tenantIds: Object.keys(tenants), maxFailures: 100, minHealthy: 0 }], revision: 0 };
+  await stores.rollouts.create(big);
+  const item = dynamo.tables.get('rollouts')!.get(JSON.stringify(['r-big', null]))!;
+  const bytes = Object.entries(item).reduce((sum, [key, value]) => sum + key.length + (value instanceof Uint8Array ? value.length : String(value).length), 0);
+  expect(JSON.stringify(big).length).toBeGreaterThan(400 * 1024);
+  expect(bytes).toBeLessThan(400 * 1024);
+  expect((await stores.rollouts.get('r-big'))!.tenants).toEqual(tenants);
+  process.stdout.write(`rollout record of 2,000 tenants: ${Math.round(JSON.stringify(big).length / 1024)} KiB JSON, ${Math.round(bytes / 1024)} KiB stored\n`);
+});
