@@ -85,7 +85,8 @@ export class OperatorAccessChart extends Chart {
         failurePolicy: 'Fail',
         // Every write the operator could make, in every namespace, whatever RBAC it is given by mistake later.
         matchConstraints: {
-          resourceRules: [{ apiGroups: ['*'], apiVersions: ['*'], resources: ['*', '*/*'], operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] }],
+          // `*/*`: every resource and every subresource (the API server refuses it next to `*`).
+          resourceRules: [{ apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] }],
         },
         matchConditions: rules.matchConditions,
         variables: rules.variables,

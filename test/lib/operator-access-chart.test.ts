@@ -7,6 +7,7 @@ import { SIGHTLINE_WORKLOADS } from '../../control-plane/contract';
 import { GATEWAY_WORKLOAD } from '../../lib/charts/gateway-chart';
 import { OperatorAccessChart, type OperatorAccessChartProps } from '../../lib/charts/operator-access-chart';
 import { SensorChart } from '../../lib/charts/sensor-chart';
+import { policyProblems } from '../support/admission-policy';
 
 const render = (props: Partial<OperatorAccessChartProps> = {}): any[] =>
   new OperatorAccessChart(new App(), 'access', { releaseRepository: 'public.ecr.aws/acme/sightline', workloads: ['gateway', 'sensor'], ...props }).toJson();
@@ -47,6 +48,11 @@ test('the binding names the operator group only; the admission policy fails clos
   const policy = manifests.find((manifest) => manifest.kind === 'ValidatingAdmissionPolicy');
   expect(policy.spec.failurePolicy).toBe('Fail');
   expect(policy.spec.matchConditions).toEqual([{ name: 'sightline-operator', expression: "has(request.userInfo.groups) && 'sightline-operators' in request.userInfo.groups" }]);
+  // Every write (and CONNECT) to every resource and subresource, in a form the API server accepts.
+  expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: ['*'], apiVersions: ['*'], resources: ['*/*'], operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] }]);
+  expect(policyProblems(policy)).toEqual([]);
+  expect(policyProblems({ ...policy, spec: { ...policy.spec, matchConstraints: { resourceRules: [{ ...policy.spec.matchConstraints.resourceRules[0], resources: ['*', '*/*'] }] } } }))
+    .toEqual(["spec.matchConstraints.resourceRules[0].resources: if '*/*' is present, must not specify other resources"]);
   const binding = manifests.find((manifest) => manifest.kind === 'ValidatingAdmissionPolicyBinding');
   expect(binding.spec).toEqual({ policyName: policy.metadata.name, validationActions: ['Deny', 'Audit'] });
 });

@@ -43,17 +43,50 @@ function matches(patterns: string[] | undefined, value: string): boolean {
   return (patterns ?? []).some((pattern) => pattern === '*' || pattern === value);
 }
 
-/** Resource rules as the API server matches them: `*` for everything, `*\/*` for every subresource, `x/y` exactly. */
+/**
+ * Resource rules as the API server matches them: `*` every resource but no subresource, `*\/*` every resource and
+ * every subresource, `x/*` every subresource of x, `*\/y` subresource y of every resource, `x/y` exactly.
+ */
 function ruleMatches(rule: any, request: AdmissionRequest): boolean {
-  const resource = request.subResource ? `${request.resource.resource}/${request.subResource}` : request.resource.resource;
+  const subResource = request.subResource ?? '';
   const resourceMatches = (rule.resources as string[]).some((pattern) => {
-    if (pattern === '*') return !request.subResource;
-    if (pattern === '*/*') return Boolean(request.subResource);
-    if (pattern.startsWith('*/')) return request.subResource === pattern.slice(2);
-    return pattern === resource;
+    if (pattern === '*/*') return true;
+    const [resource, sub] = pattern.split('/');
+    if (sub === undefined) return subResource === '' && (resource === '*' || resource === request.resource.resource);
+    return (resource === '*' || resource === request.resource.resource) && (sub === '*' ? subResource !== '' : sub === subResource);
   });
   return matches(rule.apiGroups, request.resource.group) && matches(rule.apiVersions, request.resource.version)
     && matches(rule.operations, request.operation) && resourceMatches;
+}
+
+const CEL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const OPERATIONS = new Set(['*', 'CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+
+/**
+ * What the API server refuses when the policy is created (k8s.io/kubernetes pkg/apis/admissionregistration/validation):
+ * wildcards mixed with other values, unknown operations, `*\/*` next to other resources, `*` next to other resources
+ * without subresources, no failure policy, messages with line breaks, variable names that are not CEL identifiers.
+ */
+export function policyProblems(policy: any): string[] {
+  const problems: string[] = [];
+  const spec = policy.spec ?? {};
+  if (spec.failurePolicy !== 'Fail' && spec.failurePolicy !== 'Ignore') problems.push('spec.failurePolicy must be Fail or Ignore');
+  for (const [index, rule] of (spec.matchConstraints?.resourceRules ?? []).entries()) {
+    const at = `spec.matchConstraints.resourceRules[${index}]`;
+    for (const field of ['apiGroups', 'apiVersions', 'operations']) {
+      if ((rule[field] ?? []).length === 0) problems.push(`${at}.${field} is required`);
+      if (rule[field]?.length > 1 && rule[field].includes('*')) problems.push(`${at}.${field}: if '*' is present, must not specify others`);
+    }
+    for (const operation of rule.operations ?? []) if (!OPERATIONS.has(operation)) problems.push(`${at}.operations: ${operation} is not supported`);
+    const resources: string[] = rule.resources ?? [];
+    if (resources.length === 0) problems.push(`${at}.resources is required`);
+    if (resources.length > 1 && resources.includes('*/*')) problems.push(`${at}.resources: if '*/*' is present, must not specify other resources`);
+    if (resources.includes('*') && resources.some((resource) => resource !== '*' && !resource.includes('/'))) problems.push(`${at}.resources: if '*' is present, must not specify other resources without subresources`);
+  }
+  if ((spec.matchConditions ?? []).length > 64) problems.push('spec.matchConditions: at most 64');
+  for (const variable of spec.variables ?? []) if (!CEL_IDENTIFIER.test(variable.name)) problems.push(`spec.variables: ${variable.name} is not a CEL identifier`);
+  for (const validation of spec.validations ?? []) if (/[\n\r]/.test(validation.message ?? '')) problems.push('spec.validations: a message must not contain line breaks');
+  return problems;
 }
 
 function evaluate(expression: string, bindings: Record<string, CelInput>): { value?: unknown; error?: string } {
@@ -67,6 +100,8 @@ function evaluate(expression: string, bindings: Record<string, CelInput>): { val
 }
 
 export function evaluateAdmission(policy: any, request: AdmissionRequest): AdmissionDecision {
+  const problems = policyProblems(policy);
+  if (problems.length > 0) throw new Error(`the API server would refuse this ValidatingAdmissionPolicy: ${problems.join('; ')}`);
   const spec = policy.spec;
   const failClosed = (spec.failurePolicy ?? 'Fail') === 'Fail';
   const onError = (what: string, error: string): AdmissionDecision =>
