@@ -9,7 +9,6 @@ import {
   CONTROL_PLANE_ROLE_NAME, OPERATOR_KUBERNETES_GROUP, OPERATOR_ROLE_NAME, isHealthAlarm, type OperatorAccessDescriptor, type WorkloadComponent,
 } from '../../control-plane/contract';
 import { OperatorAccessChart } from '../charts/operator-access-chart';
-import { acknowledgeNagRule } from '../nag-acknowledgements';
 import { version as SIGHTLINE_VERSION } from '../../package.json';
 
 /**
@@ -194,11 +193,6 @@ export class OperatorAccess extends Construct {
     this.manifest.node.addDependency(props.namespaceCreatedBy);
     // The access entry is useless before the Role exists, and goes first on removal.
     this.accessEntry.node.addDependency(this.manifest);
-
-    acknowledgeNagRule(this.role, 'AwsSolutions-IAM5',
-      'Wildcards appear only in Deny statements (every data action of a service); the Allow statements name the cluster and each alarm.');
-    acknowledgeNagRule(this.boundary, 'AwsSolutions-IAM5',
-      'Wildcards appear only in Deny statements (every data action of a service); the Allow statements name the cluster and each alarm.');
 
     this.descriptor = {
       accountId: stack.account,
