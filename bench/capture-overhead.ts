@@ -30,6 +30,7 @@ import {
   parseNumericOptions,
   requireBpftrace,
   run,
+  shipToSink,
   startEmptyProbes,
   startSensor,
   stop,
@@ -100,7 +101,8 @@ async function measureSide(side: Side, scenario: Scenario, workspace: Workspace,
   const sink = new CountingOtlpSink();
   const spansFile = path.join(sideDir, 'spans.jsonl');
   const local = side === 'sensor, local mode';
-  const sensor = await startSensor(sideDir, local ? ['--otlp-file', spansFile] : ['--otlp-endpoint', await sink.start()]);
+  const shipping = local ? { args: ['--otlp-file', spansFile], config: '' } : await shipToSink(sideDir, sink, workspace.certs);
+  const sensor = await startSensor(sideDir, shipping.args, shipping.config);
   try {
     const spans = () => (local ? spansInFile(spansFile) : sink.spans);
     // A second of the same traffic first: the sensor's start-up work (its first scans, compiling the hot path) is

@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cpuSeconds, lineFrom, metric, parseNumericOptions, peakRssMb, startSensor, stop } from './support/processes';
+import { cpuSeconds, lineFrom, metric, parseNumericOptions, peakRssMb, shipToSink, startSensor, stop } from './support/processes';
 import { CountingOtlpSink, waitForCount } from './support/span-sinks';
 import { prepareWorkspace } from './support/workloads';
 
@@ -58,7 +58,8 @@ export async function measureThroughput(options: ThroughputOptions, log: (line: 
     log(`  without sensor: ${baseline.done} calls in ${baseline.seconds.toFixed(1)} s (${baseline.failed} failed)`);
 
     const ringBytes = process.env.BENCH_RING_BYTES ? `capture:\n  ringBufferBytes: ${process.env.BENCH_RING_BYTES}\n` : '';
-    sensor = await startSensor(work, ['--otlp-endpoint', await sink.start()], ringBytes);
+    const shipping = await shipToSink(work, sink, workspace.certs);
+    sensor = await startSensor(work, shipping.args, `${shipping.config}${ringBytes}`);
     const pid = sensor.pid;
     const cpuBefore = cpuSeconds(pid);
     if (process.env.BENCH_SMAPS) setTimeout(() => fs.writeFileSync(process.env.BENCH_SMAPS!, fs.readFileSync(`/proc/${pid}/smaps`)), (options.seconds - 1) * 1000);

@@ -6,8 +6,11 @@
 import { Annotations, App, Duration, Stack, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { DataPlaneAccountStack } from '../lib/data-plane-account-stack';
+import { ControlPlaneStack } from '../lib/control-plane-stack';
 import { DataPlaneStack } from '../lib/data-plane-stack';
-import { readDeploymentContext, type DeploymentContext } from '../lib/deployment-context';
+import { CONTROL_PLANE_STACK } from '../control-plane/store/tables';
+import { readDeploymentContext, releaseRepositoryOf, type DeploymentContext } from '../lib/deployment-context';
+import type { OperatorAccessOptions } from '../lib/constructs/operator-access';
 import { deploymentNames } from '../lib/deployment-names';
 import { SensorStack } from '../lib/sensor-stack';
 
@@ -54,6 +57,15 @@ function dataPlaneProps(context: DeploymentContext, env: Environment | undefined
   };
 }
 
+/** The vendor's operator access, when both flags name it; undefined otherwise (nothing of it is synthesized). */
+function operatorAccessOf(context: DeploymentContext): OperatorAccessOptions | undefined {
+  const controlPlaneAccount = context['sightline:controlPlaneAccount'];
+  const externalId = context['sightline:externalId'];
+  const releaseRepository = releaseRepositoryOf(context);
+  if (controlPlaneAccount === undefined || externalId === undefined || releaseRepository === undefined) return undefined;
+  return { controlPlaneAccount, externalId, releaseRepository };
+}
+
 export function buildApp(app: App): App {
   for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
     if (app.node.tryGetContext(flag) === undefined) app.node.setContext(flag, value);
@@ -65,6 +77,7 @@ export function buildApp(app: App): App {
     ? { account: context['sightline:dataPlaneAccount'], region }
     : undefined;
 
+  const operatorAccess = operatorAccessOf(context);
   const stacks: Stack[] = [];
   switch (context['sightline:topology']) {
     case 'all-in-one': {
@@ -72,6 +85,8 @@ export function buildApp(app: App): App {
         ...dataPlaneProps(context, dataPlaneEnv),
         sensorOnGatewayCluster: true,
         description: 'Sightline all-in-one: data plane and gateway; the sensor runs in the same cluster',
+        // One cluster: the data-plane stack opens both workloads to the vendor.
+        operatorAccess: operatorAccess && { ...operatorAccess, workloads: ['gateway', 'sensor'] },
       });
       const sensor = new SensorStack(app, names.sensorStackId(dataPlane.gateway.clusterName), {
         env: dataPlaneEnv,
@@ -91,6 +106,7 @@ export function buildApp(app: App): App {
       stacks.push(new DataPlaneStack(app, names.dataPlaneStackId, {
         ...dataPlaneProps(context, dataPlaneEnv),
         description: 'Sightline data plane: stores, dashboard, alarms and the gateway cluster',
+        operatorAccess,
       }));
       break;
     case 'sensor': {
@@ -104,9 +120,17 @@ export function buildApp(app: App): App {
         gatewayServerName: context['sightline:gatewayServerName'],
         image: context['sightline:image'],
         privileged: context['sightline:sensorPrivileged'],
+        operatorAccess,
       }));
       break;
     }
+    case 'control-plane':
+      new ControlPlaneStack(app, CONTROL_PLANE_STACK, {
+        env: region === undefined ? undefined : { region },
+        description: 'Sightline vendor control plane: tenant registry, releases, rollouts and their audit trail',
+        alarmEmail: context['sightline:alarmEmail'],
+      });
+      break;
     case 'sub-account':
       new DataPlaneAccountStack(app, 'SightlineDataPlaneAccount', {
         env: region === undefined ? undefined : { region },

@@ -7,6 +7,7 @@ import { GatewayCluster } from './constructs/gateway-cluster';
 import { GatewayWriterRole } from './constructs/gateway-writer-role';
 import { LlmMonitoring } from './constructs/llm-monitoring';
 import { MetricStore } from './constructs/metric-store';
+import { OperatorAccess, type OperatorAccessOptions } from './constructs/operator-access';
 import { SpanBucket } from './constructs/span-bucket';
 import { SpanCatalog } from './constructs/span-catalog';
 import { TransportSecrets, type SensorCluster } from './constructs/transport-secrets';
@@ -113,11 +114,17 @@ export interface DataPlaneStackProps extends StackProps {
    * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE (kept on delete and replacement; removed if the first create fails)
    */
   readonly dataRemovalPolicy?: RemovalPolicy;
+  /**
+   * Lets the vendor's control plane upgrade and scale the gateway (and, all-in-one, the sensor) through the
+   * `sightline-operator` role, denied every data read here and in the bucket and key policies.
+   * @default - no vendor access
+   */
+  readonly operatorAccess?: OperatorAccessOptions;
 }
 
 /**
  * Everything that lives in the data-plane account: the stores, the catalog, the dashboard and alarms, and the
- * cluster running the gateway. It defines no cross-account role; an operator stack targets it from outside.
+ * cluster running the gateway. Its only cross-account role is the vendor's operator role, and only when asked for.
  */
 export class DataPlaneStack extends Stack {
   /** Encrypts the customer's data: span objects, Timestream records, Athena results. */
@@ -133,6 +140,7 @@ export class DataPlaneStack extends Stack {
   readonly transport: TransportSecrets;
   readonly gateway: GatewayCluster;
   readonly image: string;
+  readonly operatorAccess?: OperatorAccess;
 
   constructor(scope: Construct, id: string, props: DataPlaneStackProps = {}) {
     super(scope, id, props);
@@ -205,6 +213,18 @@ export class DataPlaneStack extends Stack {
       },
     });
     this.monitoring.monitorGateway({ loadBalancer: this.gateway.loadBalancer, targetGroup: this.gateway.targetGroup, minReplicas: replicas.min });
+    if (props.operatorAccess !== undefined) {
+      this.operatorAccess = new OperatorAccess(this, 'OperatorAccess', {
+        workloads: ['gateway'],
+        ...props.operatorAccess,
+        roleName: names.operatorRoleName,
+        cluster: this.gateway.cluster,
+        clusterName: this.gateway.clusterName,
+        namespaceCreatedBy: this.gateway.manifest,
+        alarmNames: this.monitoring.alarmNames,
+        dataResources: { spanBucket: this.spans.bucket, dataKey: this.dataKey },
+      });
+    }
     retainFunctionLogs(this, logs.RetentionDays.ONE_MONTH);
     if (this.metricStore !== undefined) this.createTimestreamFirst(this.metricStore);
 

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { Node } from 'constructs';
+import { IMAGE_BY_DIGEST, imageRepository as imageRepositoryOf } from '../control-plane/contract';
 import { DEPLOYMENT_NAME } from './deployment-names';
 
 /** Which stacks `cdk synth` produces. */
-export const TOPOLOGIES = ['all-in-one', 'data-plane', 'sensor', 'sub-account'] as const;
+export const TOPOLOGIES = ['all-in-one', 'data-plane', 'sensor', 'sub-account', 'control-plane'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
 
 /** `-c key=value` arrives as a string, cdk.json may hold a real boolean: accept both, reject anything else. */
@@ -27,7 +28,7 @@ const ipv4Cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/,
 /** Every context flag of the CDK app, under its `sightline:` name. */
 export const deploymentContextSchema = z.object({
   'sightline:topology': z.enum(TOPOLOGIES).default('all-in-one')
-    .describe('Stacks to synthesize: all-in-one (data plane and sensor in one account and cluster), data-plane, sensor, or sub-account (creates the data-plane account through AWS Organizations).'),
+    .describe('Stacks to synthesize: all-in-one (data plane and sensor in one account and cluster), data-plane, sensor, sub-account (creates the data-plane account through AWS Organizations), or control-plane (the vendor\'s SightlineControlPlane).'),
   'sightline:dataPlaneAccount': accountId.optional()
     .describe('Account id of the data-plane sub-account; the data-plane stack is pinned to it. Unset: environment-agnostic.'),
   'sightline:region': z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1').optional()
@@ -81,6 +82,12 @@ export const deploymentContextSchema = z.object({
     .describe('Kubernetes version of the existing cluster (sensor topology); synth checks it against the kubectl the stack applies the manifest with.'),
   'sightline:sensorPrivileged': booleanFlag.default(false)
     .describe('Run the sensor container privileged (sensor topology): needed on Bottlerocket and EKS Auto Mode nodes, whose SELinux policy refuses BPF and host paths to unprivileged containers.'),
+  'sightline:controlPlaneAccount': accountId.optional()
+    .describe('Vendor account whose control plane may upgrade and scale Sightline here (with sightline:externalId): adds the sightline-operator role, its EKS access entry, Role and admission policy. Unset: no vendor access at all.'),
+  'sightline:externalId': z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, 'must be 2 to 1224 letters, digits or any of +=,.@:/- (the external id the vendor gave you)').optional()
+    .describe('External id the control plane must present to assume the operator role; required with sightline:controlPlaneAccount.'),
+  'sightline:releaseRepository': z.string().refine((value) => IMAGE_BY_DIGEST.test(`${value}@sha256:${'0'.repeat(64)}`), 'must be an image repository such as public.ecr.aws/acme/sightline (no tag, no digest)').optional()
+    .describe('Image repository the vendor\'s operator may roll images out from, by digest only. Unset: the repository of sightline:image.'),
   'sightline:organizationParentId': z.string().regex(/^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/, 'must be an organization root id (r-...) or OU id (ou-...)').optional()
     .describe('Root or OU the created data-plane account is placed in (sub-account topology).'),
   'sightline:accountEmail': z.string().email('must be an e-mail address').optional()
@@ -113,6 +120,7 @@ export function readDeploymentContext(node: Node): DeploymentContext {
     throw new Error('context sightline:timestreamIngestCell is required when sightline:interfaceEndpoints is true and Timestream is on: '
       + 'run `aws timestream-write describe-endpoints` and pass the cell of the address (ingest-cell1... gives cell1), or set sightline:timestream=false');
   }
+  checkOperatorAccess(context);
   if (context['sightline:topology'] === 'sub-account') {
     requireFlag(context, 'sightline:accountEmail', 'give the root e-mail address of the new data-plane account');
   }
@@ -123,4 +131,28 @@ function requireFlag(context: DeploymentContext, key: keyof DeploymentContext, h
   if (context[key] === undefined) {
     throw new Error(`context ${key} is required when sightline:topology is ${context['sightline:topology']}: ${hint}`);
   }
+}
+
+/** The vendor's operator access takes both flags, and a repository to accept releases from. */
+function checkOperatorAccess(context: DeploymentContext): void {
+  const account = context['sightline:controlPlaneAccount'];
+  const externalId = context['sightline:externalId'];
+  if (account === undefined && externalId === undefined) return;
+  if (account === undefined) {
+    throw new Error('context sightline:controlPlaneAccount is required with sightline:externalId: give the vendor\'s 12-digit account id, or drop both to deploy without vendor access');
+  }
+  if (externalId === undefined) {
+    throw new Error('context sightline:externalId is required with sightline:controlPlaneAccount: give the external id the vendor issued for you, or drop both to deploy without vendor access');
+  }
+  const image = context['sightline:image'];
+  if (context['sightline:releaseRepository'] === undefined && (image === undefined || !IMAGE_BY_DIGEST.test(`${imageRepositoryOf(image)}@sha256:${'0'.repeat(64)}`))) {
+    throw new Error('context sightline:releaseRepository is required with sightline:controlPlaneAccount when sightline:image does not name a repository: '
+      + 'give the repository the vendor publishes releases to (e.g. public.ecr.aws/acme/sightline)');
+  }
+}
+
+/** Where the operator may take images from: the flag, else the repository of the deployed image. */
+export function releaseRepositoryOf(context: DeploymentContext): string | undefined {
+  const image = context['sightline:image'];
+  return context['sightline:releaseRepository'] ?? (image === undefined ? undefined : imageRepositoryOf(image));
 }

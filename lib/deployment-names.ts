@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { OPERATOR_ROLE_NAME } from '../control-plane/contract';
 
 /**
  * The names CloudFormation stacks and named resources get. Two data planes can share an account and region when
@@ -17,6 +18,10 @@ export interface DeploymentNames {
   readonly alarmPrefix: string;
   /** Stack id of the sensor stack on `clusterName`. */
   sensorStackId(clusterName: string): string;
+  /** The vendor's operator role in the data-plane account. */
+  readonly operatorRoleName: string;
+  /** The vendor's operator role of the sensor stack on `clusterName` (IAM names are per account, stacks per cluster). */
+  sensorOperatorRoleName(clusterName: string): string;
 }
 
 /** What `sightline:deployment` accepts: it ends up in stack, Glue, Athena and alarm names. */
@@ -35,6 +40,14 @@ export function deploymentNames(deployment?: string): DeploymentNames {
     glueDatabase: deployment === undefined ? 'sightline' : `sightline_${deployment.replace(/-/g, '_')}`,
     athenaWorkGroup: `sightline${suffix}`,
     alarmPrefix: `Sightline${suffix}`,
+    operatorRoleName: `${OPERATOR_ROLE_NAME}${suffix}`,
+    sensorOperatorRoleName(clusterName: string): string {
+      const name = `${OPERATOR_ROLE_NAME}-sensor-${clusterName.replace(/_/g, '-')}`;
+      // IAM role names: at most 64 characters. Long or "_" names keep a short hash of the cluster name, as stack ids do.
+      if (name.length <= 64 && !clusterName.includes('_')) return name;
+      const hash = createHash('sha256').update(clusterName).digest('hex').slice(0, 6);
+      return `${name.slice(0, 57)}-${hash}`;
+    },
     sensorStackId(clusterName: string): string {
       if (!EKS_CLUSTER_NAME.test(clusterName)) {
         throw new Error(`sensor stack: "${clusterName}" is not an EKS cluster name (letters, digits, "-" and "_", at most 100 characters)`);

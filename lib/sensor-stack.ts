@@ -1,12 +1,14 @@
-import { Annotations, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { KubectlV35Layer } from '@aws-cdk/lambda-layer-kubectl-v35';
 import type { Construct } from 'constructs';
+import { deploymentNames } from './deployment-names';
 import { checkKubectlSkew, KUBECTL_VERSION, supportedClusterVersions } from './kubectl-version';
 import { retainFunctionLogs } from './log-retention';
 import { acknowledgeKubectlProviderFindings, acknowledgeNagRule } from './nag-acknowledgements';
+import { OperatorAccess, type OperatorAccessOptions } from './constructs/operator-access';
 import { SensorDeployment } from './constructs/sensor-deployment';
 import type { SensorSecretsManagerCredentials } from './charts/transport';
 import { sightlineImageUri } from './constructs/sightline-image';
@@ -52,6 +54,12 @@ export interface SensorStackProps extends StackProps {
    * @default false
    */
   readonly privileged?: boolean;
+  /**
+   * Lets the vendor's control plane upgrade and scale the sensor DaemonSet through an operator role of this stack
+   * (`sightline-operator-sensor-<cluster>`: IAM names are per account, and an account may hold several clusters).
+   * @default - no vendor access
+   */
+  readonly operatorAccess?: OperatorAccessOptions;
 }
 
 /**
@@ -66,6 +74,7 @@ export class SensorStack extends Stack {
   readonly credentialsRole: iam.Role;
   /** The access entry that lets this stack's kubectl provider apply the manifest (imported clusters only). */
   readonly kubectlAccess?: eks.AccessEntry;
+  readonly operatorAccess?: OperatorAccess;
 
   constructor(scope: Construct, id: string, props: SensorStackProps) {
     super(scope, id, props);
@@ -90,6 +99,19 @@ export class SensorStack extends Stack {
     // The provider may only apply once its access entry exists, and must delete the manifest before the entry goes.
     if (kubectlAccess !== undefined) this.sensor.manifest.node.addDependency(kubectlAccess);
     this.credentialsRole = this.grantGatewayCredentials(props.gatewayCredentials);
+    if (props.operatorAccess !== undefined) {
+      if (Token.isUnresolved(this.cluster.clusterName)) {
+        throw new Error('sensor stack: operator access needs the cluster by name (the sensor topology); all-in-one, the data-plane stack grants it for the shared cluster');
+      }
+      this.operatorAccess = new OperatorAccess(this, 'OperatorAccess', {
+        workloads: ['sensor'],
+        ...props.operatorAccess,
+        roleName: deploymentNames().sensorOperatorRoleName(this.cluster.clusterName),
+        cluster: this.cluster,
+        clusterName: this.cluster.clusterName,
+        namespaceCreatedBy: this.sensor.manifest,
+      });
+    }
     retainFunctionLogs(this, logs.RetentionDays.ONE_MONTH);
   }
 

@@ -152,3 +152,22 @@ export function enableBpfStats(): () => void {
   fs.writeFileSync(file, '1');
   return () => fs.writeFileSync(file, before);
 }
+
+/**
+ * Sensor arguments and config to ship to `sink` as a DaemonSet sensor does: TLS against the deployment's CA, with
+ * its cluster's token from a file.
+ */
+export async function shipToSink(
+  work: string,
+  sink: { start(secure: { certPath: string; keyPath: string; token: string }): Promise<string> },
+  certs: { certPath: string; keyPath: string; caCertPath: string },
+): Promise<{ args: string[]; config: string }> {
+  const token = 'bench-cluster-token-0123456789';
+  const tokenFile = path.join(work, 'gateway-token');
+  fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+  const endpoint = await sink.start({ certPath: certs.certPath, keyPath: certs.keyPath, token });
+  return {
+    args: ['--otlp-endpoint', endpoint],
+    config: `exporters:\n  otlp:\n    tls:\n      caFile: ${JSON.stringify(certs.caCertPath)}\n    auth:\n      tokenFile: ${JSON.stringify(tokenFile)}\n`,
+  };
+}

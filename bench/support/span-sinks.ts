@@ -1,16 +1,25 @@
 /** Where the benchmarked sensor's spans land, counted there: what reached the sink, not what the sensor meant to send. */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { decodeTraceRequest } from '../../sensor/receiver/otlp-codec';
 
-/** An OTLP/HTTP endpoint standing in for the gateway: accepts protobuf requests and counts their spans. */
+/**
+ * An OTLP/HTTP endpoint standing in for the gateway: accepts protobuf requests and counts their spans. Over TLS with
+ * a bearer token when given them, as the gateway is reached from a node.
+ */
 export class CountingOtlpSink {
   spans = 0;
   private server?: http.Server;
 
-  async start(): Promise<string> {
-    this.server = http.createServer((req, res) => {
+  async start(secure?: { certPath: string; keyPath: string; token: string }): Promise<string> {
+    const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (secure && req.headers.authorization !== `Bearer ${secure.token}`) {
+        res.writeHead(401).end();
+        req.resume();
+        return;
+      }
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
@@ -21,9 +30,10 @@ export class CountingOtlpSink {
           res.writeHead(400).end((error as Error).message);
         }
       });
-    });
+    };
+    this.server = secure ? https.createServer({ cert: fs.readFileSync(secure.certPath), key: fs.readFileSync(secure.keyPath) }, handle) : http.createServer(handle);
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    return `${secure ? 'https' : 'http'}://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
   }
 
   async close(): Promise<void> {

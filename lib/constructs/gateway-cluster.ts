@@ -108,6 +108,8 @@ export class GatewayCluster extends Construct {
   /** The cluster's name as a plain string (`<stack name>-gateway`), known at synth. */
   readonly clusterName: string;
   readonly chart: GatewayChart;
+  /** The applied gateway chart (it creates the `sightline` namespace). */
+  readonly manifest: eks.KubernetesManifest;
   readonly loadBalancer: elbv2.NetworkLoadBalancer;
   readonly targetGroup: elbv2.NetworkTargetGroup;
   readonly endpointService: ec2.VpcEndpointService;
@@ -179,6 +181,7 @@ export class GatewayCluster extends Construct {
       credentials: props.transport.credentials,
     });
     const gatewayManifest = this.cluster.addCdk8sChart('Gateway', this.chart);
+    this.manifest = gatewayManifest;
     gatewayManifest.node.addDependency(metricsServer);
     if (props.transport.ready !== undefined) gatewayManifest.node.addDependency(props.transport.ready);
 
