@@ -97,7 +97,10 @@ test('requests without the token or with a wrong one get 401 and are counted; a 
   const dropsBefore = sampleValue(await gateway.metrics(), 'sightline_fleet_capture_dropped_bytes_total') ?? 0;
 
   expect(await post(https, trusted(), body)).toBe(401);
-  expect(await post(https, { ...trusted(), headers: { authorization: `Bearer ${transport.token.slice(0, -1)}0` } }, body)).toBe(401);
+  // One character changed, never the same one (a fixed replacement would equal the token's own last character now and then).
+  const last = transport.token.slice(-1);
+  const oneCharOff = `${transport.token.slice(0, -1)}${last === 'A' ? 'B' : 'A'}`;
+  expect(await post(https, { ...trusted(), headers: { authorization: `Bearer ${oneCharOff}` } }, body)).toBe(401);
   expect(await post(https, { ...trusted(), headers: { authorization: `Bearer ${transport.token}x` } }, body)).toBe(401);
 
   expect(await rejected('missing_token')).toBe(1);
