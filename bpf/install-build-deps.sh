@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing Sightline needs on Debian (as root): the BPF toolchain, libbpf and libelf
-# for the addon, the real clients the tests drive, and capsh (libcap2-bin) to test capture without root.
+# for the addon, the real clients the tests drive (Go clients are built from source with golang-go; a C client is
+# linked against libssl-dev's static OpenSSL), and capsh (libcap2-bin) to test capture without root.
 # Safe to run again: installed packages are skipped.
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 python3-httpx python3-h2 curl openssl ca-certificates util-linux prometheus libcap2-bin)
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3 python3-httpx python3-h2 curl openssl ca-certificates util-linux prometheus libcap2-bin golang-go libssl-dev)
 
 missing=()
 for package in "${packages[@]}"; do
