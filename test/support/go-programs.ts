@@ -58,8 +58,9 @@ function goEnvironment(dir: string): NodeJS.ProcessEnv {
  * connection, each response read into a buffer on the reading goroutine's stack. Before each read the goroutine
  * grows its stack by deep recursion and returns, and while it is parked in Read the program runs the garbage
  * collector, which shrinks (so moves) the stack: what the sensor captures must still be the bytes that arrived.
- * Prints `<response bytes> moved` or `<response bytes> stayed` per request; after the last, `closed` once the
- * connection is closed, then waits for stdin to end before exiting.
+ * Prints `ready` and waits for a line on stdin before it connects; then `<response bytes> moved` or
+ * `<response bytes> stayed` per request; after the last, `closed` once the connection is closed, then waits for
+ * stdin to end before exiting.
  *
  *   raw-client CA PORT SIZE...
  */
@@ -128,6 +129,9 @@ func main() {
 	ca, _ := os.ReadFile(os.Args[1])
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
+	stdin := bufio.NewReader(os.Stdin)
+	fmt.Println("ready")
+	stdin.ReadString('\\n')
 	conn, err := tls.Dial("tcp", "127.0.0.1:"+os.Args[2], &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -165,7 +169,7 @@ func main() {
 	}
 	conn.Close()
 	fmt.Println("closed")
-	io.Copy(io.Discard, bufio.NewReader(os.Stdin))
+	io.Copy(io.Discard, stdin)
 }
 `;
 
