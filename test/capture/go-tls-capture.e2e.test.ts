@@ -3,7 +3,6 @@
  * Debian's Go, byte-for-byte comparison with what the server received and sent. Nothing is mocked; if BPF cannot
  * load, these tests fail with libbpf's reason.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,6 +10,7 @@ import { fileKeyOf } from '../../sensor/capture/tls-library-discovery';
 import { generateTestCertificates, type TestCertificates } from '../../sensor/demo/test-ca';
 import { CaptureHarness, type CapturedConnection } from '../support/capture-harness';
 import { GO_RAW_CLIENT, buildGoProgram } from '../support/go-programs';
+import { LineProcess, killLineProcesses } from '../support/line-process';
 import { startRecordingTlsServer, type RecordedConnection, type RecordingTlsServer } from '../support/recording-tls-server';
 
 const SIZES = [100, 64 * 1024, 1024 * 1024];
@@ -31,54 +31,12 @@ beforeAll(async () => {
   harness.start();
 }, 120_000);
 
-/** Every client started, so a failed test leaves none behind. */
-const clients: LineProcess[] = [];
-
 afterAll(async () => {
-  for (const client of clients) client.child.kill('SIGKILL');
+  killLineProcesses();
   harness.stop();
   await server?.close();
   if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
 });
-
-/** A process driven line by line: it prints, the test answers on its stdin. */
-class LineProcess {
-  readonly child: ChildProcess;
-  private output = '';
-  private errors = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(command: string, args: string[]) {
-    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout!.on('data', (chunk) => (this.output += chunk));
-    this.child.stderr!.on('data', (chunk) => (this.errors += chunk));
-    this.exited = new Promise((resolve) => this.child.on('close', resolve));
-    clients.push(this);
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  async lines(count: number, timeoutMs = 30_000): Promise<string[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const lines = this.output.split('\n').filter(Boolean);
-      if (lines.length >= count) return lines;
-      if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`expected ${count} lines, got ${JSON.stringify(this.output)}; stderr: ${this.errors}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-
-  say(line: string): void {
-    this.child.stdin!.write(`${line}\n`);
-  }
-
-  async finish(): Promise<number | null> {
-    this.child.stdin!.end();
-    return this.exited;
-  }
-}
 
 const concat = (chunks: Buffer[]) => Buffer.concat(chunks);
 
