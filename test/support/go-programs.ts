@@ -328,10 +328,12 @@ func fail(err error) {
 
 /**
  * Goroutines that grow their stacks hard while making TLS calls: -workers goroutines, each in a loop recursing to a
- * random depth (up to megabytes of stack), then posting a chat completion that names the worker and the round, over
- * a shared client (HTTP/2, or HTTP/1.1 for odd workers through a second client), and checking that the answer is
- * about its own prompt; a collector goroutine runs the garbage collector, which shrinks the stacks again. Runs for
- * -seconds; prints `calls N wrong N` and exits 0 only if every call succeeded with the right answer.
+ * random depth (up to megabytes of stack), then posting a chat completion that names the worker and the round, and
+ * checking that the answer is about its own prompt; a collector goroutine runs the garbage collector, which shrinks
+ * the stacks again. Even workers speak HTTP/2 on a connection of their own that they close after each call (so new
+ * connections, and their Close, keep coming); odd workers share one HTTP/1.1 keep-alive client. Runs until its stdin
+ * ends (at most -seconds), printing `progress N` (calls so far) twice a second; then prints `calls N wrong N` and
+ * exits 0 only if every call succeeded with the right answer.
  *
  *   stack-stress -url URL -ca CA -key KEY -seconds S -workers N
  */
@@ -378,19 +380,27 @@ func main() {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
-	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}, Timeout: 30 * time.Second}
 	h1 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}, Timeout: 30 * time.Second}
 
-	deadline := time.Now().Add(time.Duration(*seconds) * time.Second)
 	var calls, wrong int64
+	var ended int32
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		atomic.StoreInt32(&ended, 1)
+	}()
+	deadline := time.Now().Add(time.Duration(*seconds) * time.Second)
+	running := func() bool { return atomic.LoadInt32(&ended) == 0 && time.Now().Before(deadline) }
 	stop := make(chan struct{})
 	go func() {
-		for {
+		for tick := 0; ; tick++ {
 			select {
 			case <-stop:
 				return
 			case <-time.After(20 * time.Millisecond):
 				runtime.GC()
+				if tick%25 == 0 {
+					fmt.Printf("progress %d\\n", atomic.LoadInt64(&calls))
+				}
 			}
 		}
 	}()
@@ -399,12 +409,14 @@ func main() {
 		wg.Add(1)
 		go func(worker int) {
 			defer wg.Done()
-			client := h2
-			if worker%2 == 1 {
-				client = h1
+			client := h1
+			var h2 *http.Transport
+			if worker%2 == 0 {
+				h2 = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+				client = &http.Client{Transport: h2, Timeout: 30 * time.Second}
 			}
 			random := rand.New(rand.NewSource(int64(worker)))
-			for round := 0; time.Now().Before(deadline); round++ {
+			for round := 0; running(); round++ {
 				recurse(random.Intn(8000))
 				word := fmt.Sprintf("w%dr%d", worker, round)
 				body, _ := json.Marshal(map[string]interface{}{
@@ -423,6 +435,9 @@ func main() {
 				}
 				raw, err := io.ReadAll(resp.Body)
 				resp.Body.Close()
+				if h2 != nil {
+					h2.CloseIdleConnections()
+				}
 				var completion struct {
 					Choices []struct {
 						Message struct {
