@@ -29,7 +29,6 @@ let iced: typeof Iced | undefined;
 
 /** Loaded on the first Go executable found: the decoder's WebAssembly costs nothing on hosts without Go programs. */
 function decoderLibrary(): typeof Iced {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   iced ??= require('iced-x86') as typeof Iced;
   return iced;
 }
