@@ -14,6 +14,9 @@
  *   prologue's stack check, so a call that first grows its stack is seen once.
  * - Goroutines move between threads: a Read that blocks resumes on whatever thread the scheduler picks, so the call
  *   in flight is kept by goroutine (pid, g), not in the thread's storage.
+ * - Go posts reads ahead: net/http's connection reader calls Read for the next response before the next request is
+ *   written. So a read is judged when it returns, by what its connection carries then (the request written while it
+ *   waited), not when it started.
  *
  * Write's bytes are copied at its start. (*Conn).Write writes all of them or returns an error, and any error is
  * kept by the connection (halfConn.err, handshakeErr, the closed flag) and returned by every later Write: so a
@@ -68,9 +71,10 @@ struct go_stack {
 	__u64 hi;
 };
 
-/* A Read in flight: the call, and where the goroutine's stack and frame were when it started. */
+/* A Read in flight: its connection and buffer, and where the goroutine's stack and frame were when it started. */
 struct go_read {
-	struct tls_call call;
+	__u64 conn;
+	__u64 buf;
 	struct go_stack stack;
 	__u64 sp;
 };
@@ -97,7 +101,7 @@ static __always_inline void learn_socket(struct pt_regs *ctx, struct connection_
 	if (state->socket_checked)
 		return;
 	state->socket_checked = 1;
-	__u32 row = bpf_get_attach_cookie(ctx);
+	__u32 row = bpf_get_attach_cookie(ctx) & GO_COOKIE_LAYOUT_MASK;
 	if (row == 0)
 		return;
 	struct go_conn_layout *layout = bpf_map_lookup_elem(&go_conn_layouts, &row);
@@ -152,8 +156,8 @@ int go_tls_write(struct pt_regs *ctx)
 
 /*
  * crypto/tls.(*Conn).Read(b []byte) (int, error), after its stack check: remembers the call by goroutine. A read on
- * a muted connection is not remembered (it costs the one lookup of its verdict); it is counted as a muted call,
- * its bytes unknown.
+ * a muted connection is not remembered (a mute is final, so this costs the one lookup of its verdict); it is counted
+ * as a muted call, its bytes unknown.
  */
 SEC("uprobe")
 int go_tls_read(struct pt_regs *ctx)
@@ -166,14 +170,13 @@ int go_tls_read(struct pt_regs *ctx)
 	struct connection_state *state = go_connection(ctx, pid, conn);
 	if (!state)
 		return 0;
-	struct go_read read = {};
-	if (start_call(&read.call, state, pid, TLS_DIRECTION_IN, conn, GO_SLICE_PTR(ctx), 0, 0) == CALL_MUTED) {
+	if (judge_connections && state->verdict == VERDICT_MUTE) {
 		count(COUNTER_MUTED_CALLS, 1);
 		return 0;
 	}
+	struct go_read read = { .conn = conn, .buf = GO_SLICE_PTR(ctx), .sp = GO_SP(ctx) };
 	if (bpf_probe_read_user(&read.stack, sizeof(read.stack), (const void *)g) != 0)
 		return 0;
-	read.sp = GO_SP(ctx);
 	struct goroutine_key key = { .g = g, .pid = pid };
 	bpf_map_update_elem(&go_reads, &key, &read, BPF_ANY);
 	return 0;
@@ -186,27 +189,52 @@ int go_tls_read(struct pt_regs *ctx)
  * top), so it is found again from the stack bounds now in g. The frame is matched the same way: the stack pointer at
  * RET is the one at entry, relative to the stack's top, so an entry left behind by a call that never returned (a
  * panic) cannot be taken for this one.
+ *
+ * A read that started before the probes were attached has no entry; a keep-alive connection's reader is parked in
+ * such a read when the sensor starts, and the answer it returns belongs to a request the sensor may have seen
+ * written. When Read keeps its receiver and buffer in their spill slots (GO_COOKIE_SPILLED, checked in user space
+ * by decoding it), they are read there, so that answer is captured too and requests and answers stay paired.
  */
 SEC("uprobe")
 int go_tls_read_return(struct pt_regs *ctx)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__s64 n = GO_RESULT_N(ctx);
 	struct goroutine_key key = { .g = GO_G(ctx), .pid = pid };
 	struct go_read *read = bpf_map_lookup_elem(&go_reads, &key);
-	if (!read)
-		return 0;
-	struct go_stack stack = {};
-	if (bpf_probe_read_user(&stack, sizeof(stack), (const void *)key.g) != 0 ||
-	    GO_SP(ctx) - stack.hi != read->sp - read->stack.hi) {
+	__u64 conn, buf;
+	if (read) {
+		struct go_stack stack = {};
+		if (bpf_probe_read_user(&stack, sizeof(stack), (const void *)key.g) != 0 ||
+		    GO_SP(ctx) - stack.hi != read->sp - read->stack.hi) {
+			bpf_map_delete_elem(&go_reads, &key);
+			return 0;
+		}
+		conn = read->conn;
+		buf = read->buf;
+		if (buf >= read->stack.lo && buf < read->stack.hi)
+			buf += stack.hi - read->stack.hi;
 		bpf_map_delete_elem(&go_reads, &key);
-		return 0;
+	} else {
+		if (n <= 0 || pid == sensor_pid || !(bpf_get_attach_cookie(ctx) & GO_COOKIE_SPILLED))
+			return 0;
+		__u64 spilled[2];
+		if (bpf_probe_read_user(spilled, sizeof(spilled), (const void *)(GO_SP(ctx) + 8)) != 0 || !spilled[0])
+			return 0;
+		conn = spilled[0];
+		buf = spilled[1];
 	}
-	struct tls_call call = read->call;
-	if (call.buf >= read->stack.lo && call.buf < read->stack.hi)
-		call.buf += stack.hi - read->stack.hi;
-	bpf_map_delete_elem(&go_reads, &key);
-	__s64 n = GO_RESULT_N(ctx);
-	return finish_call(&call, call.active, TLS_DIRECTION_IN, n > 0 && n <= 0x7fffffff ? n : 0);
+	if (n <= 0 || n > 0x7fffffff)
+		return 0;
+	struct connection_state *state = go_connection(ctx, pid, conn);
+	if (!state)
+		return 0;
+	/* No entry and muted: the entry saw the mute and counted the call already. */
+	if (!read && judge_connections && state->verdict == VERDICT_MUTE)
+		return 0;
+	struct tls_call call = {};
+	__u8 active = start_call(&call, state, pid, TLS_DIRECTION_IN, conn, buf, 0, 0);
+	return finish_call(&call, active, TLS_DIRECTION_IN, n);
 }
 
 /* crypto/tls.(*Conn).Close ends the connection (Go has no SSL_free; process exit ends the rest). */

@@ -126,4 +126,11 @@ struct go_conn_layout {
 
 #define GO_CONN_LAYOUTS_MAX 16
 
+/*
+ * A Go probe's attach cookie: the executable's row in `go_conn_layouts`, and on Read's RETs this flag when user space
+ * found (by decoding Read) that Read stores its receiver and buffer in their spill slots on its one path in.
+ */
+#define GO_COOKIE_LAYOUT_MASK 0xffff
+#define GO_COOKIE_SPILLED 0x10000
+
 #endif

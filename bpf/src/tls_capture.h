@@ -431,9 +431,24 @@ static __always_inline int finish_call(struct tls_call *call, __u8 active, __u32
 	struct connection_key key = { .ssl_ptr = call->conn_ptr, .pid = pid };
 	if (call->pending || call->judge_read || call->lost_before_bytes) {
 		state = bpf_map_lookup_elem(&connections, &key);
-		if (call->judge_read && state && state->verdict == VERDICT_UNDECIDED && looks_like_request(call->buf, moved)) {
+		if (call->judge_read && state && state->verdict == VERDICT_UNDECIDED) {
 			/* This process is the server of the connection: its peer's requests are no calls it makes. */
-			set_verdict(state, VERDICT_MUTE);
+			if (looks_like_request(call->buf, moved))
+				set_verdict(state, VERDICT_MUTE);
+			/*
+			 * Otherwise a client's connection whose first bytes seen are read: they answer a request written before
+			 * the capture saw the connection (a read posted before the probes were attached, as Go's connection
+			 * reader does). Sent, they would be paired with the next request; the next write decides.
+			 */
+			count(COUNTER_MUTED_CALLS, 1);
+			count(COUNTER_MUTED_BYTES, moved);
+			return 0;
+		}
+		/*
+		 * Muted while this call was in flight: a read that blocked while another thread or goroutine wrote (a Go
+		 * HTTP/2 server reads the preface and writes its SETTINGS at once, and its first write mutes it).
+		 */
+		if (state && state->verdict == VERDICT_MUTE) {
 			count(COUNTER_MUTED_CALLS, 1);
 			count(COUNTER_MUTED_BYTES, moved);
 			return 0;

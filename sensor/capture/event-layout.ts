@@ -97,6 +97,10 @@ export const GO_CONN_LAYOUT = {
 /** GO_CONN_LAYOUTS_MAX: rows of the `go_conn_layouts` array (row 0 stays empty: Go versions without a layout). */
 export const GO_CONN_LAYOUTS_MAX = 16;
 
+/** GO_COOKIE_LAYOUT_MASK / GO_COOKIE_SPILLED: a Go probe's attach cookie is its layout row, plus this flag on Read's RETs. */
+export const GO_COOKIE_LAYOUT_MASK = 0xffff;
+export const GO_COOKIE_SPILLED = 0x10000;
+
 /** Reads a NUL-terminated C string out of a fixed-size field. */
 export function readCString(buffer: Buffer, start: number, length: number): string {
   const end = buffer.indexOf(0, start);

@@ -50,6 +50,8 @@ export interface GoTlsProbes {
   writeBody: number;
   readBody: number;
   readReturns: number[];
+  /** Read stores its receiver and buffer in their spill slots on its one path in: its RETs can read them there. */
+  readArgumentsSpilled: boolean;
   closeBody?: number;
 }
 
@@ -95,7 +97,7 @@ export function inspectGoExecutable(filePath: string, elf: ElfReader): GoTlsProb
     };
     const pointsOf = (name: string, fn: GoFunction) => {
       const points = findProbePoints(readAt(fileOffsetOf(fn.address), fn.size), fn.address, name);
-      return { body: fileOffsetOf(points.bodyAddress), returns: points.returnAddresses.map(fileOffsetOf) };
+      return { body: fileOffsetOf(points.bodyAddress), returns: points.returnAddresses.map(fileOffsetOf), argumentsSpilled: points.argumentsSpilled };
     };
     const writePoints = pointsOf(GO_TLS_FUNCTIONS.write, write);
     const readPoints = pointsOf(GO_TLS_FUNCTIONS.read, read);
@@ -107,6 +109,7 @@ export function inspectGoExecutable(filePath: string, elf: ElfReader): GoTlsProb
       writeBody: writePoints.body,
       readBody: readPoints.body,
       readReturns: readPoints.returns,
+      readArgumentsSpilled: readPoints.argumentsSpilled,
       closeBody: close ? pointsOf(GO_TLS_FUNCTIONS.close, close).body : undefined,
     };
   } finally {

@@ -11,6 +11,10 @@
  * The prologue checked is the register ABI's (Go 1.17 and later): `CMP reg, [R14+16]` (R14 holds the goroutine,
  * 16 is its stackguard0), then a conditional jump to morestack, then the frame setup (`SUB RSP, n` or `PUSH RBP`).
  * A function shaped otherwise is refused rather than probed somewhere that might fire twice or never.
+ *
+ * Also told: whether the function stores its receiver (RAX) and first slice's pointer (RBX) in their spill slots
+ * (just above the return address: [RSP+8] and [RSP+16] at entry and at every RET) before its first branch or call.
+ * Then a RET knows its call's receiver and buffer even when the call started before the probes were attached.
  */
 import type * as Iced from 'iced-x86';
 
@@ -19,6 +23,8 @@ export interface ProbePoints {
   bodyAddress: number;
   /** Addresses of every RET. */
   returnAddresses: number[];
+  /** The receiver and the first slice's pointer are in their spill slots at every RET (stored on the one path in). */
+  argumentsSpilled: boolean;
 }
 
 /** g.stackguard0: the third word of runtime.g, after stack.lo and stack.hi; the compiler's own prologue reads it. */
@@ -44,6 +50,9 @@ export function findProbePoints(code: Buffer, address: number, name: string): Pr
     let bodyAddress: number | undefined;
     let checkSeen = false;
     const returnAddresses: number[] = [];
+    let frameBytes: bigint | undefined;
+    let straightLine = true;
+    const spilled = new Set<number>();
     for (let index = 0; decoder.canDecode; index++) {
       decoder.decodeOut(instruction);
       const at = Number(instruction.ip);
@@ -58,17 +67,35 @@ export function findProbePoints(code: Buffer, address: number, name: string): Pr
         }
         continue;
       }
-      if (at === bodyAddress && !isFrameSetup(instruction, library)) {
-        throw new Error(`${name}: no frame setup after the stack check`);
+      if (at === bodyAddress) {
+        if (!isFrameSetup(instruction, library)) throw new Error(`${name}: no frame setup after the stack check`);
+        if (instruction.mnemonic === Mnemonic.Sub) frameBytes = BigInt(instruction.immediate(1));
+      } else if (straightLine && frameBytes !== undefined) {
+        if (instruction.flowControl !== FlowControl.Next) straightLine = false;
+        else if (isSpill(instruction, frameBytes + 8n, Register.RAX)) spilled.add(Register.RAX);
+        else if (isSpill(instruction, frameBytes + 16n, Register.RBX)) spilled.add(Register.RBX);
       }
       if (instruction.mnemonic === Mnemonic.Ret) returnAddresses.push(at);
     }
     if (bodyAddress === undefined) throw new Error(`${name}: its code ends inside the prologue`);
     if (returnAddresses.length === 0) throw new Error(`${name}: no RET instruction found`);
-    return { bodyAddress, returnAddresses };
+    return { bodyAddress, returnAddresses, argumentsSpilled: spilled.size === 2 };
   } finally {
     instruction.free();
     decoder.free();
+  }
+
+  /** `MOV [RSP+offset], register`: a register argument stored in its spill slot. */
+  function isSpill(store: Iced.Instruction, offset: bigint, register: Iced.Register): boolean {
+    return (
+      store.mnemonic === library.Mnemonic.Mov &&
+      store.op0Kind === library.OpKind.Memory &&
+      store.memoryBase === library.Register.RSP &&
+      store.memoryIndex === library.Register.None &&
+      store.memoryDisplacement === offset &&
+      store.op1Kind === library.OpKind.Register &&
+      store.op1Register === register
+    );
   }
 
   function isFrameSetup(frame: Iced.Instruction, library: typeof Iced): boolean {

@@ -3,6 +3,7 @@
  * bpf/src/go_tls_capture.bpf.c to its Go crypto/tls methods.
  */
 import type { NativeBpfObject } from './bpf-addon';
+import { GO_COOKIE_SPILLED } from './event-layout';
 import type { GoTlsProbes } from './go-executable';
 import type { TlsFunction, TlsLibraryFile } from './tls-library-discovery';
 
@@ -45,12 +46,13 @@ export function attachTlsProbes(bpf: NativeBpfObject, file: TlsLibraryFile): Att
 }
 
 /**
- * Plain uprobes only (no uretprobe may touch Go code), each carrying the row of the executable's Go struct layout.
+ * Plain uprobes only (no uretprobe may touch Go code), each carrying the row of the executable's Go struct layout in
+ * its cookie, and Read's returns whether Read's arguments can be found in their spill slots (GO_COOKIE_SPILLED).
  * Read's returns go first: a Read whose entry fired always finds its return probes in place.
  */
 function attachGoProbes(bpf: NativeBpfObject, attachPath: string, go: GoTlsProbes, linkIds: number[]): void {
-  const attach = (program: string, offset: number) => linkIds.push(bpf.attachUprobe(program, attachPath, offset, false, go.connLayoutRow));
-  for (const offset of go.readReturns) attach('go_tls_read_return', offset);
+  const attach = (program: string, offset: number, cookie = go.connLayoutRow) => linkIds.push(bpf.attachUprobe(program, attachPath, offset, false, cookie));
+  for (const offset of go.readReturns) attach('go_tls_read_return', offset, go.connLayoutRow | (go.readArgumentsSpilled ? GO_COOKIE_SPILLED : 0));
   attach('go_tls_read', go.readBody);
   attach('go_tls_write', go.writeBody);
   if (go.closeBody !== undefined) attach('go_tls_close', go.closeBody);

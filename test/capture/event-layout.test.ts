@@ -8,6 +8,8 @@ import {
   ConnectionVerdict,
   GO_CONN_LAYOUT,
   GO_CONN_LAYOUTS_MAX,
+  GO_COOKIE_LAYOUT_MASK,
+  GO_COOKIE_SPILLED,
   PROCESS_EVENT,
   TLS_CHUNK_BYTES,
   TLS_EVENT,
@@ -80,6 +82,8 @@ function layoutFromC(): Record<string, number> {
     ['go.sotype', 'offsetof(struct go_conn_layout, sotype)'],
     ['go.size', 'sizeof(struct go_conn_layout)'],
     ['go.layoutsMax', 'GO_CONN_LAYOUTS_MAX'],
+    ['go.cookieLayoutMask', 'GO_COOKIE_LAYOUT_MASK'],
+    ['go.cookieSpilled', 'GO_COOKIE_SPILLED'],
   ];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-layout-'));
   const source = [
@@ -132,6 +136,9 @@ test('event-layout.ts matches bpf/src/sightline_events.h', () => {
   expect(c['connectionKey.size']).toBe(16);
   for (const [field, offset] of Object.entries(GO_CONN_LAYOUT)) expect([field, c[`go.${field}`]]).toEqual([field, offset]);
   expect(c['go.layoutsMax']).toBe(GO_CONN_LAYOUTS_MAX);
+  expect(c['go.cookieLayoutMask']).toBe(GO_COOKIE_LAYOUT_MASK);
+  expect(c['go.cookieSpilled']).toBe(GO_COOKIE_SPILLED);
+  expect(GO_CONN_LAYOUTS_MAX - 1).toBeLessThanOrEqual(GO_COOKIE_LAYOUT_MASK);
 });
 
 test('the load-time constants TypeScript sets exist in the compiled program, as 32-bit globals', () => {

@@ -33,7 +33,7 @@ beforeAll(() => {
     cwd: pieDir,
     env: { ...process.env, GOCACHE: path.join(os.tmpdir(), 'sightline-go-build-cache'), GOPROXY: 'off', GOFLAGS: '-mod=mod', GOPATH: path.join(workDir, 'gopath') },
   });
-}, 120_000);
+}, 240_000);
 
 afterAll(() => {
   if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
@@ -56,8 +56,12 @@ function sectionBytes(file: string, name: string | string[]): { bytes: Buffer; a
   return { bytes, address: section.address };
 }
 
-/** Go's disassembler's view of a function: its RET addresses and the instruction after its stack-check jump. */
-function objdumpProbePoints(file: string, name: string): { body: number; returns: number[] } {
+/**
+ * Go's disassembler's view of a function: its RET addresses, the instruction after its stack-check jump, and whether
+ * the receiver (AX) and the slice pointer (BX) are stored just above the return address (frame size + 8 and + 16
+ * off SP once the frame is set up) before the first branch or call.
+ */
+function objdumpProbePoints(file: string, name: string): { body: number; returns: number[]; spilled: boolean } {
   const pattern = `^${name.replace(/[.*()]/g, (c) => `\\${c}`)}$`;
   const lines = execFileSync('go', ['tool', 'objdump', '-s', pattern, file], { encoding: 'utf8' }).split('\n');
   const instructions = lines
@@ -65,7 +69,11 @@ function objdumpProbePoints(file: string, name: string): { body: number; returns
     .filter((match): match is RegExpExecArray => match !== null)
     .map((match) => ({ address: parseInt(match[1], 16), text: match[2].trim() }));
   const check = instructions.findIndex((instruction) => /^CMPQ 0x10\(R14\)/.test(instruction.text));
-  return { body: instructions[check + 2].address, returns: instructions.filter((instruction) => /^RET\b/.test(instruction.text)).map((instruction) => instruction.address) };
+  const frame = parseInt(/^SUBQ \$0x([0-9a-f]+), SP$/.exec(instructions[check + 2].text)![1], 16);
+  const firstTransfer = instructions.findIndex((instruction, index) => index > check + 2 && /^(J|CALL|RET)/.test(instruction.text));
+  const straight = instructions.slice(check + 3, firstTransfer).map((instruction) => instruction.text);
+  const spilled = straight.includes(`MOVQ AX, 0x${(frame + 8).toString(16)}(SP)`) && straight.includes(`MOVQ BX, 0x${(frame + 16).toString(16)}(SP)`);
+  return { body: instructions[check + 2].address, returns: instructions.filter((instruction) => /^RET\b/.test(instruction.text)).map((instruction) => instruction.address), spilled };
 }
 
 const fileOffsetOf = (file: string, address: number) => {
@@ -176,6 +184,8 @@ describe('probe points from the machine code', () => {
     expect(probes.readReturns).toEqual(read.returns.map((address) => fileOffsetOf(binaries.plain, address)));
     expect(probes.writeBody).toBe(fileOffsetOf(binaries.plain, write.body));
     expect(probes.closeBody).toBe(fileOffsetOf(binaries.plain, close.body));
+    expect(read.spilled).toBe(true);
+    expect(probes.readArgumentsSpilled).toBe(read.spilled);
     expect(probes.functionsFrom).toBe('symtab');
   });
 

@@ -29,7 +29,7 @@ beforeAll(async () => {
   withSymbols = buildGoProgram(workDir, 'raw-client', GO_RAW_CLIENT);
   stripped = buildGoProgram(workDir, 'raw-client-stripped', GO_RAW_CLIENT, { stripped: true });
   harness.start();
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   killLineProcesses();

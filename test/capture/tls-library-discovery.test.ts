@@ -95,7 +95,7 @@ describe('TlsLibraryDiscovery over /proc', () => {
 });
 
 describe('Go executables', () => {
-  const goProbes = { goVersion: 'go1.19.8', functionsFrom: 'pclntab' as const, connLayoutRow: 1, writeBody: 0x100, readBody: 0x200, readReturns: [0x280, 0x2c0] };
+  const goProbes = { goVersion: 'go1.19.8', functionsFrom: 'pclntab' as const, connLayoutRow: 1, writeBody: 0x100, readBody: 0x200, readReturns: [0x280, 0x2c0], readArgumentsSpilled: true };
 
   it('keeps a Go executable using crypto/tls (no OpenSSL functions), says once why an unprobeable one is left out, and asks about each file once', () => {
     writeMaps(600, [mapping('fd:01', 30, '/usr/local/bin/llm-gateway'), mapping('fd:01', 31, '/opt/old-go-service'), mapping('fd:01', 12, '/usr/lib/libc.so.6')]);

@@ -105,7 +105,7 @@ beforeAll(async () => {
     const attachMs = await waitForAttach(path.join(workDir, plan.name), started);
     await finishClient(plan, client, attachMs);
   }
-}, 180_000);
+}, 240_000);
 
 afterAll(async () => {
   killLineProcesses();

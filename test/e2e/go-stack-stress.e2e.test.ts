@@ -70,15 +70,18 @@ test('deep recursion across many goroutines, calling over TLS through sensor sta
 
   // Each span's prompt names its worker and round, and the answer the sensor decoded must be about that same prompt.
   const pairs = spans.map((span) => {
-    const input = JSON.parse(span.attributes['gen_ai.input.messages'] as string)[0].parts[0].content as string;
-    const output = JSON.parse(span.attributes['gen_ai.output.messages'] as string)[0].parts[0].content as string;
-    return { prompt: /^(w\d+r\d+) grows its stack$/.exec(input)?.[1], output };
+    const content = (name: string) => {
+      const messages = span.attributes[name];
+      return typeof messages === 'string' ? (JSON.parse(messages)[0].parts[0].content as string) : undefined;
+    };
+    const input = content('gen_ai.input.messages') ?? '';
+    return { prompt: /^(w\d+r\d+) grows its stack$/.exec(input)?.[1], input, output: content('gen_ai.output.messages') ?? '', error: span.attributes['error.type'], status: span.status };
   });
-  expect(pairs.every((pair) => pair.prompt !== undefined && pair.output.endsWith(`${pair.prompt} grows its stack`))).toBe(true);
+  expect(pairs.filter((pair) => pair.prompt === undefined || !pair.output.endsWith(`${pair.prompt} grows its stack`))).toEqual([]);
   // Both transports of the program were seen: HTTP/1.1 keep-alive connections it opened before the sensor (judged
   // at their next request line), and the HTTP/2 connections it keeps opening (an HTTP/2 connection that started
   // before the sensor cannot be decoded: its header compression state is unknown).
   const workers = new Set(pairs.map((pair) => Number(/^w(\d+)/.exec(pair.prompt!)![1]) % 2));
   expect(workers).toEqual(new Set([0, 1]));
   console.log(`go stack stress: ${summary![1]} calls, ${spans.length} spans checked from the first sensor`);
-}, 90_000);
+}, 240_000);
