@@ -9,6 +9,9 @@
  *   SSL_read_ex; bar: at least 0.80), and the sensor's CPU per captured call (user + system, every thread; bar: at
  *   most 50 µs), counted at the sink the spans reach.
  *
+ * - The same LLM loop from a Go client (crypto/tls), against empty probes at the sensor's own probe points
+ *   (go-overhead.ts).
+ *
  * The sensor runs as the DaemonSet does, shipping OTLP to a gateway (here a loopback sink that counts spans); the
  * LLM loop also runs it in local mode (spans to a file, metrics and cost computed in the sensor). Client and server
  * are both traced, as two workloads on one node would be.
@@ -36,11 +39,12 @@ import {
   stop,
 } from './support/processes';
 import { CountingOtlpSink, spansInFile, waitForCount } from './support/span-sinks';
+import { measureGoOverhead, summariseGo } from './go-overhead';
 import { prepareWorkspace, type Workspace } from './support/workloads';
 
 type Side = 'without' | 'empty probes' | 'sensor' | 'sensor, local mode';
 
-interface SideResult {
+export interface SideResult {
   rate: number;
   /** Kernel time of the side's BPF programs per request (empty probes and sensor sides), from the kernel's statistics. */
   kernelNanosPerRequest?: number;
@@ -150,6 +154,7 @@ export async function measureOverhead(options: OverheadOptions, log: (line: stri
       }
       reports.push({ scenario: scenario.name, results });
     }
+    reports.push(await measureGoOverhead(workspace, port, options, log));
   } finally {
     await stop(server, 'SIGTERM');
     fs.rmSync(work, { recursive: true, force: true });
@@ -183,6 +188,7 @@ export function summarise(reports: OverheadReport[]): string[] {
       `  ${side}: ${cpu.toFixed(1)} us of sensor CPU per captured call (median; bar <= 50: ${cpu <= 50 ? 'met' : 'NOT met'}); spans at the sink per round ${spans.join(', ')}; dropped bytes ${dropped}`,
     );
   }
+  if (reports[2]) lines.push(...summariseGo(reports[2]));
   return lines;
 }
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing Sightline needs on Debian (as root): the BPF toolchain, libbpf and libelf
-# for the addon (and Vectorscan for its text scanner), the real clients the tests drive, capsh (libcap2-bin) to test
-# capture without root, and Chromium for the web UI's browser test. Safe to run again: installed packages are skipped.
+# for the addon (and Vectorscan for its text scanner), the real clients the tests drive (Go clients are built from
+# source with golang-go; a C client is linked against libssl-dev's static OpenSSL), capsh (libcap2-bin) to test capture
+# without root, and Chromium for the web UI's browser test. Safe to run again: installed packages are skipped.
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libvectorscan-dev pkg-config make g++ python3 python3-httpx python3-h2 curl openssl ca-certificates util-linux prometheus libcap2-bin chromium)
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libvectorscan-dev pkg-config make g++ python3 python3-httpx python3-h2 curl openssl ca-certificates util-linux prometheus libcap2-bin chromium golang-go libssl-dev)
 
 missing=()
 for package in "${packages[@]}"; do

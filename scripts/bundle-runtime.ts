@@ -23,7 +23,13 @@ export const CDK_PACKAGES = ['aws-cdk-lib', 'constructs', 'cdk8s', 'cdk8s-plus-3
  * keeps a sensor shipping OTLP as small as the unbundled one. Our own modules stay in the main bundle, so classes
  * compared with `instanceof` (PermanentExportError) exist once.
  */
-export const LAZY_PACKAGES = ['@aws-sdk/client-s3', '@aws-sdk/client-timestream-write', '@aws-sdk/client-cloudwatch', '@aws-sdk/client-secrets-manager', '@kubernetes/client-node'] as const;
+export const LAZY_PACKAGES = ['@aws-sdk/client-s3', '@aws-sdk/client-timestream-write', '@aws-sdk/client-cloudwatch', '@aws-sdk/client-secrets-manager', '@kubernetes/client-node', 'iced-x86'] as const;
+
+/**
+ * Files a lazy package reads from its own directory at run time, copied next to its vendor file (where the bundled
+ * code's __dirname points): iced-x86, which decodes Go executables' machine code, loads its WebAssembly that way.
+ */
+const LAZY_PACKAGE_ASSETS: Record<string, string[]> = { 'iced-x86': ['iced_x86_bg.wasm'] };
 
 const vendorFile = (name: string) => `vendor/${name.replace(/^@/, '').replace(/\//g, '-')}.js`;
 
@@ -32,7 +38,7 @@ const lazyPackagesExternal: Plugin = {
   name: 'lazy-packages',
   setup(pluginBuild) {
     const names = new Set<string>(LAZY_PACKAGES);
-    pluginBuild.onResolve({ filter: /^@(aws-sdk|kubernetes)\// }, (args) =>
+    pluginBuild.onResolve({ filter: /^(@(aws-sdk|kubernetes)\/|iced-x86$)/ }, (args) =>
       names.has(args.path) && args.kind !== 'entry-point' ? { path: `./${vendorFile(args.path)}`, external: true } : undefined,
     );
   },
@@ -116,6 +122,12 @@ export async function bundleRuntime(outDir: string, repositoryRoot = REPOSITORY_
     entryPoints: Object.fromEntries(LAZY_PACKAGES.map((name) => [vendorFile(name).replace(/\.js$/, ''), name])),
     outdir: path.join(outDir, 'dist'),
   });
+  for (const [name, assets] of Object.entries(LAZY_PACKAGE_ASSETS)) {
+    for (const asset of assets) {
+      const target = path.join(outDir, 'dist', path.dirname(vendorFile(name)), asset);
+      fs.copyFileSync(path.join(path.dirname(require.resolve(`${name}/package.json`, { paths: [repositoryRoot] })), asset), target);
+    }
+  }
   const packagesOf = (metafile: Metafile): Map<string, number> => {
     const packages = new Map<string, number>();
     for (const output of Object.values(metafile.outputs)) {

@@ -25,7 +25,7 @@ enum tls_direction {
 
 enum tls_event_kind {
 	TLS_EVENT_DATA = 1,
-	TLS_EVENT_CLOSE = 2,        /* SSL_free: the connection's SSL object is gone */
+	TLS_EVENT_CLOSE = 2,        /* SSL_free, tls.Conn.Close: the connection object is gone */
 	TLS_EVENT_PROCESS_EXIT = 3, /* a process that had TLS traffic exited: all its connections are gone */
 };
 
@@ -33,7 +33,7 @@ enum tls_event_kind {
 #define TLS_FLAG_STREAM_START 1 /* bytes of this connection were skipped before this record: decode afresh from here */
 
 struct tls_event {
-	unsigned long long timestamp_ns;  /* CLOCK_MONOTONIC at the SSL call's return */
+	unsigned long long timestamp_ns;  /* CLOCK_MONOTONIC when the bytes were known: a call's return (a Go write: its start) */
 	unsigned long long connection_id; /* unique per TLS connection while the programs stay loaded; 0 on a process exit */
 	unsigned long long cgroup_id;
 	unsigned int pid;                 /* thread group id */
@@ -84,9 +84,9 @@ enum connection_verdict {
 	VERDICT_COUNT,
 };
 
-/* Key of the `connections` and `user_verdicts` maps: an SSL* is only unique within its process. */
+/* Key of the `connections` map: an SSL* (or a Go *tls.Conn) is only unique within its process. */
 struct connection_key {
-	unsigned long long ssl_ptr;
+	unsigned long long ssl_ptr;       /* the connection object: SSL* or *tls.Conn */
 	unsigned int pid;
 	unsigned int reserved;
 };
@@ -100,8 +100,8 @@ enum capture_counter {
 	COUNTER_DROPPED_BYTES,       /* plaintext bytes in those records */
 	COUNTER_TRUNCATED_BYTES,     /* bytes beyond the per-call capture limit */
 	COUNTER_READ_ERRORS,         /* user memory that could not be read (bytes counted as dropped too) */
-	COUNTER_MUTED_CALLS,         /* SSL calls on muted or watched connections: nothing copied */
-	COUNTER_MUTED_BYTES,         /* plaintext bytes those calls moved */
+	COUNTER_MUTED_CALLS,         /* TLS calls on muted or watched connections: nothing copied */
+	COUNTER_MUTED_BYTES,         /* plaintext bytes those calls moved (a muted Go read is not waited for: its bytes are not counted) */
 	COUNTER_BUDGET_EXHAUSTED,    /* connections muted because no verdict came within the undecided budget */
 	COUNTER_VERDICT_PENDING,     /* verdict changes, by the verdict taken (VERDICT_PENDING .. VERDICT_MUTE) */
 	COUNTER_VERDICT_FOLLOW,
@@ -109,5 +109,28 @@ enum capture_counter {
 	COUNTER_VERDICT_MUTE,
 	COUNTER_MAX,
 };
+
+/*
+ * Where a Go release keeps the socket of a *tls.Conn: the value of the `go_conn_layouts` array, which user space fills
+ * from its table of Go versions (sensor/capture/go-struct-layouts.ts); a Go probe's attach cookie is the index of its
+ * executable's row, 0 for a Go version the table does not know, whose structs are then never read.
+ */
+struct go_conn_layout {
+	unsigned int known;     /* 1 when the offsets below apply */
+	unsigned int conn_data; /* tls.Conn.conn is a net.Conn interface: offset of its data word (the *net.TCPConn) */
+	unsigned int netfd;     /* offset of net.conn.fd (*netFD) in the net.TCPConn */
+	unsigned int sysfd;     /* offset of netFD.pfd.Sysfd (int) */
+	unsigned int family;    /* offset of netFD.family (int): AF_INET or AF_INET6 for a TCP socket */
+	unsigned int sotype;    /* offset of netFD.sotype (int): SOCK_STREAM */
+};
+
+#define GO_CONN_LAYOUTS_MAX 16
+
+/*
+ * A Go probe's attach cookie: the executable's row in `go_conn_layouts`, and on Read's RETs this flag when user space
+ * found (by decoding Read) that Read stores its receiver and buffer in their spill slots on its one path in.
+ */
+#define GO_COOKIE_LAYOUT_MASK 0xffff
+#define GO_COOKIE_SPILLED 0x10000
 
 #endif

@@ -2,10 +2,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadNativeAddon, packageRoot } from '../common/native-addon';
+import type { ElfReader } from './go-executable';
 
 export interface NativeBpfObject {
   attachTracepoints(): number;
-  attachUprobe(program: string, binaryPath: string, fileOffset: number, isReturnProbe: boolean): number;
+  /** `cookie`: what bpf_get_attach_cookie returns in the program for this attachment (default 0). */
+  attachUprobe(program: string, binaryPath: string, fileOffset: number, isReturnProbe: boolean, cookie?: number): number;
   detach(linkId: number): boolean;
   writeArrayMap(map: string, index: number, value: Buffer): void;
   updateMapElement(map: string, key: Buffer, value: Buffer): void;
@@ -22,7 +24,7 @@ export interface BpfObjectOptions {
   constants?: Record<string, number>;
 }
 
-interface NativeAddon {
+interface NativeAddon extends ElfReader {
   BpfObject: new (objectPath: string, options?: BpfObjectOptions) => NativeBpfObject;
   findElfSymbols(binaryPath: string, names: string[]): Record<string, number>;
 }

@@ -83,6 +83,24 @@ export interface TlsCaptureConstants {
   undecided_budget_bytes: number;
 }
 
+/** struct go_conn_layout: a row of the `go_conn_layouts` array, offsets of the socket behind a Go *tls.Conn. */
+export const GO_CONN_LAYOUT = {
+  known: 0,
+  connData: 4,
+  netfd: 8,
+  sysfd: 12,
+  family: 16,
+  sotype: 20,
+  size: 24,
+} as const;
+
+/** GO_CONN_LAYOUTS_MAX: rows of the `go_conn_layouts` array (row 0 stays empty: Go versions without a layout). */
+export const GO_CONN_LAYOUTS_MAX = 16;
+
+/** GO_COOKIE_LAYOUT_MASK / GO_COOKIE_SPILLED: a Go probe's attach cookie is its layout row, plus this flag on Read's RETs. */
+export const GO_COOKIE_LAYOUT_MASK = 0xffff;
+export const GO_COOKIE_SPILLED = 0x10000;
+
 /** Reads a NUL-terminated C string out of a fixed-size field. */
 export function readCString(buffer: Buffer, start: number, length: number): string {
   const end = buffer.indexOf(0, start);

@@ -21,6 +21,8 @@ import {
 import { pathSegmentKey } from './path-segment-key';
 import { checkCapturePrerequisites, explainBpfFailure } from './preflight';
 import { SocketPeerReader } from './socket-peer';
+import { inspectGoExecutable } from './go-executable';
+import { GO_CONN_LAYOUT_ROWS, encodeGoConnLayout } from './go-struct-layouts';
 import { attachTlsProbes, type AttachedFile } from './tls-probes';
 import { captureConfigSchema } from './config';
 import { TlsLibraryDiscovery, type TlsLibraryFile } from './tls-library-discovery';
@@ -168,7 +170,16 @@ export class TlsCapture {
     });
     this.lifecycle.consumeRingBuffer('process_events', (batch) => this.onProcessBatch(batch), 16 * 1024 * 1024);
 
-    this.discovery = new TlsLibraryDiscovery(addon.findElfSymbols, '/proc', (message) => this.options.logger.debug(message), this.options.excludePaths);
+    // Every Go version's struct layout is known before a Go probe can fire.
+    GO_CONN_LAYOUT_ROWS.forEach((row, index) => this.tls!.updateMapElement('go_conn_layouts', u32(index + 1), encodeGoConnLayout(row.layout)));
+    this.discovery = new TlsLibraryDiscovery(
+      addon.findElfSymbols,
+      '/proc',
+      (message) => this.options.logger.debug(message),
+      this.options.excludePaths,
+      (filePath) => inspectGoExecutable(filePath, addon),
+      (message) => this.options.logger.warn(`capture: ${message}`),
+    );
     this.attachAll(this.discovery.scanPaths(this.options.libraryDirs, this.options.executables));
     this.attachAll(this.discovery.scanAllProcesses());
     this.rescanTimer = setInterval(() => {
@@ -177,7 +188,7 @@ export class TlsCapture {
     }, this.options.rescanIntervalMs);
     this.rescanTimer.unref();
     this.options.logger.info(
-      { files: [...this.attached.values()].map((a) => a.file.displayPath) },
+      { files: [...this.attached.values()].map((a) => describeFile(a.file)) },
       `capture: TLS probes attached to ${this.attached.size} file(s)`,
     );
   }
@@ -252,7 +263,7 @@ export class TlsCapture {
       if (this.attached.has(file.fileKey)) continue;
       try {
         this.attached.set(file.fileKey, attachTlsProbes(this.tls, file));
-        this.options.logger.debug({ file: file.displayPath }, 'capture: attached');
+        this.options.logger.debug({ file: describeFile(file) }, 'capture: attached');
       } catch (error) {
         this.attachFailures++;
         this.options.logger.warn({ file: file.displayPath, err: (error as Error).message }, 'capture: attach failed');
@@ -384,4 +395,15 @@ export class TlsCapture {
       this.scanTimer.unref();
     }
   }
+}
+
+/** A file as logs name it: its path, and for a Go executable the Go that built it and where its symbols came from. */
+function describeFile(file: TlsLibraryFile): string {
+  return file.go ? `${file.displayPath} (Go crypto/tls, ${file.go.goVersion}, functions from ${file.go.functionsFrom})` : file.displayPath;
+}
+
+function u32(value: number): Buffer {
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(value);
+  return key;
 }

@@ -1,11 +1,13 @@
 /**
- * Finds the files that contain OpenSSL's TLS functions: libssl.so* and executables that export them (node).
- * Uprobes attach to a file (device+inode), so each file is examined once, whichever process maps it,
- * and reached through /proc/PID/root so files inside containers are covered too.
+ * Finds the files that contain TLS functions the probes know: OpenSSL's (libssl.so*, executables that export them
+ * like node, and static executables that carry them in their symbol table) and Go's crypto/tls (Go executables,
+ * stripped or not). Uprobes attach to a file (device+inode), so each file is examined once, whichever process maps
+ * it, and reached through /proc/PID/root so files inside containers are covered too.
  */
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import type { GoTlsProbes } from './go-executable';
 import { parseExecutableMappings } from './proc-maps';
 
 /** The functions the TLS probes need; a file must export the read and write pair to be worth attaching. */
@@ -18,14 +20,19 @@ export interface TlsLibraryFile {
   attachPath: string;
   /** The path as the owning process sees it, for logs. */
   displayPath: string;
-  /** File offsets of the TLS functions this file defines. */
+  /** File offsets of the OpenSSL functions this file defines (empty for a Go executable without them). */
   offsets: Partial<Record<TlsFunction, number>>;
+  /** A Go executable using crypto/tls: where its probes go. */
+  go?: GoTlsProbes;
 }
 
 /** Maps files read at once by a background rescan: enough to keep libuv's threads busy, few enough to stay light. */
 const CONCURRENT_MAPS_READS = 16;
 
 export type SymbolFinder = (filePath: string, names: string[]) => Record<string, number>;
+
+/** The Go probes of a file, null when it is no Go executable using crypto/tls; throws when it is one that cannot be probed. */
+export type GoInspector = (filePath: string) => GoTlsProbes | null;
 
 /** Host library folders scanned at start, so the first process that loads libssl is already covered. */
 export const DEFAULT_LIBRARY_DIRS = ['/lib', '/lib64', '/usr/lib', '/usr/lib64', '/usr/local/lib', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
@@ -40,6 +47,9 @@ export class TlsLibraryDiscovery {
     private readonly onError: (message: string) => void = () => undefined,
     /** Files under these path prefixes are never attached (as the owning process sees the path). */
     private readonly excludedPrefixes: string[] = [],
+    private readonly inspectGo?: GoInspector,
+    /** A file that has TLS functions but cannot be probed (e.g. a Go executable too old): said once per file. */
+    private readonly onUnsupported: (message: string) => void = onError,
   ) {}
 
   private excluded(filePath: string): boolean {
@@ -150,7 +160,13 @@ export class TlsLibraryDiscovery {
       return null;
     }
     const hasPair = offsets.SSL_write !== undefined && offsets.SSL_read !== undefined;
-    const file = hasPair ? { fileKey, attachPath, displayPath, offsets } : null;
+    let go: GoTlsProbes | null = null;
+    try {
+      go = this.inspectGo?.(attachPath) ?? null;
+    } catch (error) {
+      this.onUnsupported(`Go executable ${displayPath} is not probed: ${(error as Error).message}`);
+    }
+    const file: TlsLibraryFile | null = hasPair || go ? { fileKey, attachPath, displayPath, offsets: hasPair ? offsets : {}, ...(go ? { go } : {}) } : null;
     this.examined.set(fileKey, file);
     return file;
   }

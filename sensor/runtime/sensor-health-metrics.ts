@@ -23,15 +23,15 @@ interface Snapshot {
 
 /** name, help, and where the value comes from. Counters are read from elsewhere at scrape time, hence gauges. */
 const HEALTH_METRICS: Array<[string, string, (s: Snapshot) => number]> = [
-  ['sightline_capture_ssl_calls_total', 'SSL read/write calls that moved data', (s) => s.capture.calls],
+  ['sightline_capture_ssl_calls_total', 'TLS read/write calls (OpenSSL SSL_*, Go crypto/tls) that moved data', (s) => s.capture.calls],
   ['sightline_capture_events_total', 'Records delivered by the BPF ring buffer', (s) => s.capture.events],
   ['sightline_capture_bytes_total', 'Plaintext bytes captured', (s) => s.capture.bytes],
   ['sightline_capture_dropped_events_total', 'Records lost because the ring buffer was full', (s) => s.capture.droppedEvents],
   ['sightline_capture_dropped_bytes_total', 'Plaintext bytes lost because the ring buffer was full', (s) => s.capture.droppedBytes],
   ['sightline_capture_truncated_bytes_total', 'Bytes beyond the per-call capture limit', (s) => s.capture.truncatedBytes],
   ['sightline_capture_read_errors_total', 'User memory the BPF program could not read', (s) => s.capture.readErrors],
-  ['sightline_capture_muted_calls_total', 'SSL calls on connections judged not to carry LLM calls: nothing copied', (s) => s.capture.mutedCalls],
-  ['sightline_capture_skipped_bytes_total', 'Plaintext bytes of those calls, never copied out of the kernel', (s) => s.capture.mutedBytes],
+  ['sightline_capture_muted_calls_total', 'TLS calls on connections judged not to carry LLM calls: nothing copied', (s) => s.capture.mutedCalls],
+  ['sightline_capture_skipped_bytes_total', 'Plaintext bytes of those calls, never copied out of the kernel (a muted Go read is not waited for: its bytes are not counted)', (s) => s.capture.mutedBytes],
   ['sightline_capture_muted_connections_total', 'Connections muted whole (not HTTP, a server side, HTTP/2 without LLM calls)', (s) => s.capture.verdictsMute],
   ['sightline_capture_watched_connections_total', 'Times an HTTP/1.1 connection went quiet between LLM requests', (s) => s.capture.verdictsWatch],
   ['sightline_capture_followed_connections_total', 'Times a connection was followed for its LLM requests', (s) => s.capture.verdictsFollow],
@@ -39,7 +39,7 @@ const HEALTH_METRICS: Array<[string, string, (s: Snapshot) => number]> = [
   ['sightline_capture_verdict_budget_exhausted_total', 'Connections muted because no verdict came within the undecided budget', (s) => s.capture.budgetExhausted],
   ['sightline_capture_user_verdicts_total', 'Verdicts user space gave the kernel (HTTP/2 followed or muted, undecodable muted)', (s) => s.capture.userVerdictsFollow + s.capture.userVerdictsMute],
   ['sightline_streams_restarts_total', 'Times decoding restarted after the kernel skipped bytes between LLM requests', (s) => s.streams.streamRestarts],
-  ['sightline_capture_attached_files', 'TLS library files with probes attached', (s) => s.capture.attachedFiles],
+  ['sightline_capture_attached_files', 'TLS library and Go executable files with probes attached', (s) => s.capture.attachedFiles],
   ['sightline_capture_attach_failures_total', 'Failed attempts to attach probes to a file', (s) => s.capture.attachFailures],
   ['sightline_capture_internal_errors_total', 'Captured records whose handling failed (logged)', (s) => s.capture.internalErrors],
   ['sightline_streams_open_connections', 'TLS connections being decoded', (s) => s.streams.openConnections],

@@ -6,6 +6,10 @@ import * as path from 'node:path';
 import {
   CAPTURE_COUNTERS,
   ConnectionVerdict,
+  GO_CONN_LAYOUT,
+  GO_CONN_LAYOUTS_MAX,
+  GO_COOKIE_LAYOUT_MASK,
+  GO_COOKIE_SPILLED,
   PROCESS_EVENT,
   TLS_CHUNK_BYTES,
   TLS_EVENT,
@@ -70,6 +74,16 @@ function layoutFromC(): Record<string, number> {
     ['verdict.watch', 'VERDICT_WATCH'],
     ['verdict.mute', 'VERDICT_MUTE'],
     ['connectionKey.size', 'sizeof(struct connection_key)'],
+    ['go.known', 'offsetof(struct go_conn_layout, known)'],
+    ['go.connData', 'offsetof(struct go_conn_layout, conn_data)'],
+    ['go.netfd', 'offsetof(struct go_conn_layout, netfd)'],
+    ['go.sysfd', 'offsetof(struct go_conn_layout, sysfd)'],
+    ['go.family', 'offsetof(struct go_conn_layout, family)'],
+    ['go.sotype', 'offsetof(struct go_conn_layout, sotype)'],
+    ['go.size', 'sizeof(struct go_conn_layout)'],
+    ['go.layoutsMax', 'GO_CONN_LAYOUTS_MAX'],
+    ['go.cookieLayoutMask', 'GO_COOKIE_LAYOUT_MASK'],
+    ['go.cookieSpilled', 'GO_COOKIE_SPILLED'],
   ];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-layout-'));
   const source = [
@@ -120,6 +134,11 @@ test('event-layout.ts matches bpf/src/sightline_events.h', () => {
   expect(c['counter.verdictsMute']).toBe(CAPTURE_COUNTERS.indexOf('verdictsMute'));
   for (const [name, value] of Object.entries(ConnectionVerdict)) expect([name, c[`verdict.${name}`]]).toEqual([name, value]);
   expect(c['connectionKey.size']).toBe(16);
+  for (const [field, offset] of Object.entries(GO_CONN_LAYOUT)) expect([field, c[`go.${field}`]]).toEqual([field, offset]);
+  expect(c['go.layoutsMax']).toBe(GO_CONN_LAYOUTS_MAX);
+  expect(c['go.cookieLayoutMask']).toBe(GO_COOKIE_LAYOUT_MASK);
+  expect(c['go.cookieSpilled']).toBe(GO_COOKIE_SPILLED);
+  expect(GO_CONN_LAYOUTS_MAX - 1).toBeLessThanOrEqual(GO_COOKIE_LAYOUT_MASK);
 });
 
 test('the load-time constants TypeScript sets exist in the compiled program, as 32-bit globals', () => {

@@ -93,3 +93,38 @@ describe('TlsLibraryDiscovery over /proc', () => {
     expect(errors[0]).toMatch(/^cannot list .*missing: ENOENT/);
   });
 });
+
+describe('Go executables', () => {
+  const goProbes = { goVersion: 'go1.19.8', functionsFrom: 'pclntab' as const, connLayoutRow: 1, writeBody: 0x100, readBody: 0x200, readReturns: [0x280, 0x2c0], readArgumentsSpilled: true };
+
+  it('keeps a Go executable using crypto/tls (no OpenSSL functions), says once why an unprobeable one is left out, and asks about each file once', () => {
+    writeMaps(600, [mapping('fd:01', 30, '/usr/local/bin/llm-gateway'), mapping('fd:01', 31, '/opt/old-go-service'), mapping('fd:01', 12, '/usr/lib/libc.so.6')]);
+    writeMaps(601, [mapping('00:2b', 30, '/app/agent'), mapping('fd:01', 31, '/opt/old-go-service')]);
+    const inspected: string[] = [];
+    const unsupported: string[] = [];
+    const inspectGo = (filePath: string) => {
+      inspected.push(filePath);
+      if (filePath.endsWith('old-go-service')) throw new Error('built by go1.16.15: Go before 1.17 has no register ABI, which the Go probes read');
+      return /llm-gateway|agent/.test(filePath) ? goProbes : null;
+    };
+    const discovery = new TlsLibraryDiscovery(recordingFinder().finder, procRoot, undefined, [], inspectGo, (message) => unsupported.push(message));
+    const found = discovery.scanAllProcesses();
+    // The container's executable is another file (its own device), reached through its process's root.
+    expect(found.map((file) => [file.fileKey, file.attachPath, file.go?.goVersion, file.offsets])).toEqual([
+      ['fd:01:30', `${procRoot}/600/root/usr/local/bin/llm-gateway`, 'go1.19.8', {}],
+      ['00:2b:30', `${procRoot}/601/root/app/agent`, 'go1.19.8', {}],
+    ]);
+    expect(unsupported).toEqual(['Go executable /opt/old-go-service is not probed: built by go1.16.15: Go before 1.17 has no register ABI, which the Go probes read']);
+    expect(inspected.filter((p) => p.endsWith('old-go-service'))).toHaveLength(1);
+    expect(discovery.scanAllProcesses()).toEqual([]);
+    expect(unsupported).toHaveLength(1);
+  });
+
+  it('keeps both sets of functions of a file that has OpenSSL and Go crypto/tls', () => {
+    writeMaps(700, [mapping('fd:01', 40, '/usr/lib/libssl.so.3')]);
+    const discovery = new TlsLibraryDiscovery(recordingFinder().finder, procRoot, undefined, [], () => goProbes);
+    const [file] = discovery.scanAllProcesses();
+    expect(file.offsets).toEqual(TLS_OFFSETS);
+    expect(file.go).toEqual(goProbes);
+  });
+});

@@ -10,6 +10,8 @@ import { bundleRuntime, LAZY_PACKAGES, type RuntimeBundle } from '../../scripts/
 import { startGatewayProcess, startSensorProcess, waitFor, type CliLocation } from '../support/gateway-process';
 import { S3RVER_ENV, startLocalS3, type LocalS3 } from '../support/s3-server';
 import { execFileSync } from 'node:child_process';
+import { GO_RAW_CLIENT, buildGoProgram } from '../support/go-programs';
+import { LineProcess } from '../support/line-process';
 
 jest.setTimeout(120_000);
 
@@ -42,6 +44,8 @@ test('the runtime directory holds the bundle, the addon and the BPF objects, and
     'dist/vendor/aws-sdk-client-s3.js',
     'dist/vendor/aws-sdk-client-secrets-manager.js',
     'dist/vendor/aws-sdk-client-timestream-write.js',
+    'dist/vendor/iced_x86_bg.wasm',
+    'dist/vendor/iced-x86.js',
     'dist/vendor/kubernetes-client-node.js',
     'package.json',
   ]);
@@ -110,7 +114,11 @@ test('the bundled gateway receives OTLP/JSON and writes the span to S3 and to it
   }
 });
 
-test('the bundled sensor finds the addon and the BPF objects in the image layout and attaches its probes', async () => {
+test('the bundled sensor finds the addon and the BPF objects in the image layout and attaches its probes, to Go programs too', async () => {
+  // A Go program already running: the sensor decodes its machine code with iced-x86, whose WebAssembly the bundle
+  // must carry next to the vendor file that loads it.
+  const goClient = new LineProcess(buildGoProgram(workDir, 'bundle-go-client', GO_RAW_CLIENT, { stripped: true }), ['/dev/null', '1']);
+  await goClient.lines(1);
   const sensor = await startSensorProcess({
     workDir: path.join(workDir, 'sensor'),
     dataDir: path.join(workDir, 'sensor', 'data'),
@@ -123,7 +131,10 @@ test('the bundled sensor finds the addon and the BPF objects in the image layout
     // Ready means the BPF objects loaded and the probes attached (startSensor reports it only then).
     expect((await fetch(`http://127.0.0.1:${sensor.healthPort}/readyz`)).status).toBe(200);
     expect(sensor.logs()).toMatch(/sensor ready: probes attached to [1-9]\d* TLS file/);
+    expect(sensor.logs()).toContain(`${path.join(workDir, 'bundle-go-client')} (Go crypto/tls`);
+    expect(sensor.logs()).not.toMatch(/is not probed|Cannot find module|ENOENT/);
   } finally {
     expect(await sensor.stop()).toBe(0);
+    goClient.child.kill('SIGKILL');
   }
 });

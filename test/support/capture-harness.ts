@@ -1,5 +1,5 @@
 /** Runs the real capture stage in the test process and groups what it saw by connection. */
-import type { CaptureEvent } from '../../sensor/capture/capture-event';
+import type { CaptureEvent, ConnectionClosed } from '../../sensor/capture/capture-event';
 import { TlsCapture, type TlsCaptureOptions } from '../../sensor/capture/tls-capture';
 import { silentLogger } from '../../sensor/common/logger';
 
@@ -13,6 +13,8 @@ export interface CapturedConnection {
 
 export class CaptureHarness {
   readonly events: CaptureEvent[] = [];
+  /** Connection ends as the capture reported them (SSL_free, tls.Conn.Close, process exit). */
+  readonly closes: ConnectionClosed[] = [];
   readonly capture: TlsCapture;
 
   constructor(options: Partial<TlsCaptureOptions> = {}) {
@@ -21,6 +23,7 @@ export class CaptureHarness {
       executables: [process.execPath],
       ...options,
       onEvent: (event) => this.events.push(event),
+      onClose: (closed) => this.closes.push(closed),
     });
   }
 

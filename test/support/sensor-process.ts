@@ -51,6 +51,8 @@ export interface SensorProcess {
   metricValue(name: string): Promise<number | undefined>;
   /** SIGINT, then waits for exit (exporters flush); resolves to the exit code. The files stay for reading. */
   stop(): Promise<number | null>;
+  /** Sends `signal` (e.g. SIGKILL: no cleanup at all) and waits for the process to end. */
+  kill(signal: NodeJS.Signals): Promise<void>;
   /** Stops the sensor if it still runs and deletes its config and OTLP file. */
   remove(): Promise<void>;
 }
@@ -146,6 +148,10 @@ export async function startSensorProcess(options: SensorProcessOptions = {}): Pr
       return line === undefined ? undefined : Number(line.slice(name.length + 1));
     },
     stop,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
     async remove() {
       await stop();
       fs.rmSync(workDir, { recursive: true, force: true });

@@ -218,7 +218,8 @@ Napi::Value BpfObject::AttachTracepoints(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, attached);
 }
 
-// attachUprobe(program, binaryPath, fileOffset, isReturnProbe): probes the file for every process that maps it.
+// attachUprobe(program, binaryPath, fileOffset, isReturnProbe, cookie?): probes the file for every process that maps
+// it. The cookie (bpf_get_attach_cookie) tells a program shared by many files which file's facts apply.
 Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!object_) {
@@ -226,7 +227,7 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsBoolean()) {
-    Napi::TypeError::New(env, "attachUprobe(program: string, binaryPath: string, fileOffset: number, isReturnProbe: boolean)")
+    Napi::TypeError::New(env, "attachUprobe(program: string, binaryPath: string, fileOffset: number, isReturnProbe: boolean, cookie?: number)")
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -234,13 +235,14 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   std::string binaryPath = info[1].As<Napi::String>();
   size_t offset = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
   bool isReturn = info[3].As<Napi::Boolean>();
+  uint64_t cookie = info.Length() > 4 && info[4].IsNumber() ? static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value()) : 0;
 
   bpf_program* program = bpf_object__find_program_by_name(object_, programName.c_str());
   if (!program) {
     Napi::Error::New(env, "no BPF program named " + programName).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  LIBBPF_OPTS(bpf_uprobe_opts, options, .retprobe = isReturn);
+  LIBBPF_OPTS(bpf_uprobe_opts, options, .bpf_cookie = cookie, .retprobe = isReturn);
   bpf_link* link = bpf_program__attach_uprobe_opts(program, -1, binaryPath.c_str(), offset, &options);
   long err = libbpf_get_error(link);
   if (err) {
