@@ -278,18 +278,43 @@ function writeAttributes(writer: ProtobufWriter, field: number, attributes: Attr
 /** One reused writer: spans are encoded one at a time on the event loop. */
 const writer = new ProtobufWriter();
 
+/**
+ * Each resource's `resource` field, encoded once per resource object: the pipeline gives the spans of one process
+ * the same object and never modifies it afterwards, so its bytes are the same for every span that carries it.
+ */
+const resourceFields = new WeakMap<Attributes, Buffer>();
+const resourceWriter = new ProtobufWriter();
+
+function resourceField(attributes: Attributes): Buffer {
+  let field = resourceFields.get(attributes);
+  if (field === undefined) {
+    resourceWriter.reset();
+    const resource = resourceWriter.begin(1);
+    writeAttributes(resourceWriter, 1, attributes);
+    resourceWriter.end(resource);
+    field = resourceWriter.finish();
+    resourceFields.set(attributes, field);
+  }
+  return field;
+}
+
+/** The `scope_spans` field's scope, the same for every span. */
+const SCOPE_FIELD = (() => {
+  const scopeWriter = new ProtobufWriter();
+  const scope = scopeWriter.begin(1);
+  scopeWriter.string(1, INSTRUMENTATION_SCOPE.name);
+  scopeWriter.string(2, INSTRUMENTATION_SCOPE.version);
+  scopeWriter.end(scope);
+  return scopeWriter.finish();
+})();
+
 /** A protobuf `ExportTraceServiceRequest` holding only this span; such requests concatenate into one request. */
 export function encodeSpanProtobuf(span: GenAiSpan): Buffer {
   writer.reset();
   const resourceSpans = writer.begin(1);
-  const resource = writer.begin(1);
-  writeAttributes(writer, 1, span.resource);
-  writer.end(resource);
+  writer.raw(resourceField(span.resource));
   const scopeSpans = writer.begin(2);
-  const scope = writer.begin(1);
-  writer.string(1, INSTRUMENTATION_SCOPE.name);
-  writer.string(2, INSTRUMENTATION_SCOPE.version);
-  writer.end(scope);
+  writer.raw(SCOPE_FIELD);
   const record = writer.begin(2);
   writer.hexBytes(1, span.traceId);
   writer.hexBytes(2, span.spanId);
@@ -334,6 +359,18 @@ function jsonKeyPrefix(key: string): string {
   return prefix;
 }
 
+/** Each resource's JSON attribute list, once per resource object (as for the protobuf resource field). */
+const jsonResources = new WeakMap<Attributes, string>();
+
+function jsonResourceAttributes(attributes: Attributes): string {
+  let json = jsonResources.get(attributes);
+  if (json === undefined) {
+    json = jsonAttributes(attributes);
+    jsonResources.set(attributes, json);
+  }
+  return json;
+}
+
 function jsonAttributes(attributes: Attributes): string {
   const parts: string[] = [];
   for (const key in attributes) {
@@ -351,7 +388,7 @@ export function encodeSpanJson(span: GenAiSpan): string {
   const status = span.status.message ? `{"code":${STATUS_CODE[span.status.code]},"message":${JSON.stringify(span.status.message)}}` : `{"code":${STATUS_CODE[span.status.code]}}`;
   const parent = span.parentSpanId ? `"parentSpanId":"${span.parentSpanId}",` : '';
   return (
-    `{"resource":{"attributes":${jsonAttributes(span.resource)},"droppedAttributesCount":0},` +
+    `{"resource":{"attributes":${jsonResourceAttributes(span.resource)},"droppedAttributesCount":0},` +
     `"scopeSpans":[{"scope":${JSON_SCOPE},"spans":[{"traceId":"${span.traceId}","spanId":"${span.spanId}",${parent}` +
     `"name":${JSON.stringify(span.name)},"kind":${SPAN_KIND[span.kind]},` +
     `"startTimeUnixNano":"${span.startTimeUnixNano}","endTimeUnixNano":"${span.endTimeUnixNano}",` +

@@ -27,7 +27,20 @@ export interface SpanEnricherOptions {
   clusterName?: string;
 }
 
+/** Processes whose resource is kept for reuse; past this, the table starts afresh (a resource is rebuilt cheaply). */
+const MAX_SHARED_RESOURCES = 4096;
+
+interface SharedResource {
+  context: ProcessContext | undefined;
+  pod: PodContext | undefined;
+  comm: string | undefined;
+  clusterName: string | undefined;
+  resource: Attributes;
+}
+
 export class SpanEnricher {
+  private readonly sharedResources = new Map<number, SharedResource>();
+
   constructor(private readonly options: SpanEnricherOptions) {}
 
   /** Reads the config, finds Kubernetes if there is one and lists this node's pods once before resolving. */
@@ -64,19 +77,35 @@ export class SpanEnricher {
    * The span with process, container and pod context in a new resource, and `sightline.client` / `sightline.server`
    * added to its attributes in place: the pipeline owns the spans it is given, and copying every attribute of every
    * span cost more than the rest of this stage. The pid comes from `origin`, else from the span's `process.pid`.
+   *
+   * Spans of one process get one shared resource object while its context and pod stay the same (resources are never
+   * modified after this stage): privacy and the exporters then work on a process's resource once, not once per call.
    */
   async enrich(span: GenAiSpan, origin?: SpanOrigin): Promise<GenAiSpan> {
     const pid = origin?.pid ?? (typeof span.resource['process.pid'] === 'number' ? span.resource['process.pid'] : undefined);
-    const resource: Attributes = { ...span.resource };
     const processContext = pid === undefined ? undefined : await this.options.processes.lookup(pid);
-    if (pid !== undefined) resource['process.pid'] = pid;
-    if (processContext) addProcess(resource, processContext);
-    else if (origin?.comm) resource['process.executable.name'] ??= origin.comm;
-
     const pod = processContext ? this.podOf(processContext) : undefined;
     const clusterName = this.options.kubernetes?.clusterName ?? this.options.clusterName;
-    if (pod) addPod(resource, pod);
-    if (pod && clusterName) resource['k8s.cluster.name'] = clusterName;
+    const comm = origin?.comm;
+
+    // Only a span that brings no resource of its own (every eBPF span) can share one: a received span's resource is its own.
+    const shareable = pid !== undefined && isEmpty(span.resource);
+    const cached = shareable ? this.sharedResources.get(pid) : undefined;
+    let resource: Attributes;
+    if (cached && cached.context === processContext && cached.pod === pod && cached.comm === comm && cached.clusterName === clusterName) {
+      resource = cached.resource;
+    } else {
+      resource = { ...span.resource };
+      if (pid !== undefined) resource['process.pid'] = pid;
+      if (processContext) addProcess(resource, processContext);
+      else if (comm) resource['process.executable.name'] ??= comm;
+      if (pod) addPod(resource, pod);
+      if (pod && clusterName) resource['k8s.cluster.name'] = clusterName;
+      if (shareable) {
+        if (this.sharedResources.size >= MAX_SHARED_RESOURCES) this.sharedResources.clear();
+        this.sharedResources.set(pid, { context: processContext, pod, comm, clusterName, resource });
+      }
+    }
 
     const attributes = span.attributes;
     const client = pod?.workloadName ?? stringOf(resource['process.executable.name']);
@@ -92,6 +121,11 @@ export class SpanEnricher {
     const byContainer = context.containerId ? kubernetes.podForContainer(context.containerId) : undefined;
     return byContainer ?? (context.podUid ? kubernetes.podForUid(context.podUid) : undefined);
   }
+}
+
+function isEmpty(attributes: Attributes): boolean {
+  for (const _ in attributes) return false;
+  return true;
 }
 
 function stringOf(value: unknown): string | undefined {

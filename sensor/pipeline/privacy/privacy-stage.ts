@@ -16,6 +16,7 @@ export class PrivacyStage {
   private readonly obfuscator: Obfuscator;
   private readonly redactor?: Redactor;
   private readonly commandLines: CommandAttributeScrubber;
+  private readonly safeResources = new WeakMap<Attributes, Attributes>();
 
   constructor(config: PrivacyConfigInput | PrivacyConfig = {}) {
     const parsed = privacyConfigSchema.parse(config);
@@ -30,9 +31,7 @@ export class PrivacyStage {
     // Obfuscation runs before redaction so redaction never has to look inside content that is hidden anyway.
     let attributes = scrubSecretAttributes(this.obfuscator.obfuscate(this.dropCredentials(span.attributes)), COMMAND_ATTRIBUTES);
     if (this.redactor) attributes = this.redactor.redactAttributes(attributes);
-    // Apps instrumented with OpenTelemetry send process.command_line / process.command_args as resource attributes.
-    let resource = scrubSecretAttributes(this.dropCredentials(span.resource), COMMAND_ATTRIBUTES);
-    if (this.redactor) resource = this.redactor.redactResourceAttributes(resource);
+    const resource = this.safeResource(span.resource);
     let status = span.status;
     if (status.message !== undefined) {
       let message = scrubSecrets(status.message);
@@ -41,6 +40,21 @@ export class PrivacyStage {
     }
     // Spans received over OTLP that are not LLM calls may be named after a URL.
     return { ...span, name: scrubSecrets(span.name), attributes, resource, status };
+  }
+
+  /**
+   * The resource made safe, once per resource object: the enrichment stage gives all spans of a process the same
+   * object, and resources are not modified once built, so the answer for an object never changes.
+   */
+  private safeResource(resource: Attributes): Attributes {
+    let safe = this.safeResources.get(resource);
+    if (safe === undefined) {
+      // Apps instrumented with OpenTelemetry send process.command_line / process.command_args as resource attributes.
+      safe = scrubSecretAttributes(this.dropCredentials(resource), COMMAND_ATTRIBUTES);
+      if (this.redactor) safe = this.redactor.redactResourceAttributes(safe);
+      this.safeResources.set(resource, safe);
+    }
+    return safe;
   }
 
   private dropCredentials(attributes: Attributes): Attributes {
