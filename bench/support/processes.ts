@@ -69,6 +69,14 @@ export function peakRssMb(pid: number): number {
 
 export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+/**
+ * The median over rounds of one side's rate divided by another's in the same round: the sides of a round run back to
+ * back, so a machine whose speed drifts (a shared VM) shifts both; a ratio of medians would mix rounds.
+ */
+export function medianRoundRatio(numerator: Array<{ rate: number }>, denominator: Array<{ rate: number }>): number {
+  return median(numerator.map((result, round) => result.rate / denominator[round].rate));
+}
+
 export function getText(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
     http

@@ -45,11 +45,13 @@ export class CountingOtlpSink {
   }
 }
 
-/** Spans in an OTLP/JSON lines file (the sensor's `--otlp-file`). */
+/** Spans in an OTLP/JSON lines file (the sensor's `--otlp-file`), complete lines only: the sensor may be mid-write. */
 export function spansInFile(file: string): number {
   if (!fs.existsSync(file)) return 0;
   let spans = 0;
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  lines.pop(); // after the last newline: empty, or a line still being written
+  for (const line of lines) {
     if (!line) continue;
     for (const resource of JSON.parse(line).resourceSpans ?? []) for (const scope of resource.scopeSpans ?? []) spans += (scope.spans ?? []).length;
   }

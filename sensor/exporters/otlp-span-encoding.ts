@@ -4,8 +4,8 @@
  *
  * Why not @opentelemetry/otlp-transformer, which the rest of the exporters use: it turns each span into an
  * intermediate object tree first, and its protobuf writer encodes UTF-8 and sizes strings in a JavaScript loop,
- * character by character. For a span with a 1 KiB prompt that was about 40 µs on the development VM, most of the
- * sensor's per-call budget (docs/benchmarks.md); here strings go through Buffer's native UTF-8 writer. Field
+ * character by character, which made it one of the largest items of the sensor's CPU profile per call (how to
+ * profile: docs/benchmarks.md); here strings go through Buffer's native UTF-8 writer. Field
  * numbers and JSON names are those of opentelemetry-proto (trace/v1, common/v1, resource/v1); a test decodes both
  * encodings against the transformer's own output for the same spans.
  */

@@ -1,6 +1,6 @@
 /**
- * Trace and span ids from a pool of random bytes. Asking the system for 24 random bytes per span costs several
- * microseconds on the hot path (measured in docs/benchmarks.md); one 6 KiB fill serves 256 spans.
+ * Trace and span ids from a pool of random bytes: one 6 KiB fill serves 256 spans, where asking the system for 24
+ * random bytes per span showed up in the sensor's CPU profile under load (docs/benchmarks.md says how to profile).
  */
 import { randomFillSync } from 'node:crypto';
 
