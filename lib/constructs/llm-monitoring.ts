@@ -6,7 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import {
-  DefaultDashboardFactory, GraphWidgetType, MonitoringFacade, notifySns, type CustomMetricGroup,
+  DefaultDashboardFactory, GraphWidgetType, MonitoringFacade, notifySns, type CustomMetricGroup, type CustomThreshold,
 } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
 import { CallMetric, HealthMetric, METRIC_NAMESPACE, MetricDimension } from '../../sensor/common/telemetry-contract';
@@ -84,6 +84,31 @@ function search(dimensions: string, metricName: string, statistic: string, label
 }
 
 /** A heartbeat or export-health metric the gateway publishes with `Component=gateway|sensor` only. */
+/**
+ * An alarm that fires when the metric rises above `threshold` in `datapoints` of `periods` periods; no data is quiet
+ * (nothing happened).
+ */
+function alarmAbove(severity: 'Critical' | 'Warning', threshold: number, description: string, periods = 1, datapoints = periods): Record<string, CustomThreshold> {
+  return alarm(severity, threshold, cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, cloudwatch.TreatMissingData.NOT_BREACHING, description, periods, datapoints);
+}
+
+/** An alarm that fires when the metric falls below `threshold`; no data breaches too (silence is the failure). */
+function alarmBelow(severity: 'Critical' | 'Warning', threshold: number, description: string, periods = 1, datapoints = periods): Record<string, CustomThreshold> {
+  return alarm(severity, threshold, cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, cloudwatch.TreatMissingData.BREACHING, description, periods, datapoints);
+}
+
+function alarm(
+  severity: 'Critical' | 'Warning',
+  threshold: number,
+  comparisonOperator: cloudwatch.ComparisonOperator,
+  treatMissingDataOverride: cloudwatch.TreatMissingData,
+  alarmDescriptionOverride: string,
+  evaluationPeriods: number,
+  datapointsToAlarm: number,
+): Record<string, CustomThreshold> {
+  return { [severity]: { threshold, comparisonOperator, evaluationPeriods, datapointsToAlarm, treatMissingDataOverride, alarmDescriptionOverride } };
+}
+
 function healthTotal(metricName: string, component: 'gateway' | 'sensor', label: string, period: Duration): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: METRIC_NAMESPACE, metricName, dimensionsMap: { [MetricDimension.component]: component }, statistic: 'Sum', label, period,
@@ -191,16 +216,7 @@ export class LlmMonitoring extends Construct {
         metrics: [{
           metric: total(CallMetric.slaBreaches, 'Sum', 'calls over the SLA', minute),
           alarmFriendlyName: 'SlaBreach',
-          addAlarm: {
-            Critical: {
-              threshold: 0,
-              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-              evaluationPeriods: 1,
-              datapointsToAlarm: 1,
-              treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-              alarmDescriptionOverride: `At least one LLM call took longer than the ${props.slaMs} ms SLA in the last minute.`,
-            },
-          },
+          addAlarm: alarmAbove('Critical', 0, `At least one LLM call took longer than the ${props.slaMs} ms SLA in the last minute.`),
         }],
       },
       {
@@ -217,16 +233,7 @@ export class LlmMonitoring extends Construct {
         metrics: [{
           metric: errorRate,
           alarmFriendlyName: 'ErrorRate',
-          addAlarm: {
-            Critical: {
-              threshold: errorRatePercent,
-              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-              evaluationPeriods: 3,
-              datapointsToAlarm: 2,
-              treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-              alarmDescriptionOverride: `More than ${errorRatePercent}% of LLM calls failed.`,
-            },
-          },
+          addAlarm: alarmAbove('Critical', errorRatePercent, `More than ${errorRatePercent}% of LLM calls failed.`, 3, 2),
         }],
       },
       {
@@ -234,16 +241,7 @@ export class LlmMonitoring extends Construct {
         metrics: [{
           metric: total(CallMetric.totalTokens, 'Sum', 'tokens per hour', Duration.hours(1)),
           alarmFriendlyName: 'TokenBudget',
-          addAlarm: {
-            Warning: {
-              threshold: props.tokenBudgetPerHour,
-              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-              evaluationPeriods: 1,
-              datapointsToAlarm: 1,
-              treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-              alarmDescriptionOverride: `More than ${props.tokenBudgetPerHour} tokens used in one hour.`,
-            },
-          },
+          addAlarm: alarmAbove('Warning', props.tokenBudgetPerHour, `More than ${props.tokenBudgetPerHour} tokens used in one hour.`),
         }],
       },
     ];
@@ -257,30 +255,12 @@ export class LlmMonitoring extends Construct {
           {
             metric: healthTotal(HealthMetric.heartbeat, 'gateway', 'gateway heartbeats', gatewaySilenceAfter),
             alarmFriendlyName: 'GatewayHeartbeat',
-            addAlarm: {
-              Critical: {
-                threshold: 1,
-                comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                evaluationPeriods: 1,
-                datapointsToAlarm: 1,
-                treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
-                alarmDescriptionOverride: `No gateway published its heartbeat for ${gatewaySilenceAfter.toMinutes()} minutes: every gateway pod is down, or none can reach CloudWatch.`,
-              },
-            },
+            addAlarm: alarmBelow('Critical', 1, `No gateway published its heartbeat for ${gatewaySilenceAfter.toMinutes()} minutes: every gateway pod is down, or none can reach CloudWatch.`),
           },
           {
             metric: healthTotal(HealthMetric.heartbeat, 'sensor', 'sensor reports', sensorSilenceAfter),
             alarmFriendlyName: 'SensorHeartbeat',
-            addAlarm: {
-              Critical: {
-                threshold: 1,
-                comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                evaluationPeriods: 1,
-                datapointsToAlarm: 1,
-                treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
-                alarmDescriptionOverride: `No sensor health report reached a gateway for ${sensorSilenceAfter.toMinutes()} minutes: the sensors are down or cannot reach the gateway endpoint.`,
-              },
-            },
+            addAlarm: alarmBelow('Critical', 1, `No sensor health report reached a gateway for ${sensorSilenceAfter.toMinutes()} minutes: the sensors are down or cannot reach the gateway endpoint.`),
           },
         ],
       },
@@ -290,30 +270,12 @@ export class LlmMonitoring extends Construct {
           {
             metric: healthTotal(HealthMetric.exportDroppedItems, 'gateway', 'items lost', fiveMinutes),
             alarmFriendlyName: 'ExportDropped',
-            addAlarm: {
-              Critical: {
-                threshold: 0,
-                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluationPeriods: 1,
-                datapointsToAlarm: 1,
-                treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarmDescriptionOverride: 'A gateway sink lost spans or metrics for good: refused by S3, Timestream or CloudWatch, or dropped from a full spool (see the gateway log).',
-              },
-            },
+            addAlarm: alarmAbove('Critical', 0, 'A gateway sink lost spans or metrics for good: refused by S3, Timestream or CloudWatch, or dropped from a full spool (see the gateway log).'),
           },
           {
             metric: healthTotal(HealthMetric.exportFailedAttempts, 'gateway', 'failed deliveries', fiveMinutes),
             alarmFriendlyName: 'ExportFailing',
-            addAlarm: {
-              Warning: {
-                threshold: 0,
-                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluationPeriods: 3,
-                datapointsToAlarm: 3,
-                treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarmDescriptionOverride: 'A gateway sink has failed deliveries for 15 minutes: it is down or throttling; the spool holds what waits.',
-              },
-            },
+            addAlarm: alarmAbove('Warning', 0, 'A gateway sink has failed deliveries for 15 minutes: it is down or throttling; the spool holds what waits.', 3),
           },
           search(`${MetricDimension.component},${MetricDimension.exporter}`, HealthMetric.exportDroppedItems, 'Sum', ''),
           search(`${MetricDimension.component},${MetricDimension.exporter}`, HealthMetric.exportFailedAttempts, 'Sum', ''),
@@ -324,16 +286,7 @@ export class LlmMonitoring extends Construct {
         metrics: [{
           metric: insights(`SELECT SUM(${HealthMetric.captureDrops}) FROM ${healthSchema}`, 'drops', fiveMinutes),
           alarmFriendlyName: 'Drops',
-          addAlarm: {
-            Warning: {
-              threshold: 0,
-              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-              evaluationPeriods: 1,
-              datapointsToAlarm: 1,
-              treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-              alarmDescriptionOverride: 'A sensor dropped captured data (its ring buffer was full).',
-            },
-          },
+          addAlarm: alarmAbove('Warning', 0, 'A sensor dropped captured data (its ring buffer was full).'),
         }, search(MetricDimension.component, HealthMetric.captureDrops, 'Sum', '')],
       },
       {
@@ -341,16 +294,7 @@ export class LlmMonitoring extends Construct {
         metrics: [{
           metric: insights(`SELECT MAX(${HealthMetric.spoolBytes}) FROM ${healthSchema}`, 'largest spool', fiveMinutes),
           alarmFriendlyName: 'SpoolSize',
-          addAlarm: {
-            Warning: {
-              threshold: props.spoolBytesThreshold ?? 512 * 1024 ** 2,
-              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-              evaluationPeriods: 3,
-              datapointsToAlarm: 3,
-              treatMissingDataOverride: cloudwatch.TreatMissingData.NOT_BREACHING,
-              alarmDescriptionOverride: 'A spool keeps growing: the gateway or a sink has been unreachable for a while.',
-            },
-          },
+          addAlarm: alarmAbove('Warning', props.spoolBytesThreshold ?? 512 * 1024 ** 2, 'A spool keeps growing: the gateway or a sink has been unreachable for a while.', 3),
         }, search(MetricDimension.component, HealthMetric.spoolBytes, 'Maximum', '')],
       },
       {
@@ -382,30 +326,12 @@ export class LlmMonitoring extends Construct {
           {
             metric: healthyHosts('Maximum', 'healthy targets (max)'),
             alarmFriendlyName: 'NlbHealthyHosts',
-            addAlarm: {
-              Critical: {
-                threshold: 1,
-                comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                evaluationPeriods: 2,
-                datapointsToAlarm: 2,
-                treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
-                alarmDescriptionOverride: 'The gateway NLB has no healthy target: no gateway pod is ready, so sensors cannot deliver (they spool).',
-              },
-            },
+            addAlarm: alarmBelow('Critical', 1, 'The gateway NLB has no healthy target: no gateway pod is ready, so sensors cannot deliver (they spool).', 2),
           },
           {
             metric: healthyHosts('Minimum', 'healthy targets (min)'),
             alarmFriendlyName: 'GatewayPodsAvailable',
-            addAlarm: {
-              Warning: {
-                threshold: gateway.minReplicas,
-                comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                evaluationPeriods: 5,
-                datapointsToAlarm: 5,
-                treatMissingDataOverride: cloudwatch.TreatMissingData.BREACHING,
-                alarmDescriptionOverride: `Fewer than ${gateway.minReplicas} gateway pods have been ready for 5 minutes (pods pending, crash-looping or failing /readyz).`,
-              },
-            },
+            addAlarm: alarmBelow('Warning', gateway.minReplicas, `Fewer than ${gateway.minReplicas} gateway pods have been ready for 5 minutes (pods pending, crash-looping or failing /readyz).`, 5),
           },
         ],
       }],
