@@ -366,7 +366,7 @@ export class BatchingExporter<T> implements Exporter<T> {
   }
 
   private ackAll(run: readonly QueuedBatch[]): void {
-    for (const batch of run) this.queue.ack(batch);
+    this.queue.ackRun(run);
     this.alignQueuedTimes();
   }
 

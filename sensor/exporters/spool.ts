@@ -28,6 +28,8 @@ export interface BatchQueue {
   peekRun(maxBytes: number): QueuedBatch[];
   /** Acknowledges the batch `peek` returned (or the first not yet acknowledged of a `peekRun`). */
   ack(batch: QueuedBatch): void;
+  /** Acknowledges a run `peekRun` returned, in order, recording the new head once rather than once per batch. */
+  ackRun(batches: readonly QueuedBatch[]): void;
   readonly pendingBatches: number;
   readonly pendingBytes: number;
   /** Payload bytes of the unacknowledged batches (pendingBytes also counts acknowledged records not yet cleaned up). */
@@ -209,16 +211,27 @@ export class DiskSpool implements BatchQueue {
   }
 
   ack(batch: QueuedBatch): void {
+    if (this.advancePast(batch)) this.writeCursor();
+  }
+
+  ackRun(batches: readonly QueuedBatch[]): void {
+    let advanced = false;
+    for (const batch of batches) advanced = this.advancePast(batch) || advanced;
+    if (advanced) this.writeCursor();
+  }
+
+  /** Moves the head past `batch` in memory; false when it is not the head (see `ack`). The cursor file is the caller's. */
+  private advancePast(batch: QueuedBatch): boolean {
     const head = this.segments[0];
     const entry = head?.records[this.headIndex];
     const diskBatch = batch as DiskBatch;
     // After a drop-oldest the acknowledged batch may already be gone; only the current head moves the cursor.
-    if (!entry || diskBatch.segment !== head.sequence || diskBatch.offset !== entry.offset) return;
+    if (!entry || diskBatch.segment !== head.sequence || diskBatch.offset !== entry.offset) return false;
     this.forget(head.sequence, entry.offset);
     this.unacked -= entry.length;
     this.headIndex++;
     if (this.headIndex >= head.records.length && head !== this.activeSegment()) this.removeHeadSegment();
-    this.writeCursor();
+    return true;
   }
 
   close(): void {
@@ -429,6 +442,10 @@ export class MemoryQueue implements BatchQueue {
     if (this.batches[0] !== batch) return;
     this.batches.shift();
     this.bytes -= batch.bytes.length;
+  }
+
+  ackRun(batches: readonly QueuedBatch[]): void {
+    for (const batch of batches) this.ack(batch);
   }
 
   close(): void {}

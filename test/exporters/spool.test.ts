@@ -118,6 +118,25 @@ describe('DiskSpool', () => {
 });
 
 describe('peekRun', () => {
+  it('ackRun acknowledges a whole run across segments, and a restart resumes after it', () => {
+    const spool = new DiskSpool({ dir, maxBytes: 100_000, segmentBytes: 300 });
+    for (let n = 0; n < 10; n++) spool.append(record(n), 1);
+    const run = spool.peekRun(5 * record(0).length);
+    expect(run.map((batch) => numberOf(batch.bytes))).toEqual([0, 1, 2, 3, 4]);
+    spool.ackRun(run);
+    expect(spool.pendingBatches).toBe(5);
+    spool.close();
+
+    const reopened = new DiskSpool({ dir, maxBytes: 100_000, segmentBytes: 300 });
+    expect(drain(reopened)).toEqual([5, 6, 7, 8, 9]);
+    reopened.close();
+
+    const memory = new MemoryQueue(100_000);
+    for (let n = 0; n < 4; n++) memory.append(record(n), 1);
+    memory.ackRun(memory.peekRun(2 * record(0).length));
+    expect(drain(memory)).toEqual([2, 3]);
+  });
+
   it('returns the oldest unacknowledged batches within a byte budget, across segments and after a restart', () => {
     const spool = new DiskSpool({ dir, maxBytes: 100_000, segmentBytes: 300 });
     const size = record(0).length;
