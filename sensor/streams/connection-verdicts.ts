@@ -21,13 +21,9 @@ export interface ConnectionJudgeOptions {
 /** Authorities seen carrying an LLM call: their next HTTP/2 connections are followed from the first byte. */
 const MAX_LEARNT_AUTHORITIES = 1024;
 
-interface Http2Watch {
-  requestsWithoutLlmCall: number;
-}
-
 export class ConnectionJudge {
-  /** HTTP/2 connections still being watched, by connection id. */
-  private readonly watching = new Map<number, Http2Watch>();
+  /** HTTP/2 connections still being watched, by connection id: their request heads so far without an LLM call. */
+  private readonly watching = new Map<number, number>();
   private readonly decided = new Set<number>();
   private readonly learnt = new Set<string>();
 
@@ -41,15 +37,9 @@ export class ConnectionJudge {
       return this.decide(connection, 'follow', `${head.authority} serves LLM calls`);
     }
     if (this.options.http2MuteAfterRequests === 0) return;
-    let watch = this.watching.get(connection.connectionId);
-    if (!watch) {
-      watch = { requestsWithoutLlmCall: 0 };
-      this.watching.set(connection.connectionId, watch);
-    }
-    watch.requestsWithoutLlmCall++;
-    if (watch.requestsWithoutLlmCall >= this.options.http2MuteAfterRequests) {
-      this.decide(connection, 'mute', `${watch.requestsWithoutLlmCall} request(s) without an LLM call`);
-    }
+    const withoutLlmCall = (this.watching.get(connection.connectionId) ?? 0) + 1;
+    this.watching.set(connection.connectionId, withoutLlmCall);
+    if (withoutLlmCall >= this.options.http2MuteAfterRequests) this.decide(connection, 'mute', `${withoutLlmCall} request(s) without an LLM call`);
   }
 
   undecodable(connection: ConnectionContext, reason: string): void {
