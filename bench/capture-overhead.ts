@@ -3,7 +3,8 @@
  * rounds interleaved (and the order of the sides rotated) so drift on the machine hits every side alike.
  *
  * - Ordinary HTTPS traffic: a node JSON API on loopback, a keep-alive node client, saturated. The sensor against no
- *   sensor (bar: at least 0.98), with empty probes on the same functions shown beside it.
+ *   sensor (bar: at least 0.98), with empty probes on the same functions shown beside it, and the sensor as older
+ *   kernels run it (entry and return probes instead of uprobe sessions).
  * - An LLM tight loop: the same client posting OpenAI chat completions to the same server. The sensor against empty
  *   bpftrace programs on the same eight functions (uprobe and uretprobe on SSL_write, SSL_write_ex, SSL_read,
  *   SSL_read_ex; bar: at least 0.80), and the sensor's CPU per captured call (user + system, every thread; bar: at
@@ -43,7 +44,7 @@ import { CountingOtlpSink, spansInFile, waitForCount } from './support/span-sink
 import { measureGoOverhead, summariseGo } from './go-overhead';
 import { prepareWorkspace, type Workspace } from './support/workloads';
 
-type Side = 'without' | 'empty probes' | 'sensor' | 'sensor, local mode';
+type Side = 'without' | 'empty probes' | 'sensor' | 'sensor, entry and return probes' | 'sensor, local mode';
 
 export interface SideResult {
   rate: number;
@@ -63,10 +64,10 @@ interface Scenario {
 
 /** bpftrace names its programs after the probed function; the sensor's are named in tls_capture.bpf.c. */
 const EMPTY_PROBE_PROGRAMS = /^SSL_(read|write)(_ex)?$/;
-const SENSOR_PROGRAMS = /^ssl_(read|write)(_ex)?_(entry|return)$/;
+const SENSOR_PROGRAMS = /^ssl_(read|write)(_ex)?_(entry|return|session)$/;
 
 const SCENARIOS: Scenario[] = [
-  { name: 'ordinary HTTPS API (POST /api/orders)', path: '/api/orders', sides: ['without', 'empty probes', 'sensor'] },
+  { name: 'ordinary HTTPS API (POST /api/orders)', path: '/api/orders', sides: ['without', 'empty probes', 'sensor', 'sensor, entry and return probes'] },
   { name: 'LLM tight loop (POST /v1/chat/completions)', path: '/v1/chat/completions', sides: ['without', 'empty probes', 'sensor', 'sensor, local mode'] },
 ];
 
@@ -107,7 +108,9 @@ async function measureSide(side: Side, scenario: Scenario, workspace: Workspace,
   const spansFile = path.join(sideDir, 'spans.jsonl');
   const local = side === 'sensor, local mode';
   const shipping = local ? { args: ['--otlp-file', spansFile], config: '' } : await shipToSink(sideDir, sink, workspace.certs);
-  const sensor = await startSensor(sideDir, shipping.args, shipping.config);
+  // The sensor as on kernels before 6.13: every OpenSSL call gets an entry and a return probe.
+  const probes = side === 'sensor, entry and return probes' ? 'capture:\n  uprobeSessions: false\n' : '';
+  const sensor = await startSensor(sideDir, shipping.args, shipping.config + probes);
   try {
     const spans = () => (local ? spansInFile(spansFile) : sink.spans);
     // A second of the same traffic first: the sensor's start-up work (its first scans, compiling the hot path) is
@@ -176,6 +179,7 @@ export function summarise(reports: OverheadReport[]): string[] {
     `ordinary HTTPS API: without ${rate(ordinary, 'without').toFixed(0)}/s, empty probes ${rate(ordinary, 'empty probes').toFixed(0)}/s, sensor ${rate(ordinary, 'sensor').toFixed(0)}/s`,
     `  sensor / without = ${ordinaryRatio.toFixed(3)} (bar >= 0.98: ${ordinaryRatio >= 0.98 ? 'met' : 'NOT met'}); empty probes / without = ${ratio(ordinary, 'empty probes', 'without').toFixed(3)}; sensor / empty probes = ${ratio(ordinary, 'sensor', 'empty probes').toFixed(3)}`,
     `  BPF program time per request, client and server together: empty probes ${kernel(ordinary, 'empty probes').toFixed(0)} ns, sensor ${kernel(ordinary, 'sensor').toFixed(0)} ns`,
+    `  the sensor with entry and return probes (kernels before 6.13) ${rate(ordinary, 'sensor, entry and return probes').toFixed(0)}/s: / without = ${ratio(ordinary, 'sensor, entry and return probes', 'without').toFixed(3)}; sensor (uprobe sessions) / it = ${ratio(ordinary, 'sensor', 'sensor, entry and return probes').toFixed(3)}`,
   );
   const llmRatio = ratio(llm, 'sensor', 'empty probes');
   lines.push(

@@ -107,7 +107,11 @@ export interface RunningSensor {
 export async function startSensor(work: string, args: string[], configYaml = ''): Promise<RunningSensor> {
   const config = path.join(work, 'sensor.yaml');
   fs.writeFileSync(config, `receiver:\n  enabled: false\nserver:\n  httpPort: 0\n${configYaml}`);
-  const child = spawn(path.join(ROOT, 'bin', 'sightline.js'), ['sensor', '--config', config, '--data-dir', path.join(work, 'data'), ...args], {
+  const cli = [path.join(ROOT, 'bin', 'sightline.js'), 'sensor', '--config', config, '--data-dir', path.join(work, 'data'), ...args];
+  // SENSOR_NODE_FLAGS (profiling, memory experiments): node runs the launcher with the launcher's own flag and these.
+  const extraFlags = process.env.SENSOR_NODE_FLAGS?.split(/\s+/).filter(Boolean);
+  const [command, commandArgs] = extraFlags ? [process.execPath, ['--max-semi-space-size=4', ...extraFlags, ...cli]] : [cli[0], cli.slice(1)];
+  const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, SIGHTLINE_LOG_FORMAT: 'json' },
   });

@@ -101,7 +101,7 @@ enum capture_counter {
 	COUNTER_TRUNCATED_BYTES,     /* bytes beyond the per-call capture limit */
 	COUNTER_READ_ERRORS,         /* user memory that could not be read (bytes counted as dropped too) */
 	COUNTER_MUTED_CALLS,         /* TLS calls on muted or watched connections: nothing copied */
-	COUNTER_MUTED_BYTES,         /* plaintext bytes those calls moved (a muted Go read is not waited for: its bytes are not counted) */
+	COUNTER_MUTED_BYTES,         /* plaintext bytes those calls moved (not counted: a muted Go read, and with uprobe sessions a read on a muted connection) */
 	COUNTER_BUDGET_EXHAUSTED,    /* connections muted because no verdict came within the undecided budget */
 	COUNTER_VERDICT_PENDING,     /* verdict changes, by the verdict taken (VERDICT_PENDING .. VERDICT_MUTE) */
 	COUNTER_VERDICT_FOLLOW,

@@ -172,7 +172,12 @@ __noinline int judge_write(__u64 buf, __u64 len)
 
 /* ---- OpenSSL: entry remembers the call, return copies the bytes ------------------------------------------ */
 
-static __always_inline int remember_call(__u32 direction, __u64 ssl_ptr, __u64 buf, __u64 len, __u64 ex_len_ptr)
+/*
+ * The start of a call: judged, and remembered in task storage for its end. Returns the call's kind (CALL_CAPTURE,
+ * CALL_MUTED, or 0 when the call is not followed at all) and leaves the connection's state in `state_out`.
+ */
+static __always_inline __u8 remember_call(__u32 direction, __u64 ssl_ptr, __u64 buf, __u64 len, __u64 ex_len_ptr,
+					  struct connection_state **state_out)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	if (pid == sensor_pid || !ssl_ptr)
@@ -187,8 +192,8 @@ static __always_inline int remember_call(__u32 direction, __u64 ssl_ptr, __u64 b
 	struct connection_state *state = connection_of(&key);
 	if (!state)
 		return 0;
-	start_call(call, state, pid, direction, ssl_ptr, buf, len, ex_len_ptr);
-	return 0;
+	*state_out = state;
+	return start_call(call, state, pid, direction, ssl_ptr, buf, len, ex_len_ptr);
 }
 
 /* Bytes the call moved, or 0 when it failed or moved nothing. */
@@ -218,10 +223,77 @@ static __always_inline int emit_call(__u32 direction, long ret)
 	return finish_call(call, active, direction, bytes_moved(call, ret));
 }
 
+#ifdef SIGHTLINE_UPROBE_SESSIONS
+
+/*
+ * Uprobe sessions (Linux 6.13+): one program per function runs at its entry and, only when the entry asks for it,
+ * at its return. A call on a connection that carries no LLM call then costs the entry trap alone, where an entry
+ * probe plus a return probe pay two. Built into tls_capture_session.bpf.o; user space loads it when the kernel
+ * has sessions and tls_capture.bpf.o (the entry and return programs above) otherwise.
+ */
+extern bool bpf_session_is_return(void) __ksym;
+
+/*
+ * The entry's half: returns 0 when the call's end must run (its bytes are copied, or, on an HTTP/1.1 connection
+ * between LLM requests, a read's size is counted), 1 when it need not. A muted write's bytes are counted here, as
+ * offered; a read on a muted connection is counted as a call, its size unknown without the return it saves.
+ */
+static __always_inline int session_entry(__u32 direction, __u64 ssl_ptr, __u64 buf, __u64 len, __u64 ex_len_ptr)
+{
+	struct connection_state *state = 0;
+	__u8 active = remember_call(direction, ssl_ptr, buf, len, ex_len_ptr, &state);
+	if (active == CALL_CAPTURE)
+		return 0;
+	if (active != CALL_MUTED)
+		return 1;
+	if (direction == TLS_DIRECTION_IN && state && state->verdict == VERDICT_WATCH)
+		return 0;
+	count(COUNTER_MUTED_CALLS, 1);
+	if (direction == TLS_DIRECTION_OUT && len > 0)
+		count(COUNTER_MUTED_BYTES, len);
+	return 1;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_session, void *ssl, const void *buf, int num)
+{
+	if (bpf_session_is_return())
+		return emit_call(TLS_DIRECTION_OUT, PT_REGS_RC(ctx));
+	return session_entry(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num > 0 ? num : 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_session, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	if (bpf_session_is_return())
+		return emit_call(TLS_DIRECTION_OUT, PT_REGS_RC(ctx));
+	return session_entry(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num, (__u64)written);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_session, void *ssl, void *buf, int num)
+{
+	if (bpf_session_is_return())
+		return emit_call(TLS_DIRECTION_IN, PT_REGS_RC(ctx));
+	return session_entry(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_session, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	if (bpf_session_is_return())
+		return emit_call(TLS_DIRECTION_IN, PT_REGS_RC(ctx));
+	return session_entry(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, (__u64)readbytes);
+}
+
+#else
+
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_entry, void *ssl, const void *buf, int num)
 {
-	return remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num > 0 ? num : 0, 0);
+	struct connection_state *state = 0;
+	remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num > 0 ? num : 0, 0, &state);
+	return 0;
 }
 
 SEC("uretprobe")
@@ -233,7 +305,9 @@ int BPF_KRETPROBE(ssl_write_return, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_entry, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	return remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num, (__u64)written);
+	struct connection_state *state = 0;
+	remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num, (__u64)written, &state);
+	return 0;
 }
 
 SEC("uretprobe")
@@ -245,7 +319,9 @@ int BPF_KRETPROBE(ssl_write_ex_return, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_entry, void *ssl, void *buf, int num)
 {
-	return remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, 0);
+	struct connection_state *state = 0;
+	remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, 0, &state);
+	return 0;
 }
 
 SEC("uretprobe")
@@ -257,7 +333,9 @@ int BPF_KRETPROBE(ssl_read_return, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_entry, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	return remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, (__u64)readbytes);
+	struct connection_state *state = 0;
+	remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, (__u64)readbytes, &state);
+	return 0;
 }
 
 SEC("uretprobe")
@@ -265,6 +343,8 @@ int BPF_KRETPROBE(ssl_read_ex_return, int ret)
 {
 	return emit_call(TLS_DIRECTION_IN, ret);
 }
+
+#endif
 
 /* SSL_free ends the connection. */
 SEC("uprobe")

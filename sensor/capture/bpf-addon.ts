@@ -8,6 +8,8 @@ export interface NativeBpfObject {
   attachTracepoints(): number;
   /** `cookie`: what bpf_get_attach_cookie returns in the program for this attachment (default 0). */
   attachUprobe(program: string, binaryPath: string, fileOffset: number, isReturnProbe: boolean, cookie?: number): number;
+  /** A uprobe session (Linux 6.13+): the program runs at entry and, when that run returns 0, at return. */
+  attachUprobeSession(program: string, binaryPath: string, fileOffset: number): number;
   detach(linkId: number): boolean;
   writeArrayMap(map: string, index: number, value: Buffer): void;
   updateMapElement(map: string, key: Buffer, value: Buffer): void;
@@ -22,6 +24,8 @@ export interface BpfObjectOptions {
   mapMaxEntries?: Record<string, number>;
   /** Sets `const volatile` globals before load, so the verifier sees constants. */
   constants?: Record<string, number>;
+  /** Programs loaded as uprobe sessions (attached with attachUprobeSession); the kernel must have them. */
+  sessionPrograms?: string[];
 }
 
 interface NativeAddon extends ElfReader {
@@ -36,7 +40,7 @@ export function loadAddon(): NativeAddon {
   return loadNativeAddon<NativeAddon>();
 }
 
-export function bpfObjectPath(name: 'tls_capture' | 'process_lifecycle'): string {
+export function bpfObjectPath(name: 'tls_capture' | 'tls_capture_session' | 'process_lifecycle'): string {
   const objectPath = path.join(packageRoot(), 'bpf', 'build', `${name}.bpf.o`);
   if (!fs.existsSync(objectPath)) {
     throw new Error(`the BPF object ${objectPath} is missing: run \`npm run build\` first`);

@@ -22,6 +22,12 @@ export const captureConfigSchema = z
       .default(DEFAULT_LIBRARY_DIRS)
       .describe('Host folders searched for libssl.so* at start, so the first process that loads OpenSSL is covered.'),
     excludePaths: z.array(z.string().min(1)).default([]).describe('Path prefixes of TLS libraries or executables never attached to.'),
+    uprobeSessions: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Attach the OpenSSL read and write probes as uprobe sessions when the kernel has them (Linux 6.13+): a call on a connection the kernel judged muted then pays its entry probe only, not a return probe too. Off, or on an older kernel, every call gets an entry and a return probe.',
+      ),
     rescanIntervalSeconds: z.number().positive().default(10).describe('How often all processes are scanned for TLS libraries loaded late (dlopen).'),
     verdicts: z
       .object({

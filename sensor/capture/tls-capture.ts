@@ -2,7 +2,7 @@
  * The capture stage's I/O edge: loads the BPF programs, keeps uprobes attached to every TLS library on the host
  * (present and future), drains the ring buffers off the JS thread and turns records into CaptureEvents.
  */
-import { bpfObjectPath, loadAddon, type NativeBpfObject } from './bpf-addon';
+import { bpfObjectPath, loadAddon, type BpfObjectOptions, type NativeBpfObject } from './bpf-addon';
 import type { CaptureEvent, ConnectionClosed, SocketPeer } from './capture-event';
 import { MonotonicClock } from './clock';
 import {
@@ -23,7 +23,7 @@ import { checkCapturePrerequisites, explainBpfFailure } from './preflight';
 import { SocketPeerReader } from './socket-peer';
 import { inspectGoExecutable } from './go-executable';
 import { GO_CONN_LAYOUT_ROWS, encodeGoConnLayout } from './go-struct-layouts';
-import { attachTlsProbes, type AttachedFile } from './tls-probes';
+import { SESSION_PROGRAMS, attachTlsProbes, type AttachedFile, type ProbeMode } from './tls-probes';
 import { captureConfigSchema } from './config';
 import { TlsLibraryDiscovery, type TlsLibraryFile } from './tls-library-discovery';
 import type { Logger } from '../common/logger';
@@ -53,6 +53,8 @@ export interface TlsCaptureOptions {
   llmPathSegments: readonly string[];
   /** Per direction, bytes sent of a connection still waiting for a verdict; past it the connection is muted. */
   undecidedBudgetBytes: number;
+  /** Attach the OpenSSL read and write probes as uprobe sessions when the kernel has them (Linux 6.13+). */
+  uprobeSessions: boolean;
   logger: Logger;
   onEvent: (event: CaptureEvent) => void;
   onClose?: (closed: ConnectionClosed) => void;
@@ -73,6 +75,7 @@ export const DEFAULT_CAPTURE_OPTIONS = {
   judgeConnections: false,
   llmPathSegments: [] as string[],
   undecidedBudgetBytes: CONFIG_DEFAULTS.verdicts.undecidedBudgetBytes,
+  uprobeSessions: CONFIG_DEFAULTS.uprobeSessions,
 };
 
 /** What user space can decide about a connection the kernel left open (HTTP/2, or not yet recognisable). */
@@ -91,6 +94,8 @@ interface KnownConnection {
 
 export type CaptureCounters = Record<CaptureCounterName, number> & {
   attachedFiles: number;
+  /** 1 when the OpenSSL probes are uprobe sessions, 0 when they are entry and return probes. */
+  uprobeSessions: number;
   attachFailures: number;
   malformedRecords: number;
   openConnections: number;
@@ -115,6 +120,8 @@ const SCAN_TICK_MS = 25;
 export class TlsCapture {
   private readonly options: TlsCaptureOptions;
   private tls?: NativeBpfObject;
+  /** How the OpenSSL read and write probes are attached, known once start() loaded the capture object. */
+  probeMode: ProbeMode = 'entry-return';
   private lifecycle?: NativeBpfObject;
   private discovery?: TlsLibraryDiscovery;
   private readonly attached = new Map<string, AttachedFile>();
@@ -151,10 +158,9 @@ export class TlsCapture {
       undecided_budget_bytes: this.options.undecidedBudgetBytes,
     };
     try {
-      this.tls = new addon.BpfObject(bpfObjectPath('tls_capture'), {
-        mapMaxEntries: { tls_events: this.options.ringBufferBytes },
-        constants: { ...constants },
-      });
+      const options = { mapMaxEntries: { tls_events: this.options.ringBufferBytes }, constants: { ...constants } };
+      this.tls = this.options.uprobeSessions ? this.loadSessionObject(addon, options) : undefined;
+      this.tls ??= new addon.BpfObject(bpfObjectPath('tls_capture'), options);
       this.lifecycle = new addon.BpfObject(bpfObjectPath('process_lifecycle'));
     } catch (error) {
       throw explainBpfFailure(error);
@@ -188,9 +194,26 @@ export class TlsCapture {
     }, this.options.rescanIntervalMs);
     this.rescanTimer.unref();
     this.options.logger.info(
-      { files: [...this.attached.values()].map((a) => describeFile(a.file)) },
+      { files: [...this.attached.values()].map((a) => describeFile(a.file)), probeMode: this.probeMode },
       `capture: TLS probes attached to ${this.attached.size} file(s)`,
     );
+  }
+
+  /**
+   * The capture object with the OpenSSL probes as uprobe sessions, or undefined when this kernel cannot load it
+   * (before Linux 6.13 the session kfuncs do not exist): the entry and return probes of tls_capture.bpf.o do the same
+   * work, paying a return trap on every call.
+   */
+  private loadSessionObject(addon: ReturnType<typeof loadAddon>, options: BpfObjectOptions): NativeBpfObject | undefined {
+    try {
+      const loaded = new addon.BpfObject(bpfObjectPath('tls_capture_session'), { ...options, sessionPrograms: SESSION_PROGRAMS });
+      this.probeMode = 'session';
+      return loaded;
+    } catch (error) {
+      const reason = (error as Error).message.split('\n')[0];
+      this.options.logger.info(`capture: uprobe sessions unavailable (${reason}); OpenSSL calls get entry and return probes`);
+      return undefined;
+    }
   }
 
   /** Detaches every probe and frees the BPF objects. Safe to call twice. */
@@ -217,6 +240,7 @@ export class TlsCapture {
     const counters = {} as CaptureCounters;
     CAPTURE_COUNTERS.forEach((name, index) => (counters[name] = Number(kernel[index] ?? 0n)));
     counters.attachedFiles = this.attached.size;
+    counters.uprobeSessions = this.probeMode === 'session' ? 1 : 0;
     counters.attachFailures = this.attachFailures;
     counters.malformedRecords = this.malformedRecords;
     counters.openConnections = this.connections.size;
@@ -262,7 +286,7 @@ export class TlsCapture {
     for (const file of files) {
       if (this.attached.has(file.fileKey)) continue;
       try {
-        this.attached.set(file.fileKey, attachTlsProbes(this.tls, file));
+        this.attached.set(file.fileKey, attachTlsProbes(this.tls, file, this.probeMode));
         this.options.logger.debug({ file: describeFile(file) }, 'capture: attached');
       } catch (error) {
         this.attachFailures++;

@@ -11,16 +11,24 @@ interface ProbeSpec {
   fn: TlsFunction;
   entry: string;
   ret?: string;
+  /** The program doing both as a uprobe session, in tls_capture_session.bpf.o. */
+  session?: string;
 }
 
 const PROBES: ProbeSpec[] = [
-  { fn: 'SSL_write', entry: 'ssl_write_entry', ret: 'ssl_write_return' },
-  { fn: 'SSL_write_ex', entry: 'ssl_write_ex_entry', ret: 'ssl_write_ex_return' },
-  { fn: 'SSL_read', entry: 'ssl_read_entry', ret: 'ssl_read_return' },
-  { fn: 'SSL_read_ex', entry: 'ssl_read_ex_entry', ret: 'ssl_read_ex_return' },
+  { fn: 'SSL_write', entry: 'ssl_write_entry', ret: 'ssl_write_return', session: 'ssl_write_session' },
+  { fn: 'SSL_write_ex', entry: 'ssl_write_ex_entry', ret: 'ssl_write_ex_return', session: 'ssl_write_ex_session' },
+  { fn: 'SSL_read', entry: 'ssl_read_entry', ret: 'ssl_read_return', session: 'ssl_read_session' },
+  { fn: 'SSL_read_ex', entry: 'ssl_read_ex_entry', ret: 'ssl_read_ex_return', session: 'ssl_read_ex_session' },
   { fn: 'SSL_free', entry: 'ssl_free_entry' },
   { fn: 'SSL_set_fd', entry: 'ssl_set_fd_entry' },
 ];
+
+/** The programs the session object loads as uprobe sessions. */
+export const SESSION_PROGRAMS = PROBES.flatMap((probe) => (probe.session ? [probe.session] : []));
+
+/** How the OpenSSL read and write probes are attached: entry and return probes, or uprobe sessions. */
+export type ProbeMode = 'entry-return' | 'session';
 
 export interface AttachedFile {
   file: TlsLibraryFile;
@@ -28,12 +36,16 @@ export interface AttachedFile {
 }
 
 /** Attaches every probe the file has a function for; on any failure detaches what it attached and throws. */
-export function attachTlsProbes(bpf: NativeBpfObject, file: TlsLibraryFile): AttachedFile {
+export function attachTlsProbes(bpf: NativeBpfObject, file: TlsLibraryFile, mode: ProbeMode = 'entry-return'): AttachedFile {
   const linkIds: number[] = [];
   try {
     for (const probe of PROBES) {
       const offset = file.offsets[probe.fn];
       if (offset === undefined) continue;
+      if (mode === 'session' && probe.session) {
+        linkIds.push(bpf.attachUprobeSession(probe.session, file.attachPath, offset));
+        continue;
+      }
       linkIds.push(bpf.attachUprobe(probe.entry, file.attachPath, offset, false));
       if (probe.ret) linkIds.push(bpf.attachUprobe(probe.ret, file.attachPath, offset, true));
     }

@@ -152,6 +152,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
       judgeConnections: verdicts.enabled,
       llmPathSegments,
       undecidedBudgetBytes: verdicts.undecidedBudgetBytes,
+      uprobeSessions: config.capture.uprobeSessions,
       onEvent: (event) => streams.push(event),
       onClose: (closed) => streams.close(closed),
     });

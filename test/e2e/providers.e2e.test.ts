@@ -896,6 +896,8 @@ describe('traffic that is not an LLM call', () => {
     expect(sensor.readSpans().filter((span) => span.resource['process.pid'] === run.pid).map((span) => span.name)).toEqual(['chat claude-3-haiku-20240307', 'chat claude-3-haiku-20240307']);
     // The upload and its answer, at least, were judged and skipped in the kernel.
     expect((await sensor.metricValue('sightline_capture_skipped_bytes_total'))! - skippedBefore).toBeGreaterThanOrEqual(upload.length);
+    // This kernel (6.18) has uprobe sessions, and the sensor uses them.
+    expect(await sensor.metricValue('sightline_capture_uprobe_sessions')).toBe(1);
   });
 
   it('an HTTP/2 connection whose first requests are no LLM call is muted whole', async () => {

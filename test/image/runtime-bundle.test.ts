@@ -38,6 +38,7 @@ test('the runtime directory holds the bundle, the addon and the BPF objects, and
   expect(bundle.files.map((file) => file.path).filter((file) => !file.endsWith('.LEGAL.txt'))).toEqual([
     'bpf/addon/build/Release/sightline_bpf.node',
     'bpf/build/process_lifecycle.bpf.o',
+    'bpf/build/tls_capture_session.bpf.o',
     'bpf/build/tls_capture.bpf.o',
     'dist/sightline.js',
     'dist/vendor/aws-sdk-client-cloudwatch.js',

@@ -5,9 +5,11 @@
 #include <bpf/libbpf.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdarg>
 #include <cstring>
 #include <algorithm>
@@ -97,6 +99,7 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                      {
                          InstanceMethod("attachTracepoints", &BpfObject::AttachTracepoints),
                          InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),
+                         InstanceMethod("attachUprobeSession", &BpfObject::AttachUprobeSession),
                          InstanceMethod("detach", &BpfObject::Detach),
                          InstanceMethod("writeArrayMap", &BpfObject::WriteArrayMap),
                          InstanceMethod("updateMapElement", &BpfObject::UpdateMapElement),
@@ -105,6 +108,25 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod("close", &BpfObject::Close),
                      });
 }
+
+// BPF_TRACE_UPROBE_SESSION (Linux 6.13+), and BPF_LINK_CREATE's uprobe_multi attributes (Linux 6.6+), written out
+// here because Debian's libbpf 1.1 and its kernel headers predate both; the layout is the kernel's stable uapi.
+constexpr uint32_t kAttachUprobeSession = 57;
+
+struct UprobeMultiLinkCreate {
+  uint32_t progFd;
+  uint32_t targetFd;
+  uint32_t attachType;
+  uint32_t flags;
+  uint64_t path;
+  uint64_t offsets;
+  uint64_t refCounterOffsets;
+  uint64_t cookies;
+  uint32_t count;
+  uint32_t multiFlags;
+  uint32_t pid;
+};
+static_assert(offsetof(UprobeMultiLinkCreate, path) == 16 && offsetof(UprobeMultiLinkCreate, pid) == 56, "uapi layout");
 
 // Opens the object file and applies the options ({ mapMaxEntries, constants }). Returns an error message or "".
 std::string OpenWithOptions(const std::string& path, Napi::Value options, bpf_object** opened, int* errnoOut) {
@@ -133,6 +155,17 @@ std::string OpenWithOptions(const std::string& path, Napi::Value options, bpf_ob
         if (!requested.IsNumber()) return fail("mapMaxEntries." + mapName + " must be a number", 0);
         int resizeErr = map ? bpf_map__set_max_entries(map, requested.As<Napi::Number>().Uint32Value()) : -ENOENT;
         if (resizeErr) return fail("resize BPF map " + mapName, resizeErr);
+      }
+    }
+    // sessionPrograms: programs loaded as uprobe sessions (attached with attachUprobeSession).
+    Napi::Value sessions = options.As<Napi::Object>().Get("sessionPrograms");
+    if (sessions.IsArray()) {
+      Napi::Array names = sessions.As<Napi::Array>();
+      for (uint32_t i = 0; i < names.Length(); i++) {
+        std::string name = names.Get(i).As<Napi::String>();
+        bpf_program* program = bpf_object__find_program_by_name(object, name.c_str());
+        if (!program) return fail("no BPF program named " + name, 0);
+        bpf_program__set_expected_attach_type(program, static_cast<enum bpf_attach_type>(kAttachUprobeSession));
       }
     }
     // constants: `const volatile` globals, fixed before the verifier sees the code.
@@ -212,7 +245,7 @@ Napi::Value BpfObject::AttachTracepoints(const Napi::CallbackInfo& info) {
       SystemError(env, std::string("attach ") + section, static_cast<int>(err)).ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    links_[nextLinkId_++] = link;
+    links_[nextLinkId_++] = AttachedLink{link, -1};
     attached++;
   }
   return Napi::Number::New(env, attached);
@@ -250,16 +283,58 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   uint32_t id = nextLinkId_++;
-  links_[id] = link;
+  links_[id] = AttachedLink{link, -1};
   return Napi::Number::New(env, id);
 }
+
+// attachUprobeSession(program, binaryPath, fileOffset): one program at the function's entry and, when its entry run
+// returns 0, at its return; for every process that maps the file. The program was named in sessionPrograms.
+Napi::Value BpfObject::AttachUprobeSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!object_) {
+    Napi::Error::New(env, "BPF object is closed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "attachUprobeSession(program: string, binaryPath: string, fileOffset: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string programName = info[0].As<Napi::String>();
+  std::string binaryPath = info[1].As<Napi::String>();
+  uint64_t offset = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
+  bpf_program* program = bpf_object__find_program_by_name(object_, programName.c_str());
+  if (!program) {
+    Napi::Error::New(env, "no BPF program named " + programName).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  UprobeMultiLinkCreate request = {};
+  request.progFd = static_cast<uint32_t>(bpf_program__fd(program));
+  request.attachType = kAttachUprobeSession;
+  request.path = reinterpret_cast<uint64_t>(binaryPath.c_str());
+  request.offsets = reinterpret_cast<uint64_t>(&offset);
+  request.count = 1;
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  static_assert(sizeof(request) <= sizeof(attr), "bpf_attr holds link_create");
+  memcpy(&attr, &request, sizeof(request));
+  int fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr)));
+  if (fd < 0) {
+    SystemError(env, "attach " + programName + " (uprobe session) to " + binaryPath, errno).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint32_t id = nextLinkId_++;
+  links_[id] = AttachedLink{nullptr, fd};
+  return Napi::Number::New(env, id);
+}
+
+static void DestroyLink(const AttachedLink& attached);
 
 Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t id = info[0].As<Napi::Number>().Uint32Value();
   auto found = links_.find(id);
   if (found == links_.end()) return Napi::Boolean::New(env, false);
-  bpf_link__destroy(found->second);
+  DestroyLink(found->second);
   links_.erase(found);
   return Napi::Boolean::New(env, true);
 }
@@ -377,12 +452,17 @@ Napi::Value BpfObject::ConsumeRingBuffer(const Napi::CallbackInfo& info) {
 // are destroyed on several threads at once, so a sensor stops in about one such wait rather than one per probe.
 constexpr size_t kDetachThreads = 16;
 
-static void DestroyLinks(std::vector<bpf_link*> links) {
+static void DestroyLink(const AttachedLink& attached) {
+  if (attached.link) bpf_link__destroy(attached.link);
+  else if (attached.fd >= 0) close(attached.fd);
+}
+
+static void DestroyLinks(std::vector<AttachedLink> links) {
   std::vector<std::thread> workers;
   std::atomic<size_t> next{0};
   for (size_t i = 0; i < std::min(kDetachThreads, links.size()); i++) {
     workers.emplace_back([&] {
-      for (size_t index = next++; index < links.size(); index = next++) bpf_link__destroy(links[index]);
+      for (size_t index = next++; index < links.size(); index = next++) DestroyLink(links[index]);
     });
   }
   for (auto& worker : workers) worker.join();
@@ -391,7 +471,7 @@ static void DestroyLinks(std::vector<bpf_link*> links) {
 void BpfObject::CloseAll() {
   for (auto& entry : consumers_) entry.second->Stop();
   consumers_.clear();
-  std::vector<bpf_link*> links;
+  std::vector<AttachedLink> links;
   for (auto& entry : links_) links.push_back(entry.second);
   links_.clear();
   DestroyLinks(std::move(links));

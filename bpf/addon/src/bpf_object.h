@@ -12,6 +12,13 @@
 struct bpf_object;
 struct bpf_link;
 
+// A probe's attachment: a libbpf link, or the fd of a link made by a raw BPF_LINK_CREATE (uprobe sessions, which
+// Debian's libbpf 1.1 predates).
+struct AttachedLink {
+  bpf_link* link = nullptr;
+  int fd = -1;
+};
+
 class BpfObject : public Napi::ObjectWrap<BpfObject> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -21,6 +28,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
  private:
   Napi::Value AttachTracepoints(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
+  Napi::Value AttachUprobeSession(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value WriteArrayMap(const Napi::CallbackInfo& info);
   Napi::Value UpdateMapElement(const Napi::CallbackInfo& info);
@@ -31,7 +39,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   int MapFd(Napi::Env env, const std::string& name);
 
   bpf_object* object_ = nullptr;
-  std::map<uint32_t, bpf_link*> links_;
+  std::map<uint32_t, AttachedLink> links_;
   uint32_t nextLinkId_ = 1;
   std::map<std::string, std::unique_ptr<RingConsumer>> consumers_;
 };
