@@ -5,8 +5,8 @@
  * Disk layout: `segment-<16-digit sequence>.spool` files, append-only, each a run of records
  * `[u32 payload length][u32 crc32(payload)][u32 item count][payload]` (little endian), plus `cursor.json`
  * naming the first unacknowledged byte. A segment is fsync'd when it is rotated; a record is acknowledged only
- * after its sink accepted it, so a restart resends nothing that was accepted and loses nothing that was not
- * (a crash between the sink's acceptance and the cursor write resends that one batch).
+ * after its sink accepted it, so a restart loses nothing that was not accepted. The cursor is written at most once
+ * per `cursorDelayMs` (and at close): a crash resends what was accepted since the last write, never loses it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -89,6 +89,11 @@ export interface DiskSpoolOptions {
   onDrop?: (batches: number, items: number, reason: 'full' | 'oversized') => void;
   /** How records reach the segment file; `fs.writevSync` unless a test stands in a failing disk. */
   writev?: (fd: number, buffers: Buffer[]) => number;
+  /**
+   * Longest time an acknowledgement waits to be written to the cursor file; 0 writes it at once. Default 1000: a
+   * busy sink acknowledges many batches a second, and each cursor write is a file write and a rename.
+   */
+  cursorDelayMs?: number;
 }
 
 export class DiskSpool implements BatchQueue {
@@ -97,6 +102,8 @@ export class DiskSpool implements BatchQueue {
   private readonly segmentBytes: number;
   private readonly onDrop?: DiskSpoolOptions['onDrop'];
   private readonly writev?: DiskSpoolOptions['writev'];
+  private readonly cursorDelayMs: number;
+  private cursorTimer: NodeJS.Timeout | undefined;
   private segments: Segment[] = [];
   /** Index of the first unacknowledged record in segments[0]. */
   private headIndex = 0;
@@ -118,6 +125,7 @@ export class DiskSpool implements BatchQueue {
     this.maxRecentBytes = Math.min(this.maxBytes, 8 * 1024 * 1024);
     this.onDrop = options.onDrop;
     this.writev = options.writev;
+    this.cursorDelayMs = options.cursorDelayMs ?? 1000;
     fs.mkdirSync(this.dir, { recursive: true });
     this.recover();
   }
@@ -211,13 +219,13 @@ export class DiskSpool implements BatchQueue {
   }
 
   ack(batch: QueuedBatch): void {
-    if (this.advancePast(batch)) this.writeCursor();
+    if (this.advancePast(batch)) this.scheduleCursor();
   }
 
   ackRun(batches: readonly QueuedBatch[]): void {
     let advanced = false;
     for (const batch of batches) advanced = this.advancePast(batch) || advanced;
-    if (advanced) this.writeCursor();
+    if (advanced) this.scheduleCursor();
   }
 
   /** Moves the head past `batch` in memory; false when it is not the head (see `ack`). The cursor file is the caller's. */
@@ -235,6 +243,11 @@ export class DiskSpool implements BatchQueue {
   }
 
   close(): void {
+    if (this.cursorTimer) {
+      clearTimeout(this.cursorTimer);
+      this.cursorTimer = undefined;
+      this.writeCursor();
+    }
     if (this.activeFd !== undefined) {
       fs.fsyncSync(this.activeFd);
       fs.closeSync(this.activeFd);
@@ -269,7 +282,7 @@ export class DiskSpool implements BatchQueue {
       'full',
     );
     this.removeHeadSegment();
-    this.writeCursor();
+    this.scheduleCursor();
   }
 
   private removeHeadSegment(): void {
@@ -285,6 +298,24 @@ export class DiskSpool implements BatchQueue {
     this.dropped.batches += batches;
     this.dropped.items += items;
     this.onDrop?.(batches, items, reason);
+  }
+
+  /**
+   * The cursor file catches up within cursorDelayMs. A cursor behind the head only makes a restart resend what was
+   * accepted meanwhile. A failed write is retried by the next acknowledgement.
+   */
+  private scheduleCursor(): void {
+    if (this.cursorDelayMs <= 0) return this.writeCursor();
+    if (this.cursorTimer) return;
+    this.cursorTimer = setTimeout(() => {
+      this.cursorTimer = undefined;
+      try {
+        this.writeCursor();
+      } catch {
+        // The disk refused; the cursor stays behind, which only means resending after a restart.
+      }
+    }, this.cursorDelayMs);
+    this.cursorTimer.unref();
   }
 
   private writeCursor(): void {
