@@ -47,16 +47,28 @@ export class SpanPipeline {
 
   constructor(private readonly stages: SpanPipelineStages) {}
 
-  /** Processes spans in the background; `drain()` waits for those under way. */
+  /**
+   * Processes a span; `drain()` waits for those under way. When its process's context is already known (every call
+   * of a process after its first), the span is prepared and handed to the exporters before this returns: a batch
+   * of captured records then never holds many half-processed spans at once, which the young-generation collector
+   * would otherwise copy and promote. Otherwise it goes on in the background once the context is read.
+   */
   submit(span: GenAiSpan, origin?: SpanOrigin): void {
     this.stats.spansIn++;
-    const work = this.process(span, origin)
+    let work: Promise<void>;
+    try {
+      const ready = this.prepareNow(span, origin);
+      work = ready ? this.deliver([ready]) : this.process(span, origin);
+    } catch (error) {
+      work = Promise.reject(error);
+    }
+    const tracked = work
       .catch((error: unknown) => {
         this.stats.failures++;
         this.stages.logger.warn({ err: (error as Error)?.message, span: span.name }, 'pipeline: a span could not be processed');
       })
-      .finally(() => this.inFlight.delete(work));
-    this.inFlight.add(work);
+      .finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
   }
 
   /**
@@ -86,15 +98,37 @@ export class SpanPipeline {
       try {
         current = await this.stages.enricher.enrich(current, origin);
       } catch (error) {
-        // Context is a nice-to-have; the call itself is never lost for want of it.
-        this.stats.enrichmentFailures++;
-        this.stages.logger.debug({ err: (error as Error).message }, 'pipeline: enrichment failed');
+        this.enrichmentFailed(error);
       }
     }
-    current = this.stages.privacy.apply(current);
+    return this.finishPreparing(current);
+  }
+
+  /** `prepare` without waiting, or undefined when enrichment has to read the process's context first. */
+  private prepareNow(span: GenAiSpan, origin?: SpanOrigin): GenAiSpan | undefined {
+    let current: GenAiSpan | undefined = span;
+    if (this.stages.enricher) {
+      try {
+        current = this.stages.enricher.enrichNow(span, origin);
+      } catch (error) {
+        this.enrichmentFailed(error);
+        current = span;
+      }
+    }
+    return current && this.finishPreparing(current);
+  }
+
+  private finishPreparing(span: GenAiSpan): GenAiSpan {
+    const current = this.stages.privacy.apply(span);
     this.stages.cost?.applyCost(current);
     this.stages.metrics?.record(current);
     return current;
+  }
+
+  /** Context is a nice-to-have; the call itself is never lost for want of it. */
+  private enrichmentFailed(error: unknown): void {
+    this.stats.enrichmentFailures++;
+    this.stages.logger.debug({ err: (error as Error).message }, 'pipeline: enrichment failed');
   }
 
   private deliver(spans: GenAiSpan[]): Promise<void> {

@@ -9,6 +9,9 @@ import { encodeSpanJson, encodeSpanProtobuf } from '../../sensor/exporters/otlp-
 import { ProcessContextReader } from '../../sensor/pipeline/enrich/process';
 import { SpanEnricher } from '../../sensor/pipeline/enrich/span-enricher';
 import { PrivacyStage } from '../../sensor/pipeline/privacy/privacy-stage';
+import { SpanPipeline } from '../../sensor/pipeline/span-pipeline';
+import { silentLogger } from '../../sensor/common/logger';
+import type { ExporterFanOut } from '../../sensor/exporters/create-exporters';
 import { decodeTraceRequest } from '../../sensor/receiver/otlp-codec';
 import type { GenAiSpan } from '../../sensor/span/gen-ai-span';
 
@@ -86,4 +89,31 @@ test('a span that brings its own resource keeps it and shares nothing', async ()
   expect(a.resource).not.toBe(b.resource);
   expect(a.resource['service.name']).toBe('svc-5');
   expect(b.resource['service.name']).toBe('svc-6');
+});
+
+test('once a process\'s context is known, its spans are enriched, scrubbed and exported before submit returns; the first waits for the read', async () => {
+  const enricher = new SpanEnricher({ processes: new ProcessContextReader({ procRoot, ttlMs: 60_000, now: () => nowMs }) });
+  writeProcess(5003, '/usr/bin/python3', ['python3', 'agent.py', '--api-key=sk-proj-abcdefghijklmnopqrstuvwx']);
+  const received: GenAiSpan[] = [];
+  const exporters: ExporterFanOut = { exporters: [], export: async (spans) => void received.push(...spans), shutdown: async () => undefined, pendingBytes: () => 0 };
+  const pipeline = new SpanPipeline({ enricher, privacy: new PrivacyStage(), exporters, logger: silentLogger() });
+
+  pipeline.submit(span(10), { pid: 5003 });
+  expect(received).toHaveLength(0); // the process's first call waits for /proc to be read
+  await pipeline.drain();
+  expect(received).toHaveLength(1);
+
+  pipeline.submit(span(11), { pid: 5003 });
+  expect(received).toHaveLength(2); // known context: done synchronously
+  expect(received[1].resource).toBe(received[0].resource);
+  expect(received[1].resource['process.command_line']).toBe('python3 agent.py --api-key=<redacted>');
+  expect(received[1].attributes['sightline.client']).toBe('python3');
+
+  // Once the cached context expires, it is read again before the next span goes on.
+  nowMs += 60_000;
+  pipeline.submit(span(12), { pid: 5003 });
+  expect(received).toHaveLength(2);
+  await pipeline.drain();
+  expect(received).toHaveLength(3);
+  expect(pipeline.stats).toMatchObject({ spansIn: 3, spansOut: 3, failures: 0 });
 });

@@ -29,6 +29,8 @@ export interface ProcessContextReaderOptions {
 interface CacheEntry {
   expiresAtMs: number;
   context: Promise<ProcessContext | undefined>;
+  /** The context once read, for callers that must not wait (see `known`). */
+  settled?: { context: ProcessContext | undefined };
 }
 
 const DELETED_SUFFIX = ' (deleted)';
@@ -63,12 +65,23 @@ export class ProcessContextReader {
     if (cached && cached.expiresAtMs > nowMs) return cached.context;
     if (cached) this.cache.delete(pid);
     const context = this.read(pid);
-    this.cache.set(pid, { expiresAtMs: nowMs + this.ttlMs, context });
+    const entry: CacheEntry = { expiresAtMs: nowMs + this.ttlMs, context };
+    void context.then((value) => (entry.settled = { context: value }));
+    this.cache.set(pid, entry);
     if (this.cache.size > this.maxEntries) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
     return context;
+  }
+
+  /**
+   * The context `lookup` would give, when it is already read and still fresh: no promise, no wait. Undefined when
+   * the pid must be looked up (first sight, expired, or its read still under way).
+   */
+  known(pid: number): { context: ProcessContext | undefined } | undefined {
+    const cached = this.cache.get(pid);
+    return cached && cached.expiresAtMs > this.now() ? cached.settled : undefined;
   }
 
   /** Drops a pid from the cache, e.g. when the capture stage reports the process exited. */

@@ -82,8 +82,23 @@ export class SpanEnricher {
    * modified after this stage): privacy and the exporters then work on a process's resource once, not once per call.
    */
   async enrich(span: GenAiSpan, origin?: SpanOrigin): Promise<GenAiSpan> {
-    const pid = origin?.pid ?? (typeof span.resource['process.pid'] === 'number' ? span.resource['process.pid'] : undefined);
+    const pid = pidOf(span, origin);
     const processContext = pid === undefined ? undefined : await this.options.processes.lookup(pid);
+    return this.withContext(span, origin, pid, processContext);
+  }
+
+  /**
+   * What `enrich` gives, at once, when the process's context is already known (every call of a process after its
+   * first); undefined when it must be read first, and `enrich` is the way.
+   */
+  enrichNow(span: GenAiSpan, origin?: SpanOrigin): GenAiSpan | undefined {
+    const pid = pidOf(span, origin);
+    if (pid === undefined) return this.withContext(span, origin, pid, undefined);
+    const known = this.options.processes.known(pid);
+    return known ? this.withContext(span, origin, pid, known.context) : undefined;
+  }
+
+  private withContext(span: GenAiSpan, origin: SpanOrigin | undefined, pid: number | undefined, processContext: ProcessContext | undefined): GenAiSpan {
     const pod = processContext ? this.podOf(processContext) : undefined;
     const clusterName = this.options.kubernetes?.clusterName ?? this.options.clusterName;
     const comm = origin?.comm;
@@ -121,6 +136,10 @@ export class SpanEnricher {
     const byContainer = context.containerId ? kubernetes.podForContainer(context.containerId) : undefined;
     return byContainer ?? (context.podUid ? kubernetes.podForUid(context.podUid) : undefined);
   }
+}
+
+function pidOf(span: GenAiSpan, origin: SpanOrigin | undefined): number | undefined {
+  return origin?.pid ?? (typeof span.resource['process.pid'] === 'number' ? span.resource['process.pid'] : undefined);
 }
 
 function isEmpty(attributes: Attributes): boolean {
