@@ -253,12 +253,23 @@ Napi::Value BpfObject::AttachTracepoints(const Napi::CallbackInfo& info) {
 
 // attachUprobe(program, binaryPath, fileOffset, isReturnProbe, cookie?): probes the file for every process that maps
 // it. The cookie (bpf_get_attach_cookie) tells a program shared by many files which file's facts apply.
+// False, with a JS error thrown, once the object is closed.
+bool BpfObject::IsOpen(Napi::Env env) {
+  if (object_) return true;
+  Napi::Error::New(env, "BPF object is closed").ThrowAsJavaScriptException();
+  return false;
+}
+
+// The object's program of that name, or nullptr with a JS error thrown.
+bpf_program* BpfObject::FindProgram(Napi::Env env, const std::string& name) {
+  bpf_program* program = bpf_object__find_program_by_name(object_, name.c_str());
+  if (!program) Napi::Error::New(env, "no BPF program named " + name).ThrowAsJavaScriptException();
+  return program;
+}
+
 Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!object_) {
-    Napi::Error::New(env, "BPF object is closed").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!IsOpen(env)) return env.Undefined();
   if (info.Length() < 4 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsBoolean()) {
     Napi::TypeError::New(env, "attachUprobe(program: string, binaryPath: string, fileOffset: number, isReturnProbe: boolean, cookie?: number)")
         .ThrowAsJavaScriptException();
@@ -270,11 +281,8 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   bool isReturn = info[3].As<Napi::Boolean>();
   uint64_t cookie = info.Length() > 4 && info[4].IsNumber() ? static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value()) : 0;
 
-  bpf_program* program = bpf_object__find_program_by_name(object_, programName.c_str());
-  if (!program) {
-    Napi::Error::New(env, "no BPF program named " + programName).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  bpf_program* program = FindProgram(env, programName);
+  if (!program) return env.Undefined();
   LIBBPF_OPTS(bpf_uprobe_opts, options, .bpf_cookie = cookie, .retprobe = isReturn);
   bpf_link* link = bpf_program__attach_uprobe_opts(program, -1, binaryPath.c_str(), offset, &options);
   long err = libbpf_get_error(link);
@@ -291,10 +299,7 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
 // returns 0, at its return; for every process that maps the file. The program was named in sessionPrograms.
 Napi::Value BpfObject::AttachUprobeSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!object_) {
-    Napi::Error::New(env, "BPF object is closed").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!IsOpen(env)) return env.Undefined();
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber()) {
     Napi::TypeError::New(env, "attachUprobeSession(program: string, binaryPath: string, fileOffset: number)").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -302,11 +307,8 @@ Napi::Value BpfObject::AttachUprobeSession(const Napi::CallbackInfo& info) {
   std::string programName = info[0].As<Napi::String>();
   std::string binaryPath = info[1].As<Napi::String>();
   uint64_t offset = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-  bpf_program* program = bpf_object__find_program_by_name(object_, programName.c_str());
-  if (!program) {
-    Napi::Error::New(env, "no BPF program named " + programName).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  bpf_program* program = FindProgram(env, programName);
+  if (!program) return env.Undefined();
   UprobeMultiLinkCreate request = {};
   request.progFd = static_cast<uint32_t>(bpf_program__fd(program));
   request.attachType = kAttachUprobeSession;

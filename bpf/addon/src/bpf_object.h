@@ -11,6 +11,7 @@
 
 struct bpf_object;
 struct bpf_link;
+struct bpf_program;
 
 // A probe's attachment: a libbpf link, or the fd of a link made by a raw BPF_LINK_CREATE (uprobe sessions, which
 // Debian's libbpf 1.1 predates).
@@ -37,6 +38,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   void CloseAll();
   int MapFd(Napi::Env env, const std::string& name);
+  bool IsOpen(Napi::Env env);
+  bpf_program* FindProgram(Napi::Env env, const std::string& name);
 
   bpf_object* object_ = nullptr;
   std::map<uint32_t, AttachedLink> links_;
