@@ -1,18 +1,21 @@
 /**
  * `npm run bench`: every cost bar of the sensor, each against its baseline measured in the same run: capture
- * overhead on ordinary HTTPS traffic and on an LLM tight loop (with the sensor's CPU per call), then throughput and
- * memory at 1,000 calls/s of 8 KiB. Options go to the overhead part (see capture-overhead.ts).
+ * overhead on ordinary HTTPS traffic and on an LLM tight loop (with the sensor's CPU per call), what a probe hit
+ * costs a libssl client by where the probe sits, then throughput and memory at 1,000 calls/s of 8 KiB. Options go to the overhead part (see capture-overhead.ts).
  */
 import { measureOverhead, summarise, type OverheadOptions } from './capture-overhead';
+import { measureProbeSites, summariseProbeSites, type ProbeSiteOptions } from './libssl-probe-sites';
 import { measureThroughput, summariseThroughput, type ThroughputOptions } from './sensor-throughput';
 import { parseNumericOptions } from './support/processes';
 
 async function main(): Promise<void> {
   const overheadOptions = parseNumericOptions(process.argv.slice(2), { seconds: 5, rounds: 3, concurrency: 4, bodyBytes: 1024 }) as OverheadOptions;
   const overhead = await measureOverhead(overheadOptions);
+  const probeSites = await measureProbeSites({ calls: 100_000, rounds: overheadOptions.rounds } as ProbeSiteOptions);
   const throughput = await measureThroughput({ rate: 1000, seconds: 10, bodyBytes: 8192 } as ThroughputOptions);
   console.log('\nsummary');
   for (const line of summarise(overhead)) console.log(line);
+  for (const line of summariseProbeSites(probeSites)) console.log(line);
   console.log('throughput, 1,000 calls/s of 8 KiB:');
   for (const line of summariseThroughput(throughput)) console.log(line);
 }

@@ -201,8 +201,11 @@ static __always_inline __u32 bytes_moved(struct tls_call *call, long ret)
 {
 	__u64 moved = 0;
 	if (call->ex_len_ptr) {
-		/* SSL_*_ex return 1 on success and store the byte count through their last argument. */
-		if (ret == 1)
+		/*
+		 * SSL_*_ex return 1 on success and store the byte count through their last argument; the internal functions
+		 * they wrap (probed instead where that is cheaper, see openssl-probe-sites.ts) return above 0.
+		 */
+		if ((int)ret > 0)
 			bpf_probe_read_user(&moved, sizeof(moved), (const void *)call->ex_len_ptr);
 	} else if (ret > 0) {
 		moved = ret;

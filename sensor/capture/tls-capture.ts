@@ -23,6 +23,7 @@ import { checkCapturePrerequisites, explainBpfFailure } from './preflight';
 import { SocketPeerReader } from './socket-peer';
 import { inspectGoExecutable } from './go-executable';
 import { GO_CONN_LAYOUT_ROWS, encodeGoConnLayout } from './go-struct-layouts';
+import { opensslProbeSites } from './openssl-probe-sites';
 import { SESSION_PROGRAMS, attachTlsProbes, type AttachedFile, type ProbeMode } from './tls-probes';
 import { captureConfigSchema } from './config';
 import { TlsLibraryDiscovery, type TlsLibraryFile } from './tls-library-discovery';
@@ -185,6 +186,7 @@ export class TlsCapture {
       this.options.excludePaths,
       (filePath) => inspectGoExecutable(filePath, addon),
       (message) => this.options.logger.warn(`capture: ${message}`),
+      (filePath, offsets) => opensslProbeSites(filePath, offsets, addon),
     );
     this.attachAll(this.discovery.scanPaths(this.options.libraryDirs, this.options.executables));
     this.attachAll(this.discovery.scanAllProcesses());
@@ -423,7 +425,8 @@ export class TlsCapture {
 
 /** A file as logs name it: its path, and for a Go executable the Go that built it and where its symbols came from. */
 function describeFile(file: TlsLibraryFile): string {
-  return file.go ? `${file.displayPath} (Go crypto/tls, ${file.go.goVersion}, functions from ${file.go.functionsFrom})` : file.displayPath;
+  if (file.go) return `${file.displayPath} (Go crypto/tls, ${file.go.goVersion}, functions from ${file.go.functionsFrom})`;
+  return file.internalSites ? `${file.displayPath} (${file.internalSites.join(', ')} probed at the internal functions they call)` : file.displayPath;
 }
 
 function u32(value: number): Buffer {

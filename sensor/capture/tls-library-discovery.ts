@@ -22,6 +22,13 @@ export interface TlsLibraryFile {
   displayPath: string;
   /** File offsets of the OpenSSL functions this file defines (empty for a Go executable without them). */
   offsets: Partial<Record<TlsFunction, number>>;
+  /**
+   * Where the probes go when not on those functions' own entries (openssl-probe-sites.ts): a wrapper's probe on the
+   * internal function it calls, and no probe for a function that calls it too.
+   */
+  probeSites?: Partial<Record<TlsFunction, number>>;
+  /** The functions whose probes moved to the internal function they wrap. */
+  internalSites?: TlsFunction[];
   /** A Go executable using crypto/tls: where its probes go. */
   go?: GoTlsProbes;
 }
@@ -33,6 +40,9 @@ export type SymbolFinder = (filePath: string, names: string[]) => Record<string,
 
 /** The Go probes of a file, null when it is no Go executable using crypto/tls; throws when it is one that cannot be probed. */
 export type GoInspector = (filePath: string) => GoTlsProbes | null;
+
+/** Where the OpenSSL probes of a file go, given its functions' offsets. */
+export type ProbeSitePlanner = (filePath: string, offsets: Partial<Record<TlsFunction, number>>) => { offsets: Partial<Record<TlsFunction, number>>; internal: TlsFunction[] };
 
 /** Host library folders scanned at start, so the first process that loads libssl is already covered. */
 export const DEFAULT_LIBRARY_DIRS = ['/lib', '/lib64', '/usr/lib', '/usr/lib64', '/usr/local/lib', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
@@ -50,6 +60,7 @@ export class TlsLibraryDiscovery {
     private readonly inspectGo?: GoInspector,
     /** A file that has TLS functions but cannot be probed (e.g. a Go executable too old): said once per file. */
     private readonly onUnsupported: (message: string) => void = onError,
+    private readonly planProbeSites?: ProbeSitePlanner,
   ) {}
 
   private excluded(filePath: string): boolean {
@@ -166,7 +177,9 @@ export class TlsLibraryDiscovery {
     } catch (error) {
       this.onUnsupported(`Go executable ${displayPath} is not probed: ${(error as Error).message}`);
     }
-    const file: TlsLibraryFile | null = hasPair || go ? { fileKey, attachPath, displayPath, offsets: hasPair ? offsets : {}, ...(go ? { go } : {}) } : null;
+    const sites = hasPair && this.planProbeSites ? this.planProbeSites(attachPath, offsets) : { offsets, internal: [] };
+    const moved = sites.internal.length > 0 ? { probeSites: sites.offsets, internalSites: sites.internal } : {};
+    const file: TlsLibraryFile | null = hasPair || go ? { fileKey, attachPath, displayPath, offsets: hasPair ? offsets : {}, ...moved, ...(go ? { go } : {}) } : null;
     this.examined.set(fileKey, file);
     return file;
   }

@@ -38,9 +38,10 @@ export interface AttachedFile {
 /** Attaches every probe the file has a function for; on any failure detaches what it attached and throws. */
 export function attachTlsProbes(bpf: NativeBpfObject, file: TlsLibraryFile, mode: ProbeMode = 'entry-return'): AttachedFile {
   const linkIds: number[] = [];
+  const sites = file.probeSites ?? file.offsets;
   try {
     for (const probe of PROBES) {
-      const offset = file.offsets[probe.fn];
+      const offset = sites[probe.fn];
       if (offset === undefined) continue;
       if (mode === 'session' && probe.session) {
         linkIds.push(bpf.attachUprobeSession(probe.session, file.attachPath, offset));

@@ -109,6 +109,9 @@ test('started after the capture, it is attached through its symbol table and its
     const attached = harness.capture.attachedFiles.find((file) => file.fileKey === fileKey)!;
     expect(Object.keys(attached.offsets).sort()).toEqual(['SSL_free', 'SSL_read', 'SSL_read_ex', 'SSL_set_fd', 'SSL_write', 'SSL_write_ex']);
     expect(attached.go).toBeUndefined();
+    // Debian's libssl.a has the same wrappers as its libssl.so: the read and write probes sit on the internal functions.
+    expect(attached.internalSites).toEqual(['SSL_write_ex', 'SSL_read_ex']);
+    expect(Object.keys(attached.probeSites!).sort()).toEqual(['SSL_free', 'SSL_read_ex', 'SSL_set_fd', 'SSL_write_ex']);
     const before = server.connections.length;
     child.stdin.end('go\n');
     expect(await exited).toBe(0);
