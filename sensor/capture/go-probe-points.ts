@@ -17,7 +17,6 @@
  * Then a RET knows its call's receiver and buffer even when the call started before the probes were attached.
  */
 import type * as Iced from 'iced-x86';
-import { x86Decoder } from './x86-decoder';
 
 export interface ProbePoints {
   /** Address of the first instruction after the stack check: its registers still hold the arguments. */
@@ -32,10 +31,17 @@ export interface ProbePoints {
 const STACKGUARD_OFFSET = 16n;
 const PROLOGUE_INSTRUCTIONS = 8;
 
+let iced: typeof Iced | undefined;
+
+/** Loaded on the first Go executable found: the decoder's WebAssembly costs nothing on hosts without Go programs. */
+function decoderLibrary(): typeof Iced {
+  iced ??= require('iced-x86') as typeof Iced;
+  return iced;
+}
 
 /** Probe points of the function whose machine code is `code`, loaded at `address`. Throws when its shape is not Go's. */
 export function findProbePoints(code: Buffer, address: number, name: string): ProbePoints {
-  const library = x86Decoder();
+  const library = decoderLibrary();
   const { Decoder, DecoderOptions, Instruction, Mnemonic, Register, FlowControl } = library;
   const decoder = new Decoder(64, new Uint8Array(code.buffer, code.byteOffset, code.length), DecoderOptions.None);
   const instruction = new Instruction();

@@ -14,7 +14,6 @@
 import * as fs from 'node:fs';
 import type { ElfLayout, ElfReader } from './go-executable';
 import type { TlsFunction } from './tls-library-discovery';
-import { decodeEach } from './x86-decoder';
 
 const EM_X86_64 = 62;
 /** A wrapper's call comes within its first few instructions; this many bytes hold them. */
@@ -34,39 +33,49 @@ export interface ProbeSites {
   internal: TlsFunction[];
 }
 
+/*
+ * The shapes below are fixed encodings, matched byte for byte: a decoder (iced-x86, which the Go probes load) would
+ * cost every sensor about 19 MB of resident memory for its WebAssembly, for three instruction forms.
+ */
+const ENDBR64 = [0xf3, 0x0f, 0x1e, 0xfa];
+const SUB_RSP_IMM8 = [0x48, 0x83, 0xec]; // sub $imm8,%rsp
+const SUB_RSP_IMM32 = [0x48, 0x81, 0xec]; // sub $imm32,%rsp
+const CALL_REL32 = 0xe8;
+const JMP_REL32 = 0xe9;
+
+function startsWith(code: Buffer, at: number, prefix: number[]): boolean {
+  return prefix.every((byte, index) => code[at + index] === byte);
+}
+
 /**
  * The function a wrapper calls first, when the wrapper only makes room on the stack before calling it (so every
  * argument register still holds the wrapper's argument); undefined for any other shape.
  */
 export function wrappedCallTarget(code: Buffer, address: number): number | undefined {
-  let target: number | undefined;
-  decodeEach(code, address, (instruction, { Mnemonic, OpKind, Register }) => {
-    const onStackPointer = instruction.op0Kind === OpKind.Register && instruction.op0Register === Register.RSP;
-    if (instruction.mnemonic === Mnemonic.Endbr64 || (instruction.mnemonic === Mnemonic.Sub && onStackPointer)) return true;
-    if (instruction.mnemonic === Mnemonic.Call && instruction.op0Kind === OpKind.NearBranch64) target = Number(instruction.nearBranchTarget);
-    return false;
-  });
-  return target;
+  let at = startsWith(code, 0, ENDBR64) ? ENDBR64.length : 0;
+  if (startsWith(code, at, SUB_RSP_IMM8)) at += SUB_RSP_IMM8.length + 1;
+  else if (startsWith(code, at, SUB_RSP_IMM32)) at += SUB_RSP_IMM32.length + 4;
+  if (code[at] !== CALL_REL32 || at + 5 > code.length) return undefined;
+  return address + at + 5 + code.readInt32LE(at + 1);
 }
 
-/** Whether the code's first instruction is a push of a register, which the kernel emulates at a probe. */
-export function startsWithPush(code: Buffer, address: number): boolean {
-  let push = false;
-  decodeEach(code, address, (instruction, { Mnemonic, OpKind }) => {
-    push = instruction.mnemonic === Mnemonic.Push && instruction.op0Kind === OpKind.Register;
-    return false;
-  });
-  return push;
+/** Whether the code's first instruction is a push of a register (50+r, or 41 50+r for r8-r15), which the kernel emulates. */
+export function startsWithPush(code: Buffer, _address: number): boolean {
+  const first = code[0] === 0x41 ? code[1] : code[0];
+  return first !== undefined && (first & 0xf8) === 0x50;
 }
 
-/** Whether the code calls or jumps to any of `targets` directly. */
+/**
+ * Whether the code calls or jumps to any of `targets` with a rel32 branch. Found by scanning every byte: a false
+ * match needs an 0xe8/0xe9 byte followed by exactly the four bytes that point at a target, about one chance in
+ * 10^11 per function.
+ */
 export function branchesTo(code: Buffer, address: number, targets: number[]): boolean {
-  let found = false;
-  decodeEach(code, address, (instruction, { OpKind }) => {
-    if (instruction.op0Kind === OpKind.NearBranch64 && targets.includes(Number(instruction.nearBranchTarget))) found = true;
-    return !found;
-  });
-  return found;
+  for (let at = 0; at + 5 <= code.length; at++) {
+    if (code[at] !== CALL_REL32 && code[at] !== JMP_REL32) continue;
+    if (targets.includes(address + at + 5 + code.readInt32LE(at + 1))) return true;
+  }
+  return false;
 }
 
 /**
