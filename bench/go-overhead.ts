@@ -3,7 +3,7 @@
  * the machine's Go) against the bench server, as a ratio of rates measured in the same run, rounds interleaved:
  * the sensor against empty probes at the same points, and the sensor's CPU per captured call.
  *
- * The floor: empty BPF programs on exactly the instructions the sensor probes in the client (Write and Read after
+ * The floor: empty BPF programs on exactly the instructions the sensor probes in the client (Write and Read at
  * their stack check, every RET of Read, Close), attached through the same addon. Not bpftrace: its uretprobes are
  * what Go forbids, and Debian's bpftrace refuses a uprobe inside a function ("compiled without (k|u)probe offset
  * support"), so it could only probe the three entries, fewer hits per call than the sensor pays.
@@ -124,8 +124,11 @@ function attachEmptyProbes(dir: string, binary: string, points: GoTlsProbes): Na
   return bpf;
 }
 
+/** Where the sensor puts each probe: Write, Read and Close at their stack check's JBE when it has one, else their body. */
 function probeOffsets(points: GoTlsProbes): number[] {
-  return [points.writeBody, points.readBody, ...points.readReturns, ...(points.closeBody === undefined ? [] : [points.closeBody])];
+  const { checks } = points;
+  const entry = (body: number | undefined, check: { offset: number } | undefined) => (check ? [check.offset] : body === undefined ? [] : [body]);
+  return [...entry(points.writeBody, checks?.write), ...entry(points.readBody, checks?.read), ...points.readReturns, ...entry(points.closeBody, checks?.close)];
 }
 
 async function measureSide(side: GoSide, client: () => Promise<number>, dir: string, binary: string, points: GoTlsProbes, seconds: number, round: number): Promise<SideResult> {

@@ -10,8 +10,10 @@
  *   (capacity); results come back in RAX (n), RBX and RCX (the error). R14 holds the running goroutine's g.
  * - No return probes: a uretprobe rewrites the return address on the goroutine's stack, which Go copies and unwinds
  *   by return address (it crashes). Read's result is taken by uprobes on each of its RET instructions, found by
- *   decoding its machine code in user space (sensor/capture/go-probe-points.ts). Entry probes sit after the
- *   prologue's stack check, so a call that first grows its stack is seen once.
+ *   decoding its machine code in user space (sensor/capture/go-probe-points.ts). Entry probes sit on the
+ *   prologue's stack check (its JBE, a jump the kernel emulates, where the body's first instruction would be
+ *   single-stepped) and ignore the hit of a call that goes to grow its stack first, or, when the check has another
+ *   shape, after it; either way a call that first grows its stack is seen once.
  * - Goroutines move between threads: a Read that blocks resumes on whatever thread the scheduler picks, so the call
  *   in flight is kept by goroutine (pid, g), not in the thread's storage.
  * - Go posts reads ahead: net/http's connection reader calls Read for the next response before the next request is
@@ -38,6 +40,7 @@
 #define GO_RESULT_N(ctx) ((ctx)->ax)
 #define GO_G(ctx) ((ctx)->r14)
 #define GO_SP(ctx) ((ctx)->sp)
+#define GO_R12(ctx) ((ctx)->r12)
 #else
 /* User space attaches these programs to x86-64 executables only (go-executable.ts); elsewhere they do nothing. */
 #define GO_RECEIVER(ctx) 0
@@ -46,7 +49,29 @@
 #define GO_RESULT_N(ctx) 0
 #define GO_G(ctx) 0
 #define GO_SP(ctx) 0
+#define GO_R12(ctx) 0
 #endif
+
+/*
+ * A probe on the stack check's JBE (cookie GO_COOKIE_CHECK_*) fires before the check is decided: when the jump is
+ * taken, the goroutine grows its stack in morestack and the function starts over, reaching the probe again. That
+ * first hit is told apart by making the check's own comparison (the register against g.stackguard0, unsigned, at
+ * or below) and is ignored, so each call is seen once.
+ */
+static __always_inline int going_to_morestack(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	if (!(cookie & (GO_COOKIE_CHECK_RSP | GO_COOKIE_CHECK_R12)))
+		return 0;
+	/* Both registers read at fixed offsets: a load from a computed context offset is refused by the verifier. */
+	__u64 sp = GO_SP(ctx);
+	__u64 r12 = GO_R12(ctx);
+	__u64 compared = (cookie & GO_COOKIE_CHECK_RSP) ? sp : r12;
+	__u64 stackguard = 0;
+	if (bpf_probe_read_user(&stackguard, sizeof(stackguard), (const void *)(GO_G(ctx) + 16)) != 0)
+		return 0;
+	return compared <= stackguard;
+}
 
 #define SOCK_STREAM 1
 
@@ -137,10 +162,12 @@ static __always_inline struct connection_state *go_connection(struct pt_regs *ct
 	return state;
 }
 
-/* crypto/tls.(*Conn).Write(b []byte) (int, error), after its stack check: the bytes are copied now (see the top). */
+/* crypto/tls.(*Conn).Write(b []byte) (int, error), at its stack check (see going_to_morestack) or after it: the bytes are copied now (see the top). */
 SEC("uprobe")
 int go_tls_write(struct pt_regs *ctx)
 {
+	if (going_to_morestack(ctx))
+		return 0;
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	__u64 conn = GO_RECEIVER(ctx);
 	__s64 len = GO_SLICE_LEN(ctx);
@@ -155,13 +182,15 @@ int go_tls_write(struct pt_regs *ctx)
 }
 
 /*
- * crypto/tls.(*Conn).Read(b []byte) (int, error), after its stack check: remembers the call by goroutine. A read on
+ * crypto/tls.(*Conn).Read(b []byte) (int, error), at or after its stack check: remembers the call by goroutine. A read on
  * a muted connection is not remembered (a mute is final, so this costs the one lookup of its verdict); it is counted
  * as a muted call, its bytes unknown.
  */
 SEC("uprobe")
 int go_tls_read(struct pt_regs *ctx)
 {
+	if (going_to_morestack(ctx))
+		return 0;
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	__u64 conn = GO_RECEIVER(ctx);
 	__u64 g = GO_G(ctx);
@@ -241,6 +270,8 @@ int go_tls_read_return(struct pt_regs *ctx)
 SEC("uprobe")
 int go_tls_close(struct pt_regs *ctx)
 {
+	if (going_to_morestack(ctx))
+		return 0;
 	end_connection(GO_RECEIVER(ctx));
 	return 0;
 }

@@ -132,5 +132,8 @@ struct go_conn_layout {
  */
 #define GO_COOKIE_LAYOUT_MASK 0xffff
 #define GO_COOKIE_SPILLED 0x10000
+/* On Write, Read and Close probed at their stack check's JBE: the register the check compares with stackguard0. */
+#define GO_COOKIE_CHECK_RSP 0x20000
+#define GO_COOKIE_CHECK_R12 0x40000
 
 #endif

@@ -100,6 +100,9 @@ export const GO_CONN_LAYOUTS_MAX = 16;
 /** GO_COOKIE_LAYOUT_MASK / GO_COOKIE_SPILLED: a Go probe's attach cookie is its layout row, plus this flag on Read's RETs. */
 export const GO_COOKIE_LAYOUT_MASK = 0xffff;
 export const GO_COOKIE_SPILLED = 0x10000;
+/** GO_COOKIE_CHECK_RSP / GO_COOKIE_CHECK_R12: the probe sits on the stack check's JBE, which compares this register. */
+export const GO_COOKIE_CHECK_RSP = 0x20000;
+export const GO_COOKIE_CHECK_R12 = 0x40000;
 
 /** Reads a NUL-terminated C string out of a fixed-size field. */
 export function readCString(buffer: Buffer, start: number, length: number): string {

@@ -53,6 +53,16 @@ export interface GoTlsProbes {
   /** Read stores its receiver and buffer in their spill slots on its one path in: its RETs can read them there. */
   readArgumentsSpilled: boolean;
   closeBody?: number;
+  /**
+   * Where Write, Read and Close are probed instead of their body, when their stack check allows it: its JBE (see
+   * go-probe-points.ts), as a file offset, and the register the check compares.
+   */
+  checks?: { write?: GoCheckSite; read?: GoCheckSite; close?: GoCheckSite };
+}
+
+export interface GoCheckSite {
+  offset: number;
+  register: 'rsp' | 'r12';
 }
 
 /**
@@ -97,11 +107,14 @@ export function inspectGoExecutable(filePath: string, elf: ElfReader): GoTlsProb
     };
     const pointsOf = (name: string, fn: GoFunction) => {
       const points = findProbePoints(readAt(fileOffsetOf(fn.address), fn.size), fn.address, name);
-      return { body: fileOffsetOf(points.bodyAddress), returns: points.returnAddresses.map(fileOffsetOf), argumentsSpilled: points.argumentsSpilled };
+      const check: GoCheckSite | undefined = points.check && { offset: fileOffsetOf(points.check.address), register: points.check.register };
+      return { body: fileOffsetOf(points.bodyAddress), check, returns: points.returnAddresses.map(fileOffsetOf), argumentsSpilled: points.argumentsSpilled };
     };
     const writePoints = pointsOf(GO_TLS_FUNCTIONS.write, write);
     const readPoints = pointsOf(GO_TLS_FUNCTIONS.read, read);
     const close = functions.get(GO_TLS_FUNCTIONS.close);
+    const closePoints = close ? pointsOf(GO_TLS_FUNCTIONS.close, close) : undefined;
+    const checks = { write: writePoints.check, read: readPoints.check, close: closePoints?.check };
     return {
       goVersion: version.raw,
       functionsFrom: from,
@@ -110,7 +123,8 @@ export function inspectGoExecutable(filePath: string, elf: ElfReader): GoTlsProb
       readBody: readPoints.body,
       readReturns: readPoints.returns,
       readArgumentsSpilled: readPoints.argumentsSpilled,
-      closeBody: close ? pointsOf(GO_TLS_FUNCTIONS.close, close).body : undefined,
+      closeBody: closePoints?.body,
+      ...(checks.write || checks.read || checks.close ? { checks } : {}),
     };
   } finally {
     fs.closeSync(fd);

@@ -21,6 +21,12 @@ import type * as Iced from 'iced-x86';
 export interface ProbePoints {
   /** Address of the first instruction after the stack check: its registers still hold the arguments. */
   bodyAddress: number;
+  /**
+   * The stack check's JBE, when it compares RSP or R12 (small and medium frames): a probe there fires also on a call
+   * that goes to morestack first (and then starts over), which the program tells apart by making the same
+   * comparison; in exchange the kernel emulates a jump, where the body's first instruction (SUB RSP) is single-stepped.
+   */
+  check?: { address: number; register: 'rsp' | 'r12' };
   /** Addresses of every RET. */
   returnAddresses: number[];
   /** The receiver and the first slice's pointer are in their spill slots at every RET (stored on the one path in). */
@@ -49,6 +55,8 @@ export function findProbePoints(code: Buffer, address: number, name: string): Pr
     decoder.ip = BigInt(address);
     let bodyAddress: number | undefined;
     let checkSeen = false;
+    let comparedRegister: 'rsp' | 'r12' | undefined;
+    let check: ProbePoints['check'];
     const returnAddresses: number[] = [];
     let frameBytes: bigint | undefined;
     let straightLine = true;
@@ -60,8 +68,10 @@ export function findProbePoints(code: Buffer, address: number, name: string): Pr
         if (index >= PROLOGUE_INSTRUCTIONS) throw new Error(`${name}: no Go stack check in its first ${PROLOGUE_INSTRUCTIONS} instructions (not Go 1.17+ register-ABI code)`);
         if (!checkSeen) {
           checkSeen = instruction.mnemonic === Mnemonic.Cmp && instruction.memoryBase === Register.R14 && instruction.memoryDisplacement === STACKGUARD_OFFSET;
+          if (checkSeen) comparedRegister = instruction.op0Register === Register.RSP ? 'rsp' : instruction.op0Register === Register.R12 ? 'r12' : undefined;
         } else if (instruction.flowControl === FlowControl.ConditionalBranch) {
           bodyAddress = Number(instruction.nextIP);
+          if (instruction.mnemonic === Mnemonic.Jbe && comparedRegister) check = { address: at, register: comparedRegister };
         } else {
           throw new Error(`${name}: the stack check is not followed by a conditional jump`);
         }
@@ -79,7 +89,7 @@ export function findProbePoints(code: Buffer, address: number, name: string): Pr
     }
     if (bodyAddress === undefined) throw new Error(`${name}: its code ends inside the prologue`);
     if (returnAddresses.length === 0) throw new Error(`${name}: no RET instruction found`);
-    return { bodyAddress, returnAddresses, argumentsSpilled: spilled.size === 2 };
+    return { bodyAddress, ...(check ? { check } : {}), returnAddresses, argumentsSpilled: spilled.size === 2 };
   } finally {
     instruction.free();
     decoder.free();

@@ -3,8 +3,8 @@
  * bpf/src/go_tls_capture.bpf.c to its Go crypto/tls methods.
  */
 import type { NativeBpfObject } from './bpf-addon';
-import { GO_COOKIE_SPILLED } from './event-layout';
-import type { GoTlsProbes } from './go-executable';
+import { GO_COOKIE_CHECK_R12, GO_COOKIE_CHECK_RSP, GO_COOKIE_SPILLED } from './event-layout';
+import type { GoCheckSite, GoTlsProbes } from './go-executable';
 import type { TlsFunction, TlsLibraryFile } from './tls-library-discovery';
 
 interface ProbeSpec {
@@ -65,8 +65,11 @@ export function attachTlsProbes(bpf: NativeBpfObject, file: TlsLibraryFile, mode
  */
 function attachGoProbes(bpf: NativeBpfObject, attachPath: string, go: GoTlsProbes, linkIds: number[]): void {
   const attach = (program: string, offset: number, cookie = go.connLayoutRow) => linkIds.push(bpf.attachUprobe(program, attachPath, offset, false, cookie));
+  // At the stack check's JBE where there is one (an emulated jump), else after the check (a single-stepped SUB RSP).
+  const attachEntry = (program: string, body: number, check: GoCheckSite | undefined) =>
+    check ? attach(program, check.offset, go.connLayoutRow | (check.register === 'rsp' ? GO_COOKIE_CHECK_RSP : GO_COOKIE_CHECK_R12)) : attach(program, body);
   for (const offset of go.readReturns) attach('go_tls_read_return', offset, go.connLayoutRow | (go.readArgumentsSpilled ? GO_COOKIE_SPILLED : 0));
-  attach('go_tls_read', go.readBody);
-  attach('go_tls_write', go.writeBody);
-  if (go.closeBody !== undefined) attach('go_tls_close', go.closeBody);
+  attachEntry('go_tls_read', go.readBody, go.checks?.read);
+  attachEntry('go_tls_write', go.writeBody, go.checks?.write);
+  if (go.closeBody !== undefined) attachEntry('go_tls_close', go.closeBody, go.checks?.close);
 }

@@ -189,6 +189,27 @@ describe('probe points from the machine code', () => {
     expect(probes.functionsFrom).toBe('symtab');
   });
 
+  it('puts Write, Read and Close on their stack check\'s JBE, an instruction the kernel emulates, right before the body', () => {
+    const probes = inspectGoExecutable(binaries.plain, addon)!;
+    const bytes = fs.readFileSync(binaries.plain);
+    const sites = [
+      [probes.checks?.write, probes.writeBody],
+      [probes.checks?.read, probes.readBody],
+      [probes.checks?.close, probes.closeBody],
+    ] as const;
+    for (const [check, body] of sites) {
+      expect(check).toBeDefined();
+      const jbeNear = bytes[check!.offset] === 0x0f && bytes[check!.offset + 1] === 0x86;
+      const jbeShort = bytes[check!.offset] === 0x76;
+      expect(jbeNear || jbeShort).toBe(true);
+      expect(body! - check!.offset).toBe(jbeNear ? 6 : 2);
+    }
+    // Read and Close have small frames (the check compares RSP); Write's frame is larger (it compares RSP - n in R12).
+    expect(probes.checks?.read?.register).toBe('rsp');
+    expect(probes.checks?.close?.register).toBe('rsp');
+    expect(probes.checks?.write?.register).toBe('r12');
+  });
+
   it('gives a stripped build the same probe points, found through the function table', () => {
     const plain = inspectGoExecutable(binaries.plain, addon)!;
     const stripped = inspectGoExecutable(binaries.stripped, addon)!;

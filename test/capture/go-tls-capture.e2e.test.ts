@@ -8,6 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileKeyOf } from '../../sensor/capture/tls-library-discovery';
 import { generateTestCertificates, type TestCertificates } from '../../sensor/demo/test-ca';
+import * as tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { enableBpfRunStats, programRuns } from '../support/bpf-program-stats';
 import { CaptureHarness, type CapturedConnection } from '../support/capture-harness';
 import { GO_RAW_CLIENT, buildGoProgram } from '../support/go-programs';
 import { LineProcess, killLineProcesses } from '../support/line-process';
@@ -123,4 +126,95 @@ test('the kernel counters account for the Go bytes delivered, with nothing dropp
   expect(counters.droppedBytes).toBe(0);
   expect(counters.readErrors).toBe(0);
   expect(counters.malformedRecords).toBe(0);
+});
+
+/**
+ * Writes one record per depth, each from a fresh goroutine that first recurses `depth` small frames: at some
+ * depths Write's stack check finds too little room, so Write grows the stack in morestack and starts over.
+ */
+const GO_MORESTACK_WRITER = `package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+//go:noinline
+func descend(depth int, conn *tls.Conn, payload []byte) error {
+	if depth == 0 {
+		_, err := conn.Write(payload)
+		return err
+	}
+	return descend(depth-1, conn, payload)
+}
+
+func main() {
+	ca, _ := os.ReadFile(os.Args[1])
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	depths, _ := strconv.Atoi(os.Args[3])
+	stdin := bufio.NewReader(os.Stdin)
+	fmt.Println("ready")
+	stdin.ReadString('\\n')
+	conn, err := tls.Dial("tcp", "127.0.0.1:"+os.Args[2], &tls.Config{RootCAs: pool})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	for depth := 0; depth < depths; depth++ {
+		done := make(chan error)
+		go func(d int) { done <- descend(d, conn, []byte(fmt.Sprintf("record %05d;", d))) }(depth)
+		if err := <-done; err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+	}
+	fmt.Println("written")
+	stdin.ReadString('\\n')
+	if len(os.Args) > 4 {
+		conn.Read(make([]byte, 1)) // never runs: keeps Read linked in, which the capture looks for
+	}
+	conn.Close()
+}
+`;
+
+test('a Write probed at its stack check that first grows its stack is captured once (the kernel counts the extra probe hits)', async () => {
+  const depths = 600;
+  const executable = buildGoProgram(workDir, 'morestack-writer', GO_MORESTACK_WRITER);
+  const received: Buffer[] = [];
+  const sink = tls.createServer({ cert: fs.readFileSync(certs.certPath), key: fs.readFileSync(certs.keyPath) }, (socket) => {
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const restoreStats = enableBpfRunStats();
+  const writer = new LineProcess(executable, [certs.caCertPath, String((sink.address() as AddressInfo).port), String(depths)]);
+  try {
+    await writer.lines(1);
+    const fileKey = fileKeyOf(fs.statSync(executable));
+    await harness.waitFor(() => harness.capture.attachedFiles.some((file) => file.fileKey === fileKey && file.go !== undefined), 10_000, 'probes on the writer');
+    const probes = harness.capture.attachedFiles.find((file) => file.fileKey === fileKey)!.go!;
+    // Write's stack check compares R12 (Write's frame is past the small-frame size): its probe sits on the check's JBE.
+    expect(probes.checks?.write?.register).toBe('r12');
+    const runsBefore = programRuns(['go_tls_write']).go_tls_write;
+    writer.say('go');
+    expect((await writer.lines(2))[1]).toBe('written');
+    const runs = programRuns(['go_tls_write']).go_tls_write - runsBefore;
+    const expected = Buffer.from(Array.from({ length: depths }, (_, depth) => `record ${String(depth).padStart(5, '0')};`).join(''));
+    await harness.waitFor(() => Buffer.concat(received).length >= expected.length, 10_000, 'the records at the server');
+    expect(Buffer.concat(received).equals(expected)).toBe(true);
+    await harness.waitFor(() => harness.connectionsOf(writer.child.pid!).some((c) => c.out.length >= expected.length), 10_000, 'the records captured');
+    const [captured] = harness.connectionsOf(writer.child.pid!);
+    // Every record once, in order, though some Writes hit the probe twice: once before morestack, once after.
+    expect(captured.out.toString()).toBe(expected.toString());
+    expect(runs).toBeGreaterThan(depths);
+  } finally {
+    restoreStats();
+    writer.say('end');
+    sink.close();
+  }
 });
