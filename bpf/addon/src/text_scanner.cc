@@ -86,7 +86,7 @@ TextScanner::~TextScanner() {
 }
 
 // find(text, limit): start offsets (in UTF-16 code units) of every pattern match, in order of match end, at most
-// `limit` of them. The text is read one byte per code unit (Latin-1): an ASCII match keeps its offset, and a
+// `limit` of them; null when there is none (most texts: no array to allocate and collect). The text is read one byte per code unit (Latin-1): an ASCII match keeps its offset, and a
 // character beyond Latin-1 only ever adds a candidate the caller checks again, never hides one.
 Napi::Value TextScanner::Find(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -105,6 +105,7 @@ Napi::Value TextScanner::Find(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, "scanning failed (" + std::to_string(result) + ")").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  if (starts_.empty()) return env.Null();
   Napi::Uint32Array starts = Napi::Uint32Array::New(env, starts_.size());
   for (size_t i = 0; i < starts_.size(); i++) starts[i] = starts_[i];
   return starts;

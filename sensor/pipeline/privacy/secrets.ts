@@ -144,7 +144,8 @@ export const SECRET_ANCHORS: ReadonlyArray<{ source: string; caseless: boolean }
 ];
 
 interface CandidateScanner {
-  find(text: string, limit: number): Uint32Array;
+  /** Where the anchors start, or null when no anchor occurs. */
+  find(text: string, limit: number): Uint32Array | null;
 }
 
 /** Past this many candidates in one text, one regex pass over it is cheaper than a check at each. */
@@ -353,7 +354,7 @@ export function scrubSecrets(text: string, marker: string = SECRET_MARKER): stri
   const native = text.length >= MIN_NATIVE_SCAN_LENGTH ? scanner() : null;
   if (!native) return scrubByRegex(text, marker);
   const starts = native.find(text, MAX_CANDIDATES);
-  if (starts.length === 0) return text;
+  if (starts === null) return text;
   if (starts.length >= MAX_CANDIDATES) return scrubByRegex(text, marker);
   starts.sort();
   let result = '';
