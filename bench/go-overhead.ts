@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadAddon, type NativeBpfObject } from '../sensor/capture/bpf-addon';
 import { inspectGoExecutable, type GoTlsProbes } from '../sensor/capture/go-executable';
+import { goProbes } from '../sensor/capture/tls-probes';
 import { ROOT, cpuSeconds, median, medianRoundRatio, metric, run, startSensor, stop } from './support/processes';
 import { CountingOtlpSink, waitForCount } from './support/span-sinks';
 import type { Workspace } from './support/workloads';
@@ -124,11 +125,9 @@ function attachEmptyProbes(dir: string, binary: string, points: GoTlsProbes): Na
   return bpf;
 }
 
-/** Where the sensor puts each probe: Write, Read and Close at their stack check's JBE when it has one, else their body. */
+/** Exactly where the sensor puts its probes in the client. */
 function probeOffsets(points: GoTlsProbes): number[] {
-  const { checks } = points;
-  const entry = (body: number | undefined, check: { offset: number } | undefined) => (check ? [check.offset] : body === undefined ? [] : [body]);
-  return [...entry(points.writeBody, checks?.write), ...entry(points.readBody, checks?.read), ...points.readReturns, ...entry(points.closeBody, checks?.close)];
+  return goProbes(points).map((probe) => probe.offset);
 }
 
 async function measureSide(side: GoSide, client: () => Promise<number>, dir: string, binary: string, points: GoTlsProbes, seconds: number, round: number): Promise<SideResult> {

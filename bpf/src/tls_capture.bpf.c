@@ -174,7 +174,7 @@ __noinline int judge_write(__u64 buf, __u64 len)
 
 /*
  * The start of a call: judged, and remembered in task storage for its end. Returns the call's kind (CALL_CAPTURE,
- * CALL_MUTED, or 0 when the call is not followed at all) and leaves the connection's state in `state_out`.
+ * CALL_MUTED, or 0 when the call is not followed at all) and, when `state_out` is given, the connection's state.
  */
 static __always_inline __u8 remember_call(__u32 direction, __u64 ssl_ptr, __u64 buf, __u64 len, __u64 ex_len_ptr,
 					  struct connection_state **state_out)
@@ -192,7 +192,8 @@ static __always_inline __u8 remember_call(__u32 direction, __u64 ssl_ptr, __u64 
 	struct connection_state *state = connection_of(&key);
 	if (!state)
 		return 0;
-	*state_out = state;
+	if (state_out)
+		*state_out = state;
 	return start_call(call, state, pid, direction, ssl_ptr, buf, len, ex_len_ptr);
 }
 
@@ -232,7 +233,7 @@ static __always_inline int emit_call(__u32 direction, long ret)
  * Uprobe sessions (Linux 6.13+): one program per function runs at its entry and, only when the entry asks for it,
  * at its return. A call on a connection that carries no LLM call then costs the entry trap alone, where an entry
  * probe plus a return probe pay two. Built into tls_capture_session.bpf.o; user space loads it when the kernel
- * has sessions and tls_capture.bpf.o (the entry and return programs above) otherwise.
+ * has sessions and tls_capture.bpf.o (the entry and return programs below) otherwise.
  */
 extern bool bpf_session_is_return(void) __ksym;
 
@@ -294,8 +295,7 @@ int BPF_KPROBE(ssl_read_ex_session, void *ssl, void *buf, size_t num, size_t *re
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_entry, void *ssl, const void *buf, int num)
 {
-	struct connection_state *state = 0;
-	remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num > 0 ? num : 0, 0, &state);
+	remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num > 0 ? num : 0, 0, 0);
 	return 0;
 }
 
@@ -308,8 +308,7 @@ int BPF_KRETPROBE(ssl_write_return, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_entry, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	struct connection_state *state = 0;
-	remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num, (__u64)written, &state);
+	remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num, (__u64)written, 0);
 	return 0;
 }
 
@@ -322,8 +321,7 @@ int BPF_KRETPROBE(ssl_write_ex_return, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_entry, void *ssl, void *buf, int num)
 {
-	struct connection_state *state = 0;
-	remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, 0, &state);
+	remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, 0, 0);
 	return 0;
 }
 
@@ -336,8 +334,7 @@ int BPF_KRETPROBE(ssl_read_return, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_entry, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	struct connection_state *state = 0;
-	remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, (__u64)readbytes, &state);
+	remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, (__u64)readbytes, 0);
 	return 0;
 }
 

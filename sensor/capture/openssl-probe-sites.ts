@@ -12,7 +12,7 @@
  * where it was.
  */
 import * as fs from 'node:fs';
-import type { ElfLayout, ElfReader } from './go-executable';
+import type { ElfLayout, ElfReader, ElfSection } from './go-executable';
 import type { TlsFunction } from './tls-library-discovery';
 
 const EM_X86_64 = 62;
@@ -60,7 +60,7 @@ export function wrappedCallTarget(code: Buffer, address: number): number | undef
 }
 
 /** Whether the code's first instruction is a push of a register (50+r, or 41 50+r for r8-r15), which the kernel emulates. */
-export function startsWithPush(code: Buffer, _address: number): boolean {
+export function startsWithPush(code: Buffer): boolean {
   const first = code[0] === 0x41 ? code[1] : code[0];
   return first !== undefined && (first & 0xf8) === 0x50;
 }
@@ -88,6 +88,7 @@ export function opensslProbeSites(filePath: string, offsets: Partial<Record<TlsF
   try {
     const layout = elf.readElfLayout(filePath);
     if (!layout || layout.machine !== EM_X86_64 || layout.class !== 64) return unchanged;
+    const sections = loaded(layout);
     fd = fs.openSync(filePath, 'r');
     const file = fd;
     const readAt = (offset: number, length: number): Buffer => {
@@ -99,15 +100,15 @@ export function opensslProbeSites(filePath: string, offsets: Partial<Record<TlsF
     const internal: TlsFunction[] = [];
     for (const { wrapper, companion } of DIRECTIONS) {
       const wrapperOffset = offsets[wrapper];
-      const wrapperAddress = wrapperOffset === undefined ? undefined : addressOf(layout, wrapperOffset);
+      const wrapperAddress = wrapperOffset === undefined ? undefined : addressOf(sections, wrapperOffset);
       if (wrapperOffset === undefined || wrapperAddress === undefined) continue;
       const targetAddress = wrappedCallTarget(readAt(wrapperOffset, WRAPPER_BYTES), wrapperAddress);
-      const targetOffset = targetAddress === undefined ? undefined : offsetOf(layout, targetAddress);
-      if (targetAddress === undefined || targetOffset === undefined || !startsWithPush(readAt(targetOffset, 16), targetAddress)) continue;
+      const targetOffset = targetAddress === undefined ? undefined : offsetOf(sections, targetAddress);
+      if (targetAddress === undefined || targetOffset === undefined || !startsWithPush(readAt(targetOffset, 2))) continue;
       sites[wrapper] = targetOffset;
       internal.push(wrapper);
       const companionOffset = offsets[companion];
-      const companionAddress = companionOffset === undefined ? undefined : addressOf(layout, companionOffset);
+      const companionAddress = companionOffset === undefined ? undefined : addressOf(sections, companionOffset);
       if (companionOffset === undefined || companionAddress === undefined) continue;
       const companionCode = readAt(companionOffset, sizes[companion]?.size || COMPANION_BYTES);
       // Reaching the internal function, directly or through its wrapper, it is covered there: a probe of its own
@@ -125,17 +126,17 @@ export function opensslProbeSites(filePath: string, offsets: Partial<Record<TlsF
 const SHT_NOBITS = 8;
 
 /** Sections loaded from the file (not .bss, whose offset names no bytes of it). */
-function loaded(layout: ElfLayout): ElfLayout['sections'] {
+function loaded(layout: ElfLayout): ElfSection[] {
   return layout.sections.filter((section) => section.address > 0 && section.type !== SHT_NOBITS);
 }
 
 /** The virtual address of a file offset. */
-function addressOf(layout: ElfLayout, offset: number): number | undefined {
-  const section = loaded(layout).find((candidate) => offset >= candidate.offset && offset < candidate.offset + candidate.size);
+function addressOf(sections: ElfSection[], offset: number): number | undefined {
+  const section = sections.find((candidate) => offset >= candidate.offset && offset < candidate.offset + candidate.size);
   return section ? section.address + offset - section.offset : undefined;
 }
 
-function offsetOf(layout: ElfLayout, address: number): number | undefined {
-  const section = loaded(layout).find((candidate) => address >= candidate.address && address < candidate.address + candidate.size);
+function offsetOf(sections: ElfSection[], address: number): number | undefined {
+  const section = sections.find((candidate) => address >= candidate.address && address < candidate.address + candidate.size);
   return section ? section.offset + address - section.address : undefined;
 }

@@ -160,8 +160,9 @@ export class TlsCapture {
     };
     try {
       const options = { mapMaxEntries: { tls_events: this.options.ringBufferBytes }, constants: { ...constants } };
-      this.tls = this.options.uprobeSessions ? this.loadSessionObject(addon, options) : undefined;
-      this.tls ??= new addon.BpfObject(bpfObjectPath('tls_capture'), options);
+      const sessions = this.options.uprobeSessions ? this.loadSessionObject(addon, options) : undefined;
+      this.probeMode = sessions ? 'session' : 'entry-return';
+      this.tls = sessions ?? new addon.BpfObject(bpfObjectPath('tls_capture'), options);
       this.lifecycle = new addon.BpfObject(bpfObjectPath('process_lifecycle'));
     } catch (error) {
       throw explainBpfFailure(error);
@@ -208,9 +209,7 @@ export class TlsCapture {
    */
   private loadSessionObject(addon: ReturnType<typeof loadAddon>, options: BpfObjectOptions): NativeBpfObject | undefined {
     try {
-      const loaded = new addon.BpfObject(bpfObjectPath('tls_capture_session'), { ...options, sessionPrograms: SESSION_PROGRAMS });
-      this.probeMode = 'session';
-      return loaded;
+      return new addon.BpfObject(bpfObjectPath('tls_capture_session'), { ...options, sessionPrograms: SESSION_PROGRAMS });
     } catch (error) {
       const reason = (error as Error).message.split('\n')[0];
       this.options.logger.info(`capture: uprobe sessions unavailable (${reason}); OpenSSL calls get entry and return probes`);

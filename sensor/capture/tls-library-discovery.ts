@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { GoTlsProbes } from './go-executable';
+import type { ProbeSites } from './openssl-probe-sites';
 import { parseExecutableMappings } from './proc-maps';
 
 /** The functions the TLS probes need; a file must export the read and write pair to be worth attaching. */
@@ -42,7 +43,7 @@ export type SymbolFinder = (filePath: string, names: string[]) => Record<string,
 export type GoInspector = (filePath: string) => GoTlsProbes | null;
 
 /** Where the OpenSSL probes of a file go, given its functions' offsets. */
-export type ProbeSitePlanner = (filePath: string, offsets: Partial<Record<TlsFunction, number>>) => { offsets: Partial<Record<TlsFunction, number>>; internal: TlsFunction[] };
+export type ProbeSitePlanner = (filePath: string, offsets: Partial<Record<TlsFunction, number>>) => ProbeSites;
 
 /** Host library folders scanned at start, so the first process that loads libssl is already covered. */
 export const DEFAULT_LIBRARY_DIRS = ['/lib', '/lib64', '/usr/lib', '/usr/lib64', '/usr/local/lib', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];

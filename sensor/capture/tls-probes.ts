@@ -58,18 +58,32 @@ export function attachTlsProbes(bpf: NativeBpfObject, file: TlsLibraryFile, mode
   return { file, linkIds };
 }
 
+/** One Go probe: its program, where it goes in the executable (file offset) and its attach cookie. */
+export interface GoProbe {
+  program: string;
+  offset: number;
+  cookie: number;
+}
+
 /**
- * Plain uprobes only (no uretprobe may touch Go code), each carrying the row of the executable's Go struct layout in
- * its cookie, and Read's returns whether Read's arguments can be found in their spill slots (GO_COOKIE_SPILLED).
- * Read's returns go first: a Read whose entry fired always finds its return probes in place.
+ * The Go probes of an executable, in attach order. Plain uprobes only (no uretprobe may touch Go code), each
+ * carrying the row of the executable's Go struct layout in its cookie, and Read's returns whether Read's arguments
+ * can be found in their spill slots (GO_COOKIE_SPILLED). Read's returns go first: a Read whose entry fired always
+ * finds its return probes in place. Entries sit on the stack check's JBE where there is one (an emulated jump, its
+ * compared register in the cookie), else after the check (a single-stepped SUB RSP).
  */
+export function goProbes(go: GoTlsProbes): GoProbe[] {
+  const row = go.connLayoutRow;
+  const entry = (program: string, body: number, check: GoCheckSite | undefined): GoProbe =>
+    check ? { program, offset: check.offset, cookie: row | (check.register === 'rsp' ? GO_COOKIE_CHECK_RSP : GO_COOKIE_CHECK_R12) } : { program, offset: body, cookie: row };
+  return [
+    ...go.readReturns.map((offset) => ({ program: 'go_tls_read_return', offset, cookie: row | (go.readArgumentsSpilled ? GO_COOKIE_SPILLED : 0) })),
+    entry('go_tls_read', go.readBody, go.checks?.read),
+    entry('go_tls_write', go.writeBody, go.checks?.write),
+    ...(go.closeBody === undefined ? [] : [entry('go_tls_close', go.closeBody, go.checks?.close)]),
+  ];
+}
+
 function attachGoProbes(bpf: NativeBpfObject, attachPath: string, go: GoTlsProbes, linkIds: number[]): void {
-  const attach = (program: string, offset: number, cookie = go.connLayoutRow) => linkIds.push(bpf.attachUprobe(program, attachPath, offset, false, cookie));
-  // At the stack check's JBE where there is one (an emulated jump), else after the check (a single-stepped SUB RSP).
-  const attachEntry = (program: string, body: number, check: GoCheckSite | undefined) =>
-    check ? attach(program, check.offset, go.connLayoutRow | (check.register === 'rsp' ? GO_COOKIE_CHECK_RSP : GO_COOKIE_CHECK_R12)) : attach(program, body);
-  for (const offset of go.readReturns) attach('go_tls_read_return', offset, go.connLayoutRow | (go.readArgumentsSpilled ? GO_COOKIE_SPILLED : 0));
-  attachEntry('go_tls_read', go.readBody, go.checks?.read);
-  attachEntry('go_tls_write', go.writeBody, go.checks?.write);
-  if (go.closeBody !== undefined) attachEntry('go_tls_close', go.closeBody, go.checks?.close);
+  for (const probe of goProbes(go)) linkIds.push(bpf.attachUprobe(probe.program, attachPath, probe.offset, false, probe.cookie));
 }

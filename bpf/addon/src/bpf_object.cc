@@ -228,10 +228,7 @@ BpfObject::~BpfObject() { CloseAll(); }
 // attachTracepoints(): attaches every program whose section names a (BTF or raw) tracepoint. Returns how many.
 Napi::Value BpfObject::AttachTracepoints(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!object_) {
-    Napi::Error::New(env, "BPF object is closed").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!IsOpen(env)) return env.Undefined();
   uint32_t attached = 0;
   bpf_program* program;
   bpf_object__for_each_program(program, object_) {
@@ -342,10 +339,7 @@ Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
 }
 
 int BpfObject::MapFd(Napi::Env env, const std::string& name) {
-  if (!object_) {
-    Napi::Error::New(env, "BPF object is closed").ThrowAsJavaScriptException();
-    return -1;
-  }
+  if (!IsOpen(env)) return -1;
   bpf_map* map = bpf_object__find_map_by_name(object_, name.c_str());
   if (!map) {
     Napi::Error::New(env, "no BPF map named " + name).ThrowAsJavaScriptException();
