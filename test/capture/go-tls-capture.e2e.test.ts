@@ -207,10 +207,16 @@ test('a Write probed at its stack check that first grows its stack is captured o
     const expected = Buffer.from(Array.from({ length: depths }, (_, depth) => `record ${String(depth).padStart(5, '0')};`).join(''));
     await harness.waitFor(() => Buffer.concat(received).length >= expected.length, 10_000, 'the records at the server');
     expect(Buffer.concat(received).equals(expected)).toBe(true);
-    await harness.waitFor(() => harness.connectionsOf(writer.child.pid!).some((c) => c.out.length >= expected.length), 10_000, 'the records captured');
-    const [captured] = harness.connectionsOf(writer.child.pid!);
+    const captured = () => harness.connectionsOf(writer.child.pid!);
+    try {
+      await harness.waitFor(() => captured().some((c) => c.out.length >= expected.length), 15_000, 'the records captured');
+    } catch (error) {
+      const seen = captured().map((c) => `${c.conn}: ${c.events.length} records, out ${c.out.length} B`);
+      throw new Error(`${(error as Error).message}\nexpected out ${expected.length} B; captured: ${seen.join('; ') || 'nothing'}; counters ${JSON.stringify(harness.capture.counters())}`);
+    }
+    const [connection] = captured();
     // Every record once, in order, though some Writes hit the probe twice: once before morestack, once after.
-    expect(captured.out.toString()).toBe(expected.toString());
+    expect(connection.out.toString()).toBe(expected.toString());
     expect(runs).toBeGreaterThan(depths);
   } finally {
     restoreStats();
