@@ -40,7 +40,7 @@
 #define GO_RESULT_N(ctx) ((ctx)->ax)
 #define GO_G(ctx) ((ctx)->r14)
 #define GO_SP(ctx) ((ctx)->sp)
-#define GO_R12(ctx) ((ctx)->r12)
+#define GO_FLAGS(ctx) ((ctx)->flags)
 #else
 /* User space attaches these programs to x86-64 executables only (go-executable.ts); elsewhere they do nothing. */
 #define GO_RECEIVER(ctx) 0
@@ -49,28 +49,23 @@
 #define GO_RESULT_N(ctx) 0
 #define GO_G(ctx) 0
 #define GO_SP(ctx) 0
-#define GO_R12(ctx) 0
+#define GO_FLAGS(ctx) 0
 #endif
 
 /*
- * A probe on the stack check's JBE (cookie GO_COOKIE_CHECK_*) fires before the check is decided: when the jump is
- * taken, the goroutine grows its stack in morestack and the function starts over, reaching the probe again. That
- * first hit is told apart by making the check's own comparison (the register against g.stackguard0, unsigned, at
- * or below) and is ignored, so each call is seen once.
+ * A probe on the stack check's JBE (cookie GO_COOKIE_CHECK_*) fires before the jump: when it is taken, the goroutine
+ * grows its stack in morestack and the function starts over, reaching the probe again. That first hit is told apart
+ * by the flags the check's CMP left, which the JBE reads (taken when CF or ZF is set), and is ignored, so each call is
+ * seen once. Not by comparing again: another thread (sysmon) may change g.stackguard0 between the CMP and the probe.
  */
+#define X86_FLAGS_CF 0x1
+#define X86_FLAGS_ZF 0x40
+
 static __always_inline int going_to_morestack(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
-	if (!(cookie & (GO_COOKIE_CHECK_RSP | GO_COOKIE_CHECK_R12)))
+	if (!(bpf_get_attach_cookie(ctx) & (GO_COOKIE_CHECK_RSP | GO_COOKIE_CHECK_R12)))
 		return 0;
-	/* Both registers read at fixed offsets: a load from a computed context offset is refused by the verifier. */
-	__u64 sp = GO_SP(ctx);
-	__u64 r12 = GO_R12(ctx);
-	__u64 compared = (cookie & GO_COOKIE_CHECK_RSP) ? sp : r12;
-	__u64 stackguard = 0;
-	if (bpf_probe_read_user(&stackguard, sizeof(stackguard), (const void *)(GO_G(ctx) + 16)) != 0)
-		return 0;
-	return compared <= stackguard;
+	return (GO_FLAGS(ctx) & (X86_FLAGS_CF | X86_FLAGS_ZF)) != 0;
 }
 
 #define SOCK_STREAM 1

@@ -23,8 +23,8 @@ export interface ProbePoints {
   bodyAddress: number;
   /**
    * The stack check's JBE, when it compares RSP or R12 (small and medium frames): a probe there fires also on a call
-   * that goes to morestack first (and then starts over), which the program tells apart by making the same
-   * comparison; in exchange the kernel emulates a jump, where the body's first instruction (SUB RSP) is single-stepped.
+   * that goes to morestack first (and then starts over), which the program tells apart by the flags the JBE reads;
+   * in exchange the kernel emulates a jump, where the body's first instruction (SUB RSP) is single-stepped.
    */
   check?: { address: number; register: 'rsp' | 'r12' };
   /** Addresses of every RET. */
