@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: every cost bar of the sensor, each against its baseline measured in the same run: capture
  * overhead on ordinary HTTPS traffic and on an LLM tight loop (with the sensor's CPU per call), what a probe hit
- * costs a libssl client by where the probe sits, then throughput and memory at 1,000 calls/s of 8 KiB. Options go to the overhead part (see capture-overhead.ts).
+ * costs a libssl client by where the probe sits, then throughput and memory at 1,000 calls/s of 8 KiB, and the user-space per-call path alone (hot-path.ts). Options go to the overhead part (see capture-overhead.ts).
  */
 import { measureOverhead, summarise, type OverheadOptions } from './capture-overhead';
+import { measureHotPath, summariseHotPath, type HotPathOptions } from './hot-path';
 import { measureProbeSites, summariseProbeSites, type ProbeSiteOptions } from './libssl-probe-sites';
 import { measureThroughput, summariseThroughput, type ThroughputOptions } from './sensor-throughput';
 import { parseNumericOptions } from './support/processes';
@@ -13,11 +14,14 @@ async function main(): Promise<void> {
   const overhead = await measureOverhead(overheadOptions);
   const probeSites = await measureProbeSites({ calls: 100_000, rounds: overheadOptions.rounds } as ProbeSiteOptions);
   const throughput = await measureThroughput({ rate: 1000, seconds: 10, bodyBytes: 8192 } as ThroughputOptions);
+  const hotPathOptions: HotPathOptions = { calls: 20_000, rounds: overheadOptions.rounds, bodyBytes: 1024 };
+  const hotPath = await measureHotPath(hotPathOptions);
   console.log('\nsummary');
   for (const line of summarise(overhead)) console.log(line);
   for (const line of summariseProbeSites(probeSites)) console.log(line);
   console.log('throughput, 1,000 calls/s of 8 KiB:');
   for (const line of summariseThroughput(throughput)) console.log(line);
+  for (const line of summariseHotPath(hotPath, hotPathOptions)) console.log(line);
 }
 
 main().catch((error: Error) => {

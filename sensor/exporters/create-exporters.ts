@@ -43,6 +43,12 @@ export interface ExporterFanOut extends SpanSink {
    */
   export(spans: GenAiSpan[]): Promise<void>;
   /**
+   * Hands the spans to every sink without waiting (the capture path: nobody is to be acknowledged). A sink with no
+   * `offer` gets them through `export`, its failure logged. Throws, after offering to every sink, when one could not
+   * queue them.
+   */
+  offer?(spans: GenAiSpan[]): void;
+  /**
    * Queues what is buffered, keeps delivering for up to `timeoutMs` (default `exporters.drainSeconds`), then stops;
    * what is still undelivered stays in the spool for the next start.
    */
@@ -147,6 +153,22 @@ export function createExporters(config: ExportersConfig, dependencies: ExporterD
         ),
       );
       if (refusedBy.length > 0) throw new Error(`spans not queued by ${refusedBy.join(', ')} (see the log for why)`);
+    },
+    offer(spans) {
+      let refusedBy: string[] | undefined;
+      for (const exporter of exporters) {
+        if (!exporter.offer) {
+          exporter.export(spans).catch((error: unknown) => logger.error({ exporter: exporter.name, err: (error as Error)?.message }, 'exporter could not queue spans'));
+          continue;
+        }
+        try {
+          exporter.offer(spans);
+        } catch (error) {
+          (refusedBy ??= []).push(exporter.name);
+          logger.error({ exporter: exporter.name, err: (error as Error)?.message }, 'exporter could not queue spans');
+        }
+      }
+      if (refusedBy) throw new Error(`spans not queued by ${refusedBy.join(', ')} (see the log for why)`);
     },
     async shutdown(timeoutMs = config.drainSeconds * 1000) {
       await Promise.all(

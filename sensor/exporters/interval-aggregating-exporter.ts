@@ -30,6 +30,10 @@ export class IntervalAggregatingExporter implements SpanExporter {
   }
 
   async export(spans: GenAiSpan[]): Promise<void> {
+    this.offer(spans);
+  }
+
+  offer(spans: GenAiSpan[]): void {
     for (const span of spans) this.aggregator.record(span);
   }
 

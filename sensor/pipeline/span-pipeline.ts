@@ -20,6 +20,8 @@ export interface SpanSink {
    * rejects when one could not queue them, so the sender is asked to retry.
    */
   export(spans: GenAiSpan[]): Promise<void>;
+  /** Queues the spans now, with no promise to wait on; throws when a sink could not queue them (see Exporter.offer). */
+  offer?(spans: GenAiSpan[]): void;
 }
 
 export interface SpanPipelineStages {
@@ -58,16 +60,18 @@ export class SpanPipeline {
     let work: Promise<void>;
     try {
       const ready = this.prepareNow(span, origin);
+      if (ready && this.stages.exporters.offer) {
+        // No promise: nothing waits for this span, and one would keep it alive until its batch is cut.
+        this.deliverNow(ready);
+        return;
+      }
       work = ready ? this.deliver([ready]) : this.process(span, origin);
     } catch (error) {
-      work = Promise.reject(error);
+      this.failed(error, span.name);
+      return;
     }
-    const tracked = work
-      .catch((error: unknown) => {
-        this.stats.failures++;
-        this.stages.logger.warn({ err: (error as Error)?.message, span: span.name }, 'pipeline: a span could not be processed');
-      })
-      .finally(() => this.inFlight.delete(tracked));
+    const name = span.name;
+    const tracked = work.catch((error: unknown) => this.failed(error, name)).finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }
 
@@ -129,6 +133,17 @@ export class SpanPipeline {
   private enrichmentFailed(error: unknown): void {
     this.stats.enrichmentFailures++;
     this.stages.logger.debug({ err: (error as Error).message }, 'pipeline: enrichment failed');
+  }
+
+  private failed(error: unknown, spanName: string): void {
+    this.stats.failures++;
+    this.stages.logger.warn({ err: (error as Error)?.message, span: spanName }, 'pipeline: a span could not be processed');
+  }
+
+  private deliverNow(span: GenAiSpan): void {
+    this.stats.spansOut++;
+    this.stages.onSpan?.(span);
+    this.stages.exporters.offer!([span]);
   }
 
   private deliver(spans: GenAiSpan[]): Promise<void> {

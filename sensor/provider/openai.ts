@@ -73,8 +73,25 @@ const OLLAMA_APIS: Record<string, OllamaApi> = {
   embeddings: 'ollama-embed',
 };
 
+/**
+ * Routes of paths seen before: a call asks for its route up to three times (is it an LLM request, whose is it, how
+ * to parse it) and a client sends the same few paths again and again. The routes are never modified.
+ */
+const knownRoutes = new Map<string, Readonly<OpenAiRoute> | null>();
+const MAX_KNOWN_ROUTES = 1024;
+
 /** Which OpenAI-compatible API a request path addresses, if any. */
-export function openAiRoute(path: string): OpenAiRoute | undefined {
+export function openAiRoute(path: string): Readonly<OpenAiRoute> | undefined {
+  let route = knownRoutes.get(path);
+  if (route === undefined) {
+    route = routeOf(path) ?? null;
+    if (knownRoutes.size >= MAX_KNOWN_ROUTES) knownRoutes.clear();
+    knownRoutes.set(path, route);
+  }
+  return route ?? undefined;
+}
+
+function routeOf(path: string): OpenAiRoute | undefined {
   const pathname = pathOnly(path);
   const azure = AZURE_DEPLOYMENT_PATH.exec(pathname);
   if (azure) {

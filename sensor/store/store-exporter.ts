@@ -48,6 +48,10 @@ export class StoreExporter implements SpanExporter {
   }
 
   async export(spans: GenAiSpan[]): Promise<void> {
+    this.offer(spans);
+  }
+
+  offer(spans: GenAiSpan[]): void {
     for (const span of spans) {
       // Taken even when dropped, so the exchange is not kept alive for nothing.
       const raw = this.options.raw?.take(span.spanId);

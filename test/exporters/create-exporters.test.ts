@@ -11,6 +11,25 @@ import { otlpSpansOf } from './otlp-json';
 import { genAiSpan } from './span-fixture';
 
 describe('createExporters', () => {
+  it('offer hands spans to every sink at once: a sink with no offer gets them through export, and one that cannot queue them is named in the error after the others have them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-fanout-offer-'));
+    try {
+      const config = exportersConfigSchema.parse({ file: { enabled: true, path: path.join(dir, 'spans.jsonl') }, batching: { maxBatch: 100, maxDelayMs: 10 } });
+      const exportedOnly: string[] = [];
+      const exportOnly = { name: 'export-only', export: async (spans: Array<{ spanId: string }>) => void exportedOnly.push(...spans.map((span) => span.spanId)), shutdown: async () => undefined };
+      const refusing = { name: 'refusing', export: async () => undefined, offer: () => { throw new Error('spool disk full'); }, shutdown: async () => undefined };
+      const fanOut = createExporters(config, { additional: [exportOnly, refusing] });
+      const spans = [genAiSpan({ index: 1 }), genAiSpan({ index: 2 })];
+      expect(() => fanOut.offer!(spans)).toThrow(/not queued by refusing/);
+      await fanOut.shutdown(5000);
+      expect(exportedOnly).toEqual(spans.map((span) => span.spanId));
+      const written = fs.readFileSync(path.join(dir, 'spans.jsonl'), 'utf8').trim().split('\n').flatMap((line) => otlpSpansOf(JSON.parse(line)));
+      expect(written.map((span) => span.spanId)).toEqual(spans.map((span) => span.spanId));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('fans spans out to the file sink and to CloudWatch aggregates, each through its own spool', async () => {
     const cloudwatch = mockClient(CloudWatchClient);
     cloudwatch.on(PutMetricDataCommand).resolves({});

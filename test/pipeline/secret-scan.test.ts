@@ -2,7 +2,7 @@
  * The native candidate scan (Vectorscan, in the addon) only decides where the secret regex is tried: scrubbing with
  * it must give exactly what one regex pass over the whole text gives, for every text.
  */
-import { scrubByRegex, scrubSecrets, secretScanIsNative } from '../../sensor/pipeline/privacy/secrets';
+import { scrubByRegex, scrubSecrets, scrubSecretsRemembered, secretScanIsNative } from '../../sensor/pipeline/privacy/secrets';
 import { FAKE, ORDINARY_COMMAND_LINES, ORDINARY_TEXT, SECRET_COMMAND_LINES, SECRET_PAYLOADS } from './secret-corpus';
 
 const corpus = [
@@ -53,4 +53,21 @@ test('random texts made of secret-shaped pieces scrub the same both ways', () =>
   }
   // The fuzz reaches the scrubbing paths, not only texts with nothing to scrub.
   expect(scrubbed).toBeGreaterThan(1000);
+});
+
+describe('short texts found clean are remembered, never a text that holds a secret', () => {
+  test('a short secret is scrubbed every time it comes back, and a clean text comes back as the same string', () => {
+    const secret = 'key=sk-proj-A1b2C3d4E5f6G7h8I9';
+    for (let round = 0; round < 3; round++) expect(scrubSecretsRemembered(secret)).toBe(scrubSecrets(secret));
+    expect(scrubSecretsRemembered(secret)).not.toContain('sk-proj-A1b2C3d4E5f6G7h8I9');
+    const clean = 'gpt-4o-mini-2024-07-18';
+    expect(scrubSecretsRemembered(clean)).toBe(clean);
+    expect(scrubSecretsRemembered(clean)).toBe(clean);
+  });
+
+  test('long texts are scanned each time, as before', () => {
+    const long = `${'x'.repeat(80)} Authorization: Bearer sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345`;
+    expect(scrubSecretsRemembered(long)).toBe(scrubSecrets(long));
+    expect(scrubSecretsRemembered(long)).not.toContain('sk-ant-api03');
+  });
 });

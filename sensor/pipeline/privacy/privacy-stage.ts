@@ -7,7 +7,7 @@ import { CommandAttributeScrubber } from './command-line';
 import { privacyConfigSchema, type PrivacyConfigInput, type PrivacyConfig } from './config';
 import { Obfuscator } from './obfuscate';
 import { dropCredentialAttributes, Redactor } from './redact';
-import { scrubSecretAttributes, scrubSecrets } from './secrets';
+import { scrubSecretAttributes, scrubSecrets, scrubSecretsRemembered } from './secrets';
 
 /** Scrubbed by the command-line scrubber, once per distinct command line, not again per span. */
 const COMMAND_ATTRIBUTES: ReadonlySet<string> = new Set(['process.command_line', 'process.command_args']);
@@ -39,7 +39,7 @@ export class PrivacyStage {
       if (message !== status.message) status = { ...status, message };
     }
     // Spans received over OTLP that are not LLM calls may be named after a URL.
-    return { ...span, name: scrubSecrets(span.name), attributes, resource, status };
+    return { ...span, name: scrubSecretsRemembered(span.name), attributes, resource, status };
   }
 
   /**

@@ -378,9 +378,29 @@ export function scrubSecrets(text: string, marker: string = SECRET_MARKER): stri
 /** Below this, one regex pass costs less than crossing into native code. */
 const MIN_NATIVE_SCAN_LENGTH = 64;
 
+/**
+ * Short texts found to hold no secret, remembered: a span's short values (model, provider, operation, finish
+ * reason, addresses, its name) come back on every call, and the regex pass over each was a third of this stage.
+ * The answer depends on the text alone, so a remembered one is always right.
+ */
+const cleanShortTexts = new Set<string>();
+const MAX_CLEAN_SHORT_TEXTS = 4096;
+
+/** scrubSecrets with the default marker, answering repeated short texts from memory. */
+export function scrubSecretsRemembered(text: string): string {
+  if (text.length >= MIN_NATIVE_SCAN_LENGTH) return scrubSecrets(text);
+  if (cleanShortTexts.has(text)) return text;
+  const scrubbed = scrubSecrets(text);
+  if (scrubbed === text) {
+    if (cleanShortTexts.size >= MAX_CLEAN_SHORT_TEXTS) cleanShortTexts.clear();
+    cleanShortTexts.add(text);
+  }
+  return scrubbed;
+}
+
 function scrubString(value: string, keyStrength: CredentialNameStrength | undefined): string {
   if (keyStrength === 'strong' || (keyStrength === 'weak' && looksRandom(value))) return value === '' ? value : SECRET_MARKER;
-  return scrubSecrets(value);
+  return scrubSecretsRemembered(value);
 }
 
 function scrubAttributeValue(key: string, value: AttributeValue): AttributeValue {
