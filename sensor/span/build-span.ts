@@ -4,6 +4,7 @@
  */
 import type { LlmCall } from '../provider/llm-call';
 import type { Attributes, GenAiSpan } from './gen-ai-span';
+import { arrayText } from './json-text';
 import { newSpanIds, type SpanIds } from './span-ids';
 
 export { newSpanIds, type SpanIds };
@@ -124,9 +125,10 @@ function spanAttributes(call: LlmCall, error: SpanError | undefined): Attributes
   if (isNumber(call.httpStatus)) a['http.response.status_code'] = call.httpStatus;
 
   // Content, as JSON strings (OTLP attributes cannot hold structured values everywhere).
-  if (call.inputMessages.length > 0) a['gen_ai.input.messages'] = JSON.stringify(call.inputMessages);
-  if (call.outputMessages.length > 0) a['gen_ai.output.messages'] = JSON.stringify(call.outputMessages);
-  if (call.systemInstructions.length > 0) a['gen_ai.system_instructions'] = JSON.stringify(call.systemInstructions);
+  // (json-text.ts: the same text JSON.stringify writes, without its character-by-character copy of long strings.)
+  if (call.inputMessages.length > 0) a['gen_ai.input.messages'] = arrayText(call.inputMessages);
+  if (call.outputMessages.length > 0) a['gen_ai.output.messages'] = arrayText(call.outputMessages);
+  if (call.systemInstructions.length > 0) a['gen_ai.system_instructions'] = arrayText(call.systemInstructions);
   return a;
 }
 

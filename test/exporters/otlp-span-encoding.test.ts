@@ -5,7 +5,7 @@
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import * as protobuf from 'protobufjs';
 import { encodeOtlpJson, encodeOtlpProtobuf } from '../../sensor/exporters/otlp-spans';
-import { INSTRUMENTATION_SCOPE } from '../../sensor/exporters/otlp-span-encoding';
+import { INSTRUMENTATION_SCOPE, encodeSpanProtobuf } from '../../sensor/exporters/otlp-span-encoding';
 import type { GenAiSpan } from '../../sensor/span/gen-ai-span';
 import { genAiSpan } from './span-fixture';
 
@@ -84,6 +84,15 @@ test('protobuf: each span, and spans concatenated, decode as the transformer enc
   const batch = decodeProtobuf(encodeOtlpProtobuf(spans));
   expect(batch.resourceSpans).toHaveLength(spans.length);
   expect(batch.resourceSpans.map((r: { scopeSpans: Array<{ spans: Array<{ name: string }> }> }) => r.scopeSpans[0].spans[0].name)).toEqual(spans.map((s) => s.name));
+});
+
+test('protobuf: spans encoded one after another keep their own bytes, across slabs and a span larger than one', () => {
+  const many = Array.from({ length: 400 }, (_, index) => genAiSpan({ index: index + 10 }));
+  const sequence = [...many.slice(0, 200), spans[2], ...many.slice(200)];
+  const encoded = sequence.map((span) => encodeSpanProtobuf(span));
+  const names = encoded.map((bytes) => decodeProtobuf(bytes).resourceSpans[0].scopeSpans[0].spans[0].spanId);
+  expect(names).toEqual(sequence.map((span) => Buffer.from(span.spanId, 'hex').toString('base64')));
+  expect(decodeProtobuf(encoded[200])).toEqual(decodeProtobuf(ProtobufTraceSerializer.serializeRequest([readable(spans[2])])!));
 });
 
 test('JSON: each span decodes as the transformer encodes it', () => {

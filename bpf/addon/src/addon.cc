@@ -8,6 +8,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("BpfObject", BpfObject::Define(env));
   exports.Set("findElfSymbols", Napi::Function::New(env, FindElfSymbols));
   exports.Set("TextScanner", TextScanner::Define(env));
+  exports.Set("jsonVerbatim", Napi::Function::New(env, JsonVerbatim));
   exports.Set("findElfFunctions", Napi::Function::New(env, FindElfFunctions));
   exports.Set("readElfLayout", Napi::Function::New(env, ReadElfLayout));
   return exports;

@@ -9,6 +9,11 @@
 struct hs_database;
 struct hs_scratch;
 
+// jsonVerbatim(text): true when no character of `text`, cut to its low byte, is a quote, a backslash or a control
+// character, i.e. JSON.stringify would copy it as it is (the caller checks surrogates). A character beyond Latin-1
+// can only make the answer false where it need not be, never true where it must not be.
+Napi::Value JsonVerbatim(const Napi::CallbackInfo& info);
+
 class TextScanner : public Napi::ObjectWrap<TextScanner> {
  public:
   static Napi::Function Define(Napi::Env env);

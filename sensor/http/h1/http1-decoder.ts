@@ -158,8 +158,11 @@ function parseHead(bytes: Buffer, start: number, end: number, wantAllHeaders: bo
 /** The body length a Content-Length field announces, undefined when absent, or an error when invalid. */
 function contentLength(headers: HeaderMap): number | undefined | string {
   if (!Object.hasOwn(headers, 'content-length')) return undefined;
+  const field = headers['content-length'];
+  // The usual case, one plain number, without splitting.
+  if (field.length <= 15 && DIGITS.test(field)) return Number(field);
   // Repeated identical values are allowed (RFC 9110 §8.6); differing ones make the framing ambiguous.
-  const values = headers['content-length'].split(',').map((value) => value.trim());
+  const values = field.split(',').map((value) => value.trim());
   const first = values[0];
   if (!DIGITS.test(first) || first.length > 15 || values.some((value) => value !== first)) return 'invalid Content-Length';
   return Number(first);
