@@ -230,6 +230,36 @@ export function isCredentialAttribute(key: string): boolean {
   return header !== null && isCredentialHeader(header[1].replace(/_/g, '-'));
 }
 
+/** What `dropCredentialAttributes` does with an attribute, by its name alone. */
+const enum AttributeRule {
+  Keep,
+  Drop,
+  Url,
+  Path,
+  Query,
+}
+
+/**
+ * Rules of names seen before: a span carries the same few dozen names every time, and testing each against the
+ * header pattern and the URL sets was most of this function's time.
+ */
+const attributeRules = new Map<string, AttributeRule>();
+const MAX_ATTRIBUTE_RULES = 4096;
+
+function attributeRule(key: string): AttributeRule {
+  let rule = attributeRules.get(key);
+  if (rule === undefined) {
+    if (isCredentialAttribute(key)) rule = AttributeRule.Drop;
+    else if (URL_ATTRIBUTES.has(key)) rule = AttributeRule.Url;
+    else if (PATH_ATTRIBUTES.has(key)) rule = AttributeRule.Path;
+    else if (key === 'url.query') rule = AttributeRule.Query;
+    else rule = AttributeRule.Keep;
+    if (attributeRules.size >= MAX_ATTRIBUTE_RULES) attributeRules.clear();
+    attributeRules.set(key, rule);
+  }
+  return rule;
+}
+
 /** `url` without user-info and credential query parameters; text before the scheme (`--url=`) is kept. */
 export function stripUrlCredentials(url: string): string {
   const schemeEnd = url.indexOf('://');
@@ -249,17 +279,19 @@ export function stripUrlCredentials(url: string): string {
 export function dropCredentialAttributes(attributes: Attributes): Attributes {
   let result: Attributes | undefined;
   for (const key in attributes) {
-    const value = attributes[key];
-    if (isCredentialAttribute(key)) {
+    const rule = attributeRule(key);
+    if (rule === AttributeRule.Keep) continue;
+    if (rule === AttributeRule.Drop) {
       if (!result) result = { ...attributes };
       delete result[key];
       continue;
     }
+    const value = attributes[key];
     if (typeof value !== 'string') continue;
-    let clean = value;
-    if (URL_ATTRIBUTES.has(key)) clean = stripUrlCredentials(value);
-    else if (PATH_ATTRIBUTES.has(key)) clean = stripCredentialQuery(value);
-    else if (key === 'url.query') {
+    let clean: string;
+    if (rule === AttributeRule.Url) clean = stripUrlCredentials(value);
+    else if (rule === AttributeRule.Path) clean = stripCredentialQuery(value);
+    else {
       const stripped = stripCredentialQuery(`?${value}`);
       clean = stripped.startsWith('?') ? stripped.slice(1) : '';
     }
