@@ -2,6 +2,7 @@
  * OpenAI and OpenAI-compatible servers (Azure OpenAI, vLLM, LiteLLM, Ollama), recognised by path and
  * body shape, never by host: the same wire format is served from anywhere.
  */
+import { remembered } from '../common/remembered';
 import type { HttpExchange } from '../http/http-exchange';
 import { parseSseEvents } from '../http/sse';
 import { finishCall, guardParse, startCall } from './call-builder';
@@ -77,18 +78,11 @@ const OLLAMA_APIS: Record<string, OllamaApi> = {
  * Routes of paths seen before: a call asks for its route up to three times (is it an LLM request, whose is it, how
  * to parse it) and a client sends the same few paths again and again. The routes are never modified.
  */
-const knownRoutes = new Map<string, Readonly<OpenAiRoute> | null>();
-const MAX_KNOWN_ROUTES = 1024;
+const knownRoute = remembered((path: string): Readonly<OpenAiRoute> | undefined => routeOf(path), 1024);
 
 /** Which OpenAI-compatible API a request path addresses, if any. */
 export function openAiRoute(path: string): Readonly<OpenAiRoute> | undefined {
-  let route = knownRoutes.get(path);
-  if (route === undefined) {
-    route = routeOf(path) ?? null;
-    if (knownRoutes.size >= MAX_KNOWN_ROUTES) knownRoutes.clear();
-    knownRoutes.set(path, route);
-  }
-  return route ?? undefined;
+  return knownRoute(path);
 }
 
 function routeOf(path: string): OpenAiRoute | undefined {

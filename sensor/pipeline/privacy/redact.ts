@@ -2,6 +2,7 @@
  * Pattern redaction of secrets and personal data inside string attribute values, and the always-on removal of
  * credential-bearing attributes. Pattern redaction is optional (config); credential removal is not.
  */
+import { remembered } from '../../common/remembered';
 import { isCredentialHeader, stripCredentialAuthority, stripCredentialQuery } from '../../http/credentials';
 import type { AttributeValue, Attributes } from '../../span/gen-ai-span';
 import { parseJsonWithinDepth } from './json-depth';
@@ -243,22 +244,12 @@ const enum AttributeRule {
  * Rules of names seen before: a span carries the same few dozen names every time, and testing each against the
  * header pattern and the URL sets was most of this function's time.
  */
-const attributeRules = new Map<string, AttributeRule>();
-const MAX_ATTRIBUTE_RULES = 4096;
-
-function attributeRule(key: string): AttributeRule {
-  let rule = attributeRules.get(key);
-  if (rule === undefined) {
-    if (isCredentialAttribute(key)) rule = AttributeRule.Drop;
-    else if (URL_ATTRIBUTES.has(key)) rule = AttributeRule.Url;
-    else if (PATH_ATTRIBUTES.has(key)) rule = AttributeRule.Path;
-    else if (key === 'url.query') rule = AttributeRule.Query;
-    else rule = AttributeRule.Keep;
-    if (attributeRules.size >= MAX_ATTRIBUTE_RULES) attributeRules.clear();
-    attributeRules.set(key, rule);
-  }
-  return rule;
-}
+const attributeRule = remembered((key: string): AttributeRule => {
+  if (isCredentialAttribute(key)) return AttributeRule.Drop;
+  if (URL_ATTRIBUTES.has(key)) return AttributeRule.Url;
+  if (PATH_ATTRIBUTES.has(key)) return AttributeRule.Path;
+  return key === 'url.query' ? AttributeRule.Query : AttributeRule.Keep;
+}, 4096);
 
 /** `url` without user-info and credential query parameters; text before the scheme (`--url=`) is kept. */
 export function stripUrlCredentials(url: string): string {

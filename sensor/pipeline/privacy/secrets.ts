@@ -13,6 +13,7 @@
  * allocates nothing when the text holds no candidate.
  */
 import { loadNativeAddon } from '../../common/native-addon';
+import { remembered } from '../../common/remembered';
 import type { AttributeValue, Attributes } from '../../span/gen-ai-span';
 
 export const SECRET_MARKER = '<redacted>';
@@ -244,18 +245,7 @@ export function credentialNameStrength(name: string): CredentialNameStrength | u
 }
 
 /** Names judged so far: key names and attribute names repeat endlessly, and judging one splits it into words. */
-const judgedNames = new Map<string, CredentialNameStrength | null>();
-const MAX_JUDGED_NAMES = 4096;
-
-function judgedNameStrength(name: string): CredentialNameStrength | undefined {
-  let strength = judgedNames.get(name);
-  if (strength === undefined) {
-    strength = credentialNameStrength(name) ?? null;
-    if (judgedNames.size >= MAX_JUDGED_NAMES) judgedNames.clear();
-    judgedNames.set(name, strength);
-  }
-  return strength ?? undefined;
-}
+const judgedNameStrength = remembered(credentialNameStrength, 4096);
 
 /** A value after a weakly named key counts as a credential when it looks random: long, with letters and digits. */
 function looksRandom(value: string): boolean {
