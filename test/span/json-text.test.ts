@@ -13,6 +13,13 @@ const long = (text: string, at: 'start' | 'end' = 'end') => (at === 'end' ? 'a'.
 const STRINGS: string[] = [
   '',
   'short',
+  'a "quoted" role',
+  'back\\slash',
+  'tab\there',
+  '\u0000',
+  'é日本語',
+  '🎉',
+  '\ud83d alone',
   long(''),
   long('"'),
   long('\\'),
