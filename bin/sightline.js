@@ -1,8 +1,11 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=4
 // Runs the compiled CLI; `npm run build` produces dist/.
-// The small young generation keeps the sensor's resident memory under its 200 MB budget at 1,000 calls/s: each
-// call's bodies are garbage within milliseconds, and V8's default 16 MB semi-spaces would hold far more of it than
-// is alive (docs/benchmarks.md). V8 reads the flag only at start, so it is here and in the Dockerfile's entrypoint.
+// The small young generation keeps the sensor's resident memory down at 1,000 calls/s: each call's bodies are
+// garbage within milliseconds, and V8's default 16 MB semi-spaces would hold far more of it than is alive
+// (docs/benchmarks.md). V8 reads the flag only at start, so it is here and in the Dockerfile's entrypoint.
+// MALLOC_ARENA_MAX=2: glibc gives each thread that allocates its own malloc arena; the ring-buffer thread allocates
+// what the main thread frees, and the arenas' fragments cost ~9 MB of resident memory under load (docs/benchmarks.md).
+// glibc reads it when the process starts, so it is set here (env -S) and in the Dockerfile.
 const path = require('node:path');
 const fs = require('node:fs');
 const compiled = path.join(__dirname, '..', 'dist', 'bin', 'sightline.js');

@@ -113,7 +113,8 @@ export async function startSensor(work: string, args: string[], configYaml = '')
   const [command, commandArgs] = extraFlags ? [process.execPath, ['--max-semi-space-size=4', ...extraFlags, ...cli]] : [cli[0], cli.slice(1)];
   const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, SIGHTLINE_LOG_FORMAT: 'json' },
+    // MALLOC_ARENA_MAX as the launcher line sets it, for the SENSOR_NODE_FLAGS path that runs node directly.
+    env: { MALLOC_ARENA_MAX: '2', ...process.env, SIGHTLINE_LOG_FORMAT: 'json' },
   });
   const healthPort = Number((await lineFrom(child, 'stderr', /"healthPort":(\d+)/, 60_000))[1]);
   return { child, pid: child.pid!, healthPort, metrics: () => getText(`http://127.0.0.1:${healthPort}/metrics`) };

@@ -58,6 +58,8 @@ test('the container runs the bundle as a non-root user, with the launcher\'s V8 
   expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', '--max-semi-space-size=4', 'dist/sightline.js']);
   expect(last('USER')).toBe('10001');
   expect(last('WORKDIR')).toBe('/opt/sightline');
+  const env = runtime.instructions.filter((instruction) => instruction.keyword === 'ENV').map((instruction) => instruction.args);
+  expect(env).toContain('MALLOC_ARENA_MAX=2');
 });
 
 test('the build context holds every source file the bundle compiles, the lock file and the BPF sources, and no tests or CDK app', async () => {
