@@ -479,3 +479,22 @@ describe('Http1ConnectionDecoder uninteresting traffic', () => {
     expect(rec.options.stats).toMatchObject({ ignoredExchanges: 2, exchanges: 1, malformed: 0, decompressionErrors: 0 });
   });
 });
+
+describe('Http1ConnectionDecoder header fields', () => {
+  it('trims values as String.prototype.trim does, joins repeated and folded fields, and refuses a line with no colon even when a later line has one', () => {
+    const rec = recorder();
+    const decoder = decoderWith(rec);
+    const raw = (text: string) => Buffer.from(text, 'latin1');
+    decoder.push('out', raw('GET /a HTTP/1.1\r\nHost: h\r\nX-Odd: \t\u000b\u000cvalue one\u00a0 \t\r\nX-Odd:  second\r\nX-Folded: start\r\n \t continued  \r\n\r\n'), 1);
+    decoder.push('in', raw('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), 2);
+    expect(rec.exchanges).toHaveLength(1);
+    const headers = rec.exchanges[0].request.headers;
+    expect(headers['x-odd']).toBe(' \t\u000b\u000cvalue one\u00a0 \t'.trim() + ', second');
+    expect(headers['x-folded']).toBe('start continued');
+
+    const broken = recorder();
+    decoderWith(broken).push('out', raw('GET /b HTTP/1.1\r\nno colon here\r\nHost: h\r\n\r\n'), 3);
+    expect(broken.exchanges).toHaveLength(0);
+    expect(broken.errors.join(' ')).toMatch(/without a field name and colon/);
+  });
+});

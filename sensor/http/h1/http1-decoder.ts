@@ -115,9 +115,21 @@ function headerName(raw: string): string | null {
   return name;
 }
 
-/** A line of the head without its CR, if it has one. */
-function headLine(text: string, start: number, end: number): string {
-  return text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+/** Where a line of the head ends without its CR, if it has one. */
+function lineContentEnd(text: string, start: number, end: number): number {
+  return end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+}
+
+/** What String.prototype.trim removes, as far as a Latin-1 head can hold it: tab to CR, space, no-break space. */
+function isTrimmed(code: number): boolean {
+  return (code >= 9 && code <= 13) || code === 32 || code === 160;
+}
+
+/** `text.slice(start, end).trim()` with one string made instead of two. */
+function trimmedSlice(text: string, start: number, end: number): string {
+  while (start < end && isTrimmed(text.charCodeAt(start))) start++;
+  while (end > start && isTrimmed(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
 }
 
 /**
@@ -130,26 +142,28 @@ function parseHead(bytes: Buffer, start: number, end: number, wantAllHeaders: bo
   let lastName: string | undefined;
   let lineEnd = text.indexOf('\n');
   if (lineEnd === -1) lineEnd = text.length;
-  const startLine = headLine(text, 0, lineEnd);
+  const startLine = text.slice(0, lineContentEnd(text, 0, lineEnd));
+  // Lines are read by position in `text`: a string per line, per name and per untrimmed value was most of this
+  // function's garbage.
   for (let lineStart = lineEnd + 1; lineStart < text.length; lineStart = lineEnd + 1) {
     lineEnd = text.indexOf('\n', lineStart);
     if (lineEnd === -1) lineEnd = text.length;
-    const line = headLine(text, lineStart, lineEnd);
-    if (line.length === 0) break;
-    const first = line.charCodeAt(0);
+    const contentEnd = lineContentEnd(text, lineStart, lineEnd);
+    if (contentEnd === lineStart) break;
+    const first = text.charCodeAt(lineStart);
     if (first === 32 || first === 9) {
       // Obsolete line folding (RFC 9112 §5.2): a continuation of the previous field value.
       if (lastName === undefined) return 'header continuation line without a preceding field';
-      if (Object.hasOwn(headers, lastName)) headers[lastName] = `${headers[lastName]} ${line.trim()}`;
+      if (Object.hasOwn(headers, lastName)) headers[lastName] = `${headers[lastName]} ${trimmedSlice(text, lineStart, contentEnd)}`;
       continue;
     }
-    const colon = line.indexOf(':');
-    if (colon <= 0) return 'header line without a field name and colon';
-    const name = headerName(line.slice(0, colon));
+    const colon = text.indexOf(':', lineStart);
+    if (colon <= lineStart || colon >= contentEnd) return 'header line without a field name and colon';
+    const name = headerName(text.slice(lineStart, colon));
     if (name === null) return 'header field name contains invalid characters';
     lastName = name;
     if (!wantAllHeaders && name !== 'content-length' && name !== 'transfer-encoding') continue;
-    const value = line.slice(colon + 1).trim();
+    const value = trimmedSlice(text, colon + 1, contentEnd);
     headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
   }
   return { startLine, headers };
