@@ -11,6 +11,7 @@
  */
 import { PerformanceObserver, constants, performance, type PerformanceEntry } from 'node:perf_hooks';
 import type { CaptureEvent } from '../sensor/capture/capture-event';
+import { silentLogger } from '../sensor/common/logger';
 import { parseConfig } from '../sensor/config/load-config';
 import { BatchingExporter } from '../sensor/exporters/batching-exporter';
 import { otlpProtobufBatchCodec } from '../sensor/exporters/otlp-spans';
@@ -121,7 +122,7 @@ export async function measureHotPath(options: HotPathOptions, log: (line: string
     enricher,
     privacy: new PrivacyStage(config.privacy),
     exporters: exporter,
-    logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } as never,
+    logger: silentLogger(),
     onSpan: () => spans++,
   });
   const streams = new ConnectionStreams({

@@ -9,6 +9,7 @@
  * numbers and JSON names are those of opentelemetry-proto (trace/v1, common/v1, resource/v1); a test decodes both
  * encodings against the transformer's own output for the same spans.
  */
+import { remembered } from '../common/remembered';
 import type { AttributeValue, Attributes, GenAiSpan } from '../span/gen-ai-span';
 
 export const INSTRUMENTATION_SCOPE = { name: 'sightline', version: '0.1.0' };
@@ -257,27 +258,20 @@ function writeAnyValue(writer: ProtobufWriter, field: number, value: AttributeVa
  * Each attribute name's `key` field (tag, length, UTF-8 bytes), built once: the same few dozen names come back on
  * every span, and encoding them again was a third of this encoder's time.
  */
-const keyFields = new Map<string, Buffer>();
 const MAX_KEY_FIELDS = 4096;
 
-function keyField(key: string): Buffer {
-  let field = keyFields.get(key);
-  if (field === undefined) {
-    const bytes = Buffer.from(key, 'utf8');
-    const length: number[] = [];
-    for (let rest = bytes.length; ; rest = Math.floor(rest / 0x80)) {
-      if (rest <= 0x7f) {
-        length.push(rest);
-        break;
-      }
-      length.push((rest % 0x80) | 0x80);
+const keyField = remembered((key: string): Buffer => {
+  const bytes = Buffer.from(key, 'utf8');
+  const length: number[] = [];
+  for (let rest = bytes.length; ; rest = Math.floor(rest / 0x80)) {
+    if (rest <= 0x7f) {
+      length.push(rest);
+      break;
     }
-    field = Buffer.concat([Buffer.from([0x0a, ...length]), bytes]);
-    if (keyFields.size >= MAX_KEY_FIELDS) keyFields.clear();
-    keyFields.set(key, field);
+    length.push((rest % 0x80) | 0x80);
   }
-  return field;
-}
+  return Buffer.concat([Buffer.from([0x0a, ...length]), bytes]);
+}, MAX_KEY_FIELDS);
 
 function writeAttributes(writer: ProtobufWriter, field: number, attributes: Attributes): void {
   for (const key in attributes) {
@@ -370,17 +364,7 @@ function jsonAnyValue(value: AttributeValue | string | number | boolean): string
 }
 
 /** Each attribute name's `{"key":...,"value":` prefix, built once (as for the protobuf key fields). */
-const jsonKeyPrefixes = new Map<string, string>();
-
-function jsonKeyPrefix(key: string): string {
-  let prefix = jsonKeyPrefixes.get(key);
-  if (prefix === undefined) {
-    prefix = `{"key":${JSON.stringify(key)},"value":`;
-    if (jsonKeyPrefixes.size >= MAX_KEY_FIELDS) jsonKeyPrefixes.clear();
-    jsonKeyPrefixes.set(key, prefix);
-  }
-  return prefix;
-}
+const jsonKeyPrefix = remembered((key: string): string => `{"key":${JSON.stringify(key)},"value":`, MAX_KEY_FIELDS);
 
 /** Each resource's JSON attribute list, once per resource object (as for the protobuf resource field). */
 const jsonResources = new WeakMap<Attributes, string>();

@@ -57,19 +57,15 @@ export class SpanPipeline {
    */
   submit(span: GenAiSpan, origin?: SpanOrigin): void {
     this.stats.spansIn++;
-    let work: Promise<void>;
+    let work: Promise<void> | undefined;
     try {
       const ready = this.prepareNow(span, origin);
-      if (ready && this.stages.exporters.offer) {
-        // No promise: nothing waits for this span, and one would keep it alive until its batch is cut.
-        this.deliverNow(ready);
-        return;
-      }
-      work = ready ? this.deliver([ready]) : this.process(span, origin);
+      work = ready ? this.handOver(ready) : this.process(span, origin);
     } catch (error) {
       this.failed(error, span.name);
       return;
     }
+    if (!work) return;
     const name = span.name;
     const tracked = work.catch((error: unknown) => this.failed(error, name)).finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
@@ -93,7 +89,20 @@ export class SpanPipeline {
   }
 
   private async process(span: GenAiSpan, origin?: SpanOrigin): Promise<void> {
-    await this.deliver([await this.prepare(span, origin)]);
+    await this.handOver(await this.prepare(span, origin));
+  }
+
+  /**
+   * One prepared span to the exporters: queued at once where they can take it, with no promise (nothing waits for
+   * a captured span, and a promise would keep it alive until its batch is cut); else exported.
+   */
+  private handOver(span: GenAiSpan): Promise<void> | undefined {
+    const { exporters } = this.stages;
+    if (!exporters.offer) return this.deliver([span]);
+    this.stats.spansOut++;
+    this.stages.onSpan?.(span);
+    exporters.offer([span]);
+    return undefined;
   }
 
   private async prepare(span: GenAiSpan, origin?: SpanOrigin): Promise<GenAiSpan> {
@@ -138,12 +147,6 @@ export class SpanPipeline {
   private failed(error: unknown, spanName: string): void {
     this.stats.failures++;
     this.stages.logger.warn({ err: (error as Error)?.message, span: spanName }, 'pipeline: a span could not be processed');
-  }
-
-  private deliverNow(span: GenAiSpan): void {
-    this.stats.spansOut++;
-    this.stages.onSpan?.(span);
-    this.stages.exporters.offer!([span]);
   }
 
   private deliver(spans: GenAiSpan[]): Promise<void> {

@@ -78,12 +78,8 @@ const OLLAMA_APIS: Record<string, OllamaApi> = {
  * Routes of paths seen before: a call asks for its route up to three times (is it an LLM request, whose is it, how
  * to parse it) and a client sends the same few paths again and again. The routes are never modified.
  */
-const knownRoute = remembered((path: string): Readonly<OpenAiRoute> | undefined => routeOf(path), 1024);
-
 /** Which OpenAI-compatible API a request path addresses, if any. */
-export function openAiRoute(path: string): Readonly<OpenAiRoute> | undefined {
-  return knownRoute(path);
-}
+export const openAiRoute: (path: string) => Readonly<OpenAiRoute> | undefined = remembered(routeOf, 1024);
 
 function routeOf(path: string): OpenAiRoute | undefined {
   const pathname = pathOnly(path);

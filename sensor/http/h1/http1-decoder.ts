@@ -3,6 +3,7 @@
  * independently and paired first-in first-out, which is what keep-alive and pipelining guarantee on the wire.
  */
 import type { Direction } from '../../capture/capture-event';
+import { remembered } from '../../common/remembered';
 import type { ConnectionDecoder, ConnectionEndReason, HttpDecoderOptions, RequestHead } from '../connection-decoder';
 import { decodeContentEncoding } from '../content-encoding';
 import { stripCredentialAuthority, stripCredentialHeaders, stripCredentialQuery } from '../credentials';
@@ -99,21 +100,14 @@ interface ParsedHead {
   headers: HeaderMap;
 }
 
-/** Raw header names seen before, lower-cased and checked once: the same few names come on every message. */
-const knownHeaderNames = new Map<string, string | null>();
-const MAX_KNOWN_HEADER_NAMES = 1024;
-
-/** The lower-cased field name, or null when it holds characters a field name may not. */
-function headerName(raw: string): string | null {
-  let name = knownHeaderNames.get(raw);
-  if (name === undefined) {
-    const lower = raw.toLowerCase();
-    name = TOKEN_CHAR.test(lower) ? lower : null;
-    if (knownHeaderNames.size >= MAX_KNOWN_HEADER_NAMES) knownHeaderNames.clear();
-    knownHeaderNames.set(raw, name);
-  }
-  return name;
-}
+/**
+ * The lower-cased field name, or null when it holds characters a field name may not; remembered per raw name, as
+ * the same few names come on every message.
+ */
+const headerName = remembered((raw: string): string | null => {
+  const lower = raw.toLowerCase();
+  return TOKEN_CHAR.test(lower) ? lower : null;
+}, 1024);
 
 /** Where a line of the head ends without its CR, if it has one. */
 function lineContentEnd(text: string, start: number, end: number): number {

@@ -9,6 +9,7 @@
  * `process.command_line` is argv joined by spaces, so argument boundaries are lost: there a hidden value is taken to
  * run on until the next flag or URL, and a JSON body up to its closing bracket. That hides too much rather than leaks.
  */
+import { remembered } from '../../common/remembered';
 import { isCredentialHeader } from '../../http/credentials';
 import type { Attributes } from '../../span/gen-ai-span';
 import { stripUrlCredentials } from './redact';
@@ -211,10 +212,11 @@ const MAX_REMEMBERED_COMMAND_LINES = 1024;
  */
 export class CommandAttributeScrubber {
   private readonly scrubber: CommandScrubber;
-  private readonly scrubbedLines = new Map<string, string>();
+  private readonly scrubLine: (commandLine: string) => string;
 
   constructor(options: CommandLineScrubOptions = {}) {
     this.scrubber = new CommandScrubber(options);
+    this.scrubLine = remembered((commandLine) => this.scrubber.scrubJoined(commandLine), MAX_REMEMBERED_COMMAND_LINES);
   }
 
   /** `attributes` with both scrubbed; the same object when it has neither. */
@@ -232,15 +234,5 @@ export class CommandAttributeScrubber {
     if (line !== undefined) result['process.command_line'] = line;
     if (hasArgs) result['process.command_args'] = args as string[];
     return result;
-  }
-
-  private scrubLine(commandLine: string): string {
-    let scrubbed = this.scrubbedLines.get(commandLine);
-    if (scrubbed === undefined) {
-      scrubbed = this.scrubber.scrubJoined(commandLine);
-      if (this.scrubbedLines.size >= MAX_REMEMBERED_COMMAND_LINES) this.scrubbedLines.clear();
-      this.scrubbedLines.set(commandLine, scrubbed);
-    }
-    return scrubbed;
   }
 }

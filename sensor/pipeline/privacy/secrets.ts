@@ -371,7 +371,8 @@ const MIN_NATIVE_SCAN_LENGTH = 64;
 /**
  * Short texts found to hold no secret, remembered: a span's short values (model, provider, operation, finish
  * reason, addresses, its name) come back on every call, and the regex pass over each was a third of this stage.
- * The answer depends on the text alone, so a remembered one is always right.
+ * The answer depends on the text alone, so a remembered one is always right. Only clean texts are kept (not
+ * `remembered`, which would keep every text it was asked about, secrets included).
  */
 const cleanShortTexts = new Set<string>();
 const MAX_CLEAN_SHORT_TEXTS = 4096;
