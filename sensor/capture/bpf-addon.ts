@@ -14,8 +14,12 @@ export interface NativeBpfObject {
   writeArrayMap(map: string, index: number, value: Buffer): void;
   updateMapElement(map: string, key: Buffer, value: Buffer): void;
   readPerCpuCounters(map: string, count: number): bigint[];
-  /** `trim`: records reserved larger than their content are cut to headerBytes + the u32 at lengthOffset. */
-  consumeRingBuffer(map: string, onBatch: (batch: Buffer) => void, maxPendingBytes: number, trim?: { headerBytes: number; lengthOffset: number }): void;
+  /**
+   * Drains the ring on a native thread. `headerBytes`/`lengthOffset`: records reserved larger than their content
+   * are cut to headerBytes + the u32 at lengthOffset. `drainIntervalMs` (default 20): how often the ring is read
+   * when BPF has not woken the thread.
+   */
+  consumeRingBuffer(map: string, onBatch: (batch: Buffer) => void, maxPendingBytes: number, options?: { headerBytes?: number; lengthOffset?: number; drainIntervalMs?: number }): void;
   close(): void;
 }
 

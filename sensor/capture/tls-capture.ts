@@ -113,6 +113,15 @@ interface PendingScan {
   step: number;
 }
 
+/**
+ * How often the TLS ring is read when BPF has not woken its thread. BPF wakes it at once for a connection still
+ * being judged (so verdicts and process context are not delayed) and whenever 512 KiB wait; everything else waits
+ * for this timer. Each read wakes the JS thread with cold caches, which at light load cost about as much as the calls
+ * themselves: at 1,000 calls/s of 1 KiB, 20 ms cost 13-45% more sensor CPU per call than 250 ms (docs/benchmarks.md).
+ * A span waits for its export batch (`exporters.batching.maxDelayMs`, 1 s) longer than this anyway.
+ */
+export const TLS_RING_DRAIN_INTERVAL_MS = 250;
+
 const MAX_PENDING_SCANS = 10_000;
 /** Matches the streams stage's default idle timeout: a connection silent this long is treated as gone. */
 const CONNECTION_ID_IDLE_MS = 300_000;
@@ -175,6 +184,7 @@ export class TlsCapture {
     this.tls.consumeRingBuffer('tls_events', (batch) => this.onTlsBatch(batch), this.options.maxPendingBytes, {
       headerBytes: TLS_EVENT.data,
       lengthOffset: TLS_EVENT.dataBytes,
+      drainIntervalMs: TLS_RING_DRAIN_INTERVAL_MS,
     });
     this.lifecycle.consumeRingBuffer('process_events', (batch) => this.onProcessBatch(batch), 16 * 1024 * 1024);
 

@@ -12,6 +12,7 @@ import { generateTestCertificates, type TestCertificates } from '../../sensor/de
 import { llmPathSegments } from '../../sensor/provider/registry';
 import * as tls from 'node:tls';
 import { enableBpfRunStats, programRuns } from '../support/bpf-program-stats';
+import { TLS_RING_DRAIN_INTERVAL_MS } from '../../sensor/capture/tls-capture';
 import { CaptureHarness } from '../support/capture-harness';
 import { startRecordingTlsServer, type RecordingTlsServer } from '../support/recording-tls-server';
 import { runProcess } from '../support/tls-clients';
@@ -205,12 +206,13 @@ describe.each([
         const bytesBefore = connection.in.length + connection.out.length;
         await client.request('POST /v1/chat/completions');
         await client.request('GET /after-the-verdict');
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const [after] = harness.connectionsOf(client.child.pid!);
         if (verdict === 'mute') {
+          // Records of a judged connection wait for the ring's drain timer: wait past two of them.
+          await new Promise((resolve) => setTimeout(resolve, 2 * TLS_RING_DRAIN_INTERVAL_MS + 100));
+          const [after] = harness.connectionsOf(client.child.pid!);
           expect(after.in.length + after.out.length).toBe(bytesBefore);
         } else {
-          expect(after.in.includes('answer to /after-the-verdict')).toBe(true);
+          await harness.waitFor(() => harness.connectionsOf(client.child.pid!).some((c) => c.in.includes('answer to /after-the-verdict')), 10_000, 'the followed connection after its verdict');
         }
         client.child.stdin!.end();
       }

@@ -412,20 +412,31 @@ Napi::Value BpfObject::ReadPerCpuCounters(const Napi::CallbackInfo& info) {
   return totals;
 }
 
-// consumeRingBuffer(map, onBatch(buffer), maxPendingBytes, trim?: { headerBytes, lengthOffset }): starts draining the
-// ring buffer on a thread. With `trim`, a record is cut to headerBytes plus the u32 length at lengthOffset, so the
-// unused tail of a record reserved in a larger size class is never copied.
+// consumeRingBuffer(map, onBatch(buffer), maxPendingBytes, options?: { headerBytes, lengthOffset, drainIntervalMs }):
+// starts draining the ring buffer on a thread. With headerBytes and lengthOffset, a record is cut to headerBytes plus
+// the u32 length at lengthOffset, so the unused tail of a record reserved in a larger size class is never copied.
+// drainIntervalMs: how often the ring is read when BPF has not woken the thread.
 Napi::Value BpfObject::ConsumeRingBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>();
   Napi::Function onBatch = info[1].As<Napi::Function>();
   size_t maxPending = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
   RecordTrim trim;
+  int drainIntervalMs = kDefaultDrainIntervalMs;
   if (info.Length() > 3 && info[3].IsObject()) {
     Napi::Object options = info[3].As<Napi::Object>();
-    trim.headerBytes = options.Get("headerBytes").As<Napi::Number>().Uint32Value();
-    trim.lengthOffset = options.Get("lengthOffset").As<Napi::Number>().Uint32Value();
-    trim.enabled = trim.lengthOffset + 4 <= trim.headerBytes;
+    if (options.Has("headerBytes") && options.Has("lengthOffset")) {
+      trim.headerBytes = options.Get("headerBytes").As<Napi::Number>().Uint32Value();
+      trim.lengthOffset = options.Get("lengthOffset").As<Napi::Number>().Uint32Value();
+      trim.enabled = trim.lengthOffset + 4 <= trim.headerBytes;
+    }
+    if (options.Has("drainIntervalMs")) {
+      drainIntervalMs = options.Get("drainIntervalMs").As<Napi::Number>().Int32Value();
+      if (drainIntervalMs < 1 || drainIntervalMs > 60'000) {
+        Napi::RangeError::New(env, "drainIntervalMs must be between 1 and 60000").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+    }
   }
   int fd = MapFd(env, name);
   if (fd < 0) return env.Undefined();
@@ -433,7 +444,7 @@ Napi::Value BpfObject::ConsumeRingBuffer(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, "ring buffer " + name + " is already being consumed").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto consumer = std::make_unique<RingConsumer>(env, fd, onBatch, maxPending, trim);
+  auto consumer = std::make_unique<RingConsumer>(env, fd, onBatch, maxPending, trim, drainIntervalMs);
   std::string error = consumer->Start();
   if (!error.empty()) {
     Napi::Error::New(env, error).ThrowAsJavaScriptException();

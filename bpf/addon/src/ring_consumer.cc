@@ -1,15 +1,19 @@
 #include "ring_consumer.h"
 
 #include <bpf/libbpf.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 
 namespace {
 // A batch is handed over once it holds this much, so one busy poll does not build an unbounded buffer.
 constexpr size_t kBatchFlushBytes = 1 << 20;
-// BPF submits most records without a wakeup (see tls_capture.bpf.c), so the ring is also drained on this timer.
-constexpr int kPollTimeoutMs = 20;
+// How long the poll thread sleeps at a time while JS is behind, before it looks again.
+constexpr int kBackpressureWaitMs = 20;
 
 struct Batch {
   std::vector<uint8_t>* bytes;
@@ -17,8 +21,9 @@ struct Batch {
 };
 }  // namespace
 
-RingConsumer::RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes, RecordTrim trim)
-    : mapFd_(mapFd), maxPendingBytes_(maxPendingBytes), trim_(trim) {
+RingConsumer::RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes, RecordTrim trim,
+                           int drainIntervalMs)
+    : mapFd_(mapFd), maxPendingBytes_(maxPendingBytes), trim_(trim), drainIntervalMs_(drainIntervalMs) {
   deliver_ = Napi::ThreadSafeFunction::New(env, onBatch, "sightline-ring-consumer", 0, 1);
 }
 
@@ -27,6 +32,20 @@ RingConsumer::~RingConsumer() { Stop(); }
 std::string RingConsumer::Start() {
   ring_ = ring_buffer__new(mapFd_, &RingConsumer::OnSample, this, nullptr);
   if (!ring_) return std::string("ring_buffer__new failed: ") + strerror(errno);
+  // The thread waits on the ring's epoll and on an eventfd, so Stop() wakes it at once instead of after a drain
+  // interval.
+  stopEvent_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  waitFd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (stopEvent_ < 0 || waitFd_ < 0) return std::string("eventfd/epoll_create1 failed: ") + strerror(errno);
+  epoll_event ringReady{};
+  ringReady.events = EPOLLIN;
+  ringReady.data.fd = ring_buffer__epoll_fd(ring_);
+  epoll_event stopRequested{};
+  stopRequested.events = EPOLLIN;
+  stopRequested.data.fd = stopEvent_;
+  if (epoll_ctl(waitFd_, EPOLL_CTL_ADD, ringReady.data.fd, &ringReady) != 0 || epoll_ctl(waitFd_, EPOLL_CTL_ADD, stopEvent_, &stopRequested) != 0) {
+    return std::string("epoll_ctl failed: ") + strerror(errno);
+  }
   running_ = true;
   thread_ = std::thread([this] { PollLoop(); });
   return "";
@@ -35,8 +54,15 @@ std::string RingConsumer::Start() {
 void RingConsumer::Stop() {
   if (running_.exchange(false)) {
     pending_->drained.notify_all();
+    uint64_t one = 1;
+    if (write(stopEvent_, &one, sizeof(one)) < 0) {
+      // Cannot fail for a counter this far from its maximum; the thread would still stop at its next drain.
+    }
     if (thread_.joinable()) thread_.join();
   }
+  if (waitFd_ >= 0) close(waitFd_);
+  if (stopEvent_ >= 0) close(stopEvent_);
+  waitFd_ = stopEvent_ = -1;
   if (ring_) {
     ring_buffer__free(ring_);
     ring_ = nullptr;
@@ -83,7 +109,7 @@ void RingConsumer::FlushBatch() {
     bool paused = false;
     while (running_ && pending_->bytes.load() > 0 && pending_->bytes.load() + bytes->size() > maxPendingBytes_) {
       paused = true;
-      pending_->drained.wait_for(lock, std::chrono::milliseconds(kPollTimeoutMs));
+      pending_->drained.wait_for(lock, std::chrono::milliseconds(kBackpressureWaitMs));
     }
     if (paused) {
       pausedMicros_ += std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - pausedAt).count();
@@ -122,10 +148,13 @@ void RingConsumer::FlushBatch() {
 }
 
 void RingConsumer::PollLoop() {
+  epoll_event events[2];
   while (running_) {
-    int polled = ring_buffer__poll(ring_, kPollTimeoutMs);
-    if (polled < 0 && polled != -EINTR) break;
-    if (polled == 0) ring_buffer__consume(ring_);
+    int ready = epoll_wait(waitFd_, events, 2, drainIntervalMs_);
+    if (ready < 0 && errno != EINTR) break;
+    if (!running_) break;
+    // Woken by BPF or by the timer, the ring is read the same way: everything submitted so far.
+    if (ring_buffer__consume(ring_) < 0) break;
     FlushBatch();
   }
 }

@@ -27,11 +27,16 @@ struct RecordTrim {
   uint32_t lengthOffset = 0;
 };
 
+// How often a ring is read when BPF has not woken its thread, unless the caller says otherwise.
+constexpr int kDefaultDrainIntervalMs = 20;
+
 class RingConsumer {
  public:
   // maxPendingBytes bounds what waits for the JS thread; past it the poll thread pauses, the kernel ring fills,
   // and the BPF side counts every record it cannot place, so nothing is lost without a count.
-  RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes, RecordTrim trim = RecordTrim());
+  // drainIntervalMs: how often the ring is read when BPF has not woken the thread.
+  RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes, RecordTrim trim = RecordTrim(),
+               int drainIntervalMs = kDefaultDrainIntervalMs);
   ~RingConsumer();
 
   std::string Start();
@@ -46,7 +51,10 @@ class RingConsumer {
   int mapFd_;
   size_t maxPendingBytes_;
   RecordTrim trim_;
+  int drainIntervalMs_;
   ring_buffer* ring_ = nullptr;
+  int waitFd_ = -1;
+  int stopEvent_ = -1;
   Napi::ThreadSafeFunction deliver_;
   std::thread thread_;
   std::atomic<bool> running_{false};
