@@ -26,6 +26,7 @@ const volatile __u32 sensor_pid = 0;
 const volatile __u32 max_call_bytes = 8 << 20;
 const volatile __u32 judge_connections = 0;
 const volatile __u32 undecided_budget_bytes = 4 << 20;
+const volatile __u32 wakeup_pending_bytes = 512 << 10;
 
 __u64 next_connection_id = 0;
 

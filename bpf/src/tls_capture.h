@@ -17,16 +17,10 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
-/* Room for a few multi-MiB calls in flight while userspace drains (a power of two, as required). The sensor maps
- * the ring twice, so its RSS grows by twice this; the sensor sets the size from config (capture.ringBufferBytes). */
+/* Room for a few multi-MiB calls in flight while userspace drains (a power of two, as required); the sensor sets
+ * the size from config (capture.ringBufferBytes). */
 #define EVENTS_RING_BYTES (16 * 1024 * 1024)
 #define MAX_TRACKED_CONNECTIONS 65536
-/*
- * Waking the consumer for every record costs two context switches per TLS call. Records are submitted
- * silently until this much is waiting; the consumer also drains on a short timer, so nothing waits long.
- * Records of connections waiting for a verdict wake it at once, so the verdict comes back quickly.
- */
-#define WAKEUP_PENDING_BYTES (512 * 1024)
 /* How much of a write's start is read to judge its request line: method and target, up to the end of the path;
  * a path longer than this is given to user space to judge. */
 #define REQUEST_LINE_BYTES 128
@@ -39,6 +33,12 @@ extern const volatile __u32 sensor_pid;             /* the sensor itself: its ow
 extern const volatile __u32 max_call_bytes;         /* per TLS call, bytes captured before truncation */
 extern const volatile __u32 judge_connections;      /* 0: capture every connection (`sightline capture`); 1: apply verdicts */
 extern const volatile __u32 undecided_budget_bytes; /* per direction, bytes sent before a verdict; then the connection is muted */
+/*
+ * Waking the consumer for every record costs two context switches per TLS call. Records are submitted silently
+ * until this much is waiting (the sensor sets it to a fraction of the ring, at most 512 KiB); the consumer also
+ * drains on a timer. Records of connections waiting for a verdict wake it at once, so the verdict comes back quickly.
+ */
+extern const volatile __u32 wakeup_pending_bytes;
 
 /* Connection ids: unique while the programs stay loaded, so user space needs no table of its own. */
 extern __u64 next_connection_id;
@@ -115,6 +115,9 @@ struct tls_call {
 	__u8 stream_start;
 	__u8 judge_read;  /* the connection's first bytes are a read: look at them before sending */
 	__u8 pending;     /* the verdict is not settled: account the bytes against the undecided budget */
+	/* Wake the consumer at once: the verdict is open (user space judges), or these are the connection's first
+	 * bytes for user space (it reads the process's context then, while a short-lived client still runs). */
+	__u8 urgent;
 };
 
 #define CALL_CAPTURE 1 /* copy the bytes when they are known */
@@ -142,7 +145,7 @@ static __always_inline __u64 wakeup_flag(int urgent)
 {
 	if (urgent)
 		return BPF_RB_FORCE_WAKEUP;
-	return bpf_ringbuf_query(&tls_events, BPF_RB_AVAIL_DATA) >= WAKEUP_PENDING_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	return bpf_ringbuf_query(&tls_events, BPF_RB_AVAIL_DATA) >= wakeup_pending_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* The connection's records reach user space from now on: its end, and its process's exit, are worth a record. */
@@ -299,6 +302,7 @@ static __always_inline __u8 start_call(struct tls_call *call, struct connection_
 	call->pending = pending;
 	/* The connection's first bytes are read, not written: a server's side, unless they are no request. */
 	call->judge_read = judge_connections && direction == TLS_DIRECTION_IN && state->verdict == VERDICT_UNDECIDED;
+	call->urgent = pending || call->judge_read || !state->reported;
 	call->active = CALL_CAPTURE;
 	if (!call->judge_read)
 		mark_reported(state, pid);
@@ -473,7 +477,7 @@ static __always_inline int finish_call(struct tls_call *call, __u8 active, __u32
 		.lost_before_bytes = call->lost_before_bytes,
 		.direction = direction,
 		.flags = call->stream_start ? TLS_FLAG_STREAM_START : 0,
-		.urgent = call->pending,
+		.urgent = call->urgent,
 	};
 	bpf_get_current_comm(loop.comm, sizeof(loop.comm));
 	count(COUNTER_CALLS, 1);

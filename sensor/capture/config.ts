@@ -16,7 +16,7 @@ export const captureConfigSchema = z
       .int()
       .refine((n) => n >= 4096 && (n & (n - 1)) === 0, 'must be a power of two of at least 4096')
       .default(16 * 1024 * 1024)
-      .describe('Size of the kernel ring buffer between the BPF programs and the sensor; records that do not fit are counted as dropped. The sensor maps it twice, so its resident memory grows by twice this.'),
+      .describe('Size of the kernel ring buffer between the BPF programs and the sensor; records that do not fit are counted as dropped. The kernel maps the whole ring into the sensor at start, so the resident memory of the sensor includes this much.'),
     libraryDirs: z
       .array(z.string().min(1))
       .default(DEFAULT_LIBRARY_DIRS)

@@ -81,6 +81,8 @@ export interface TlsCaptureConstants {
   max_call_bytes: number;
   judge_connections: number;
   undecided_budget_bytes: number;
+  /** Bytes waiting in the ring before BPF wakes the consumer (records of connections being judged wake it at once). */
+  wakeup_pending_bytes: number;
 }
 
 /** struct go_conn_layout: a row of the `go_conn_layouts` array, offsets of the socket behind a Go *tls.Conn. */

@@ -122,6 +122,14 @@ interface PendingScan {
  */
 export const TLS_RING_DRAIN_INTERVAL_MS = 250;
 
+/**
+ * How much may wait in the ring before BPF wakes the consumer: 512 KiB (fewer wakeups under load), or an eighth of
+ * a smaller ring, so a small ring is read long before it fills between two drains.
+ */
+export function wakeupPendingBytes(ringBufferBytes: number): number {
+  return Math.min(512 * 1024, Math.floor(ringBufferBytes / 8));
+}
+
 const MAX_PENDING_SCANS = 10_000;
 /** Matches the streams stage's default idle timeout: a connection silent this long is treated as gone. */
 const CONNECTION_ID_IDLE_MS = 300_000;
@@ -166,6 +174,7 @@ export class TlsCapture {
       max_call_bytes: this.options.maxCallBytes,
       judge_connections: this.options.judgeConnections ? 1 : 0,
       undecided_budget_bytes: this.options.undecidedBudgetBytes,
+      wakeup_pending_bytes: wakeupPendingBytes(this.options.ringBufferBytes),
     };
     try {
       const options = { mapMaxEntries: { tls_events: this.options.ringBufferBytes }, constants: { ...constants } };

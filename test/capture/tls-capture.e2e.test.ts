@@ -211,6 +211,32 @@ describe('limits: truncation and ring-buffer drops are counted, never silent', (
     }
   });
 
+  test('records that wrap around the end of a small ring arrive whole and in order, none dropped', async () => {
+    // 64 KiB of ring and ~450 KiB of traffic in records of uneven sizes: the ring's end is crossed many times, and
+    // records straddle it (the consumer maps the data once and copies such a record in two pieces).
+    const ringBufferBytes = 64 * 1024;
+    const harness = new CaptureHarness({ ringBufferBytes });
+    harness.start();
+    try {
+      const sizes = Array.from({ length: 80 }, (_, i) => 1000 + ((i * 7919) % 9000));
+      const { run, serverSide } = await nodeKeepAlive(sizes);
+      const sent = concat(serverSide[0].received);
+      const received = concat(serverSide[0].sent);
+      await harness.waitFor(
+        () => harness.connectionsOf(run.pid).some((c) => accountedBytes(c, 'out').captured === sent.length && accountedBytes(c, 'in').captured === received.length),
+        15_000,
+        'every byte of both directions',
+      );
+      const [conn] = harness.connectionsOf(run.pid);
+      expect(accountedBytes(conn, 'out').lost + accountedBytes(conn, 'in').lost).toBe(0);
+      expect(conn.out.equals(sent)).toBe(true);
+      expect(conn.in.equals(received)).toBe(true);
+      expect(sent.length + received.length).toBeGreaterThan(6 * ringBufferBytes);
+    } finally {
+      harness.stop();
+    }
+  });
+
   test('a ring buffer too small for a 4 MiB write drops records, counts every dropped byte and reports the gap in-band', async () => {
     const harness = new CaptureHarness({ ringBufferBytes: 64 * 1024 });
     harness.start();

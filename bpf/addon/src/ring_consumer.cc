@@ -1,7 +1,9 @@
 #include "ring_consumer.h"
 
-#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -30,25 +32,81 @@ RingConsumer::RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, siz
 RingConsumer::~RingConsumer() { Stop(); }
 
 std::string RingConsumer::Start() {
-  ring_ = ring_buffer__new(mapFd_, &RingConsumer::OnSample, this, nullptr);
-  if (!ring_) return std::string("ring_buffer__new failed: ") + strerror(errno);
-  // The thread waits on the ring's epoll and on an eventfd, so Stop() wakes it at once instead of after a drain
-  // interval.
+  std::string mapped = MapRing();
+  if (!mapped.empty()) return mapped;
+  // The thread waits on the ring and on an eventfd, so Stop() wakes it at once instead of after a drain interval.
   stopEvent_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   waitFd_ = epoll_create1(EPOLL_CLOEXEC);
   if (stopEvent_ < 0 || waitFd_ < 0) return std::string("eventfd/epoll_create1 failed: ") + strerror(errno);
   epoll_event ringReady{};
   ringReady.events = EPOLLIN;
-  ringReady.data.fd = ring_buffer__epoll_fd(ring_);
+  ringReady.data.fd = mapFd_;
   epoll_event stopRequested{};
   stopRequested.events = EPOLLIN;
   stopRequested.data.fd = stopEvent_;
-  if (epoll_ctl(waitFd_, EPOLL_CTL_ADD, ringReady.data.fd, &ringReady) != 0 || epoll_ctl(waitFd_, EPOLL_CTL_ADD, stopEvent_, &stopRequested) != 0) {
+  if (epoll_ctl(waitFd_, EPOLL_CTL_ADD, mapFd_, &ringReady) != 0 || epoll_ctl(waitFd_, EPOLL_CTL_ADD, stopEvent_, &stopRequested) != 0) {
     return std::string("epoll_ctl failed: ") + strerror(errno);
   }
   running_ = true;
   thread_ = std::thread([this] { PollLoop(); });
   return "";
+}
+
+// Written here rather than taken from libbpf's ring_buffer: libbpf maps the data area twice in a row, so a record
+// that wraps around the end reads as one piece, and the kernel maps every page of both views at mmap time: a
+// 16 MiB ring made 32 MiB of the sensor's resident memory. Each record is copied into a batch anyway, so a record
+// that wraps is copied in two pieces from a single view. The protocol is the kernel's (kernel/bpf/ringbuf.c): a
+// consumer position page (read-write), then the producer position page and the data (read-only); each record has
+// an 8-byte header whose length word carries BUSY (still being written) and DISCARD bits, and records are 8-aligned.
+std::string RingConsumer::MapRing() {
+  bpf_map_info info{};
+  __u32 infoLength = sizeof(info);
+  if (bpf_obj_get_info_by_fd(mapFd_, &info, &infoLength) != 0) return std::string("bpf_obj_get_info_by_fd failed: ") + strerror(errno);
+  if (info.type != BPF_MAP_TYPE_RINGBUF) return "the map is not a BPF ring buffer";
+  pageSize_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  dataBytes_ = info.max_entries;
+  void* consumer = mmap(nullptr, pageSize_, PROT_READ | PROT_WRITE, MAP_SHARED, mapFd_, 0);
+  if (consumer == MAP_FAILED) return std::string("mmap of the ring's consumer page failed: ") + strerror(errno);
+  consumerPage_ = consumer;
+  void* producer = mmap(nullptr, pageSize_ + dataBytes_, PROT_READ, MAP_SHARED, mapFd_, static_cast<off_t>(pageSize_));
+  if (producer == MAP_FAILED) return std::string("mmap of the ring's data failed: ") + strerror(errno);
+  producerPage_ = producer;
+  consumerPos_ = static_cast<unsigned long*>(consumerPage_);
+  producerPos_ = static_cast<const unsigned long*>(producerPage_);
+  data_ = static_cast<const uint8_t*>(producerPage_) + pageSize_;
+  return "";
+}
+
+void RingConsumer::UnmapRing() {
+  if (producerPage_) munmap(producerPage_, pageSize_ + dataBytes_);
+  if (consumerPage_) munmap(consumerPage_, pageSize_);
+  producerPage_ = consumerPage_ = nullptr;
+}
+
+// `length` bytes from `offset` in the data area, continuing at its start past the end.
+void RingConsumer::CopyOut(size_t offset, size_t length, uint8_t* to) const {
+  size_t first = std::min(length, dataBytes_ - offset);
+  std::memcpy(to, data_ + offset, first);
+  if (first < length) std::memcpy(to + first, data_, length - first);
+}
+
+// Reads every record submitted so far, as libbpf's ring_buffer__consume does; stops at a record still being written.
+void RingConsumer::Drain() {
+  const size_t mask = dataBytes_ - 1;
+  unsigned long consumed = __atomic_load_n(consumerPos_, __ATOMIC_ACQUIRE);
+  for (;;) {
+    unsigned long produced = __atomic_load_n(producerPos_, __ATOMIC_ACQUIRE);
+    if (consumed >= produced) return;
+    while (consumed < produced) {
+      const auto* header = reinterpret_cast<const uint32_t*>(data_ + (consumed & mask));
+      uint32_t word = __atomic_load_n(header, __ATOMIC_ACQUIRE);
+      if (word & BPF_RINGBUF_BUSY_BIT) return;
+      uint32_t length = word & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+      if (!(word & BPF_RINGBUF_DISCARD_BIT)) AppendRecord((consumed + BPF_RINGBUF_HDR_SZ) & mask, length);
+      consumed += (length + BPF_RINGBUF_HDR_SZ + 7) & ~7UL;
+      __atomic_store_n(consumerPos_, consumed, __ATOMIC_RELEASE);
+    }
+  }
 }
 
 void RingConsumer::Stop() {
@@ -63,10 +121,7 @@ void RingConsumer::Stop() {
   if (waitFd_ >= 0) close(waitFd_);
   if (stopEvent_ >= 0) close(stopEvent_);
   waitFd_ = stopEvent_ = -1;
-  if (ring_) {
-    ring_buffer__free(ring_);
-    ring_ = nullptr;
-  }
+  UnmapRing();
   if (deliver_) {
     deliver_.Release();
     deliver_ = Napi::ThreadSafeFunction();
@@ -76,25 +131,22 @@ void RingConsumer::Stop() {
 }
 
 // Each record is framed as a 4-byte little-endian length followed by the record, so JS can walk a batch.
-int RingConsumer::OnSample(void* ctx, void* data, size_t size) {
-  auto* self = static_cast<RingConsumer*>(ctx);
-  if (!self->batch_) {
-    self->batch_ = new std::vector<uint8_t>();
-    self->batch_->reserve(64 * 1024);
+void RingConsumer::AppendRecord(size_t offset, size_t size) {
+  if (!batch_) {
+    batch_ = new std::vector<uint8_t>();
+    batch_->reserve(64 * 1024);
   }
-  if (self->trim_.enabled && size >= self->trim_.headerBytes) {
+  if (trim_.enabled && size >= trim_.headerBytes) {
     uint32_t valid;
-    std::memcpy(&valid, static_cast<const uint8_t*>(data) + self->trim_.lengthOffset, 4);
-    if (valid <= size - self->trim_.headerBytes) size = self->trim_.headerBytes + valid;
+    CopyOut((offset + trim_.lengthOffset) & (dataBytes_ - 1), 4, reinterpret_cast<uint8_t*>(&valid));
+    if (valid <= size - trim_.headerBytes) size = trim_.headerBytes + valid;
   }
   uint32_t length = static_cast<uint32_t>(size);
-  uint8_t prefix[4];
-  std::memcpy(prefix, &length, 4);
-  self->batch_->insert(self->batch_->end(), prefix, prefix + 4);
-  const uint8_t* bytes = static_cast<const uint8_t*>(data);
-  self->batch_->insert(self->batch_->end(), bytes, bytes + size);
-  if (self->batch_->size() >= kBatchFlushBytes) self->FlushBatch();
-  return 0;
+  size_t at = batch_->size();
+  batch_->resize(at + 4 + size);
+  std::memcpy(batch_->data() + at, &length, 4);
+  CopyOut(offset, size, batch_->data() + at + 4);
+  if (batch_->size() >= kBatchFlushBytes) FlushBatch();
 }
 
 void RingConsumer::FlushBatch() {
@@ -154,7 +206,7 @@ void RingConsumer::PollLoop() {
     if (ready < 0 && errno != EINTR) break;
     if (!running_) break;
     // Woken by BPF or by the timer, the ring is read the same way: everything submitted so far.
-    if (ring_buffer__consume(ring_) < 0) break;
+    Drain();
     FlushBatch();
   }
 }

@@ -11,8 +11,6 @@
 #include <thread>
 #include <vector>
 
-struct ring_buffer;
-
 // Shared with batches still queued for the JS thread, which may run after the consumer is gone.
 struct PendingBytes {
   std::atomic<size_t> bytes{0};
@@ -44,7 +42,11 @@ class RingConsumer {
   uint64_t PausedMicros() const { return pausedMicros_.load(); }
 
  private:
-  static int OnSample(void* ctx, void* data, size_t size);
+  std::string MapRing();
+  void UnmapRing();
+  void CopyOut(size_t offset, size_t length, uint8_t* to) const;
+  void Drain();
+  void AppendRecord(size_t offset, size_t size);
   void PollLoop();
   void FlushBatch();
 
@@ -52,7 +54,13 @@ class RingConsumer {
   size_t maxPendingBytes_;
   RecordTrim trim_;
   int drainIntervalMs_;
-  ring_buffer* ring_ = nullptr;
+  size_t pageSize_ = 0;
+  size_t dataBytes_ = 0;
+  void* consumerPage_ = nullptr;
+  void* producerPage_ = nullptr;
+  unsigned long* consumerPos_ = nullptr;
+  const unsigned long* producerPos_ = nullptr;
+  const uint8_t* data_ = nullptr;
   int waitFd_ = -1;
   int stopEvent_ = -1;
   Napi::ThreadSafeFunction deliver_;
