@@ -1,6 +1,5 @@
 /** Logging through pino, to stderr so stdout stays free for data: readable lines on a terminal, JSON otherwise. */
 import pino from 'pino';
-import pinoPretty from 'pino-pretty';
 import type { LogFormat } from './logging-config';
 
 export type Logger = pino.Logger;
@@ -26,7 +25,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const terminal = options.isTerminal ?? process.stderr.isTTY === true;
   const format = options.format ?? 'auto';
   if (format === 'text' || (format === 'auto' && terminal)) {
-    // Synchronous, like pino.destination(2) below, so the last lines are out before the process exits.
+    // Loaded only here: JSON logging (a pod, where stderr is no terminal) never needs it. Synchronous, like
+    // pino.destination(2) below, so the last lines are out before the process exits.
+    const pinoPretty = require('pino-pretty') as typeof import('pino-pretty');
     const pretty = pinoPretty({ destination: 2, sync: true, colorize: terminal, translateTime: 'SYS:HH:MM:ss', ignore: TEXT_IGNORED_FIELDS, singleLine: true });
     return pino({ level, base: { service: 'sightline' } }, pretty);
   }

@@ -1,10 +1,17 @@
 /** OTLP/HTTP protobuf trace exporter (to the Sightline gateway or any OTLP collector). */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { GenAiSpan } from '../span/gen-ai-span';
 import { encodeOtlpProtobuf } from './otlp-spans';
 import { isRetryableHttpStatus, PermanentExportError, silentLogger, type ExportLogger, type ExportOutcome, type SpanExporter } from './span-exporter';
+
+/**
+ * Loaded at the first response that has a body (one reporting a partial success; the gateway sends none
+ * otherwise): the transformer brings OpenTelemetry's SDK metrics, resources and core packages, about 4 MB of heap
+ * that nothing else in a sensor uses.
+ */
+const traceResponseSerializer = () =>
+  (require('@opentelemetry/otlp-transformer') as typeof import('@opentelemetry/otlp-transformer')).ProtobufTraceSerializer;
 
 export interface OtlpHttpExporterOptions {
   /** Base URL (`https://gateway:4318`) or full traces URL (`.../v1/traces`). */
@@ -132,7 +139,7 @@ export class OtlpHttpExporter implements SpanExporter {
   private readPartialSuccess(body: Uint8Array, sent: number): number {
     if (body.length === 0) return 0;
     try {
-      const partial = ProtobufTraceSerializer.deserializeResponse(body).partialSuccess;
+      const partial = traceResponseSerializer().deserializeResponse(body).partialSuccess;
       const rejectedSpans = Number(partial?.rejectedSpans ?? 0);
       if (rejectedSpans > 0) {
         this.logger.warn({ exporter: this.name, rejectedSpans, sent, reason: partial?.errorMessage }, 'OTLP endpoint rejected some spans');
