@@ -8,7 +8,8 @@
  * once `coalesce.maxBytes` of them wait or the oldest has waited `coalesce.maxWaitMs`.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { batchBytes, encodedItemBytes, joinEncodedItems, type BatchCodec } from './span-json';
+import { BatchBuilder } from './batch-builder';
+import { encodedItemBytes, type BatchCodec } from './span-json';
 import { PermanentExportError, silentLogger, type ExportLogger, type Exporter } from './span-exporter';
 import type { BatchQueue, QueuedBatch } from './spool';
 
@@ -125,10 +126,8 @@ export class BatchingExporter<T> implements Exporter<T> {
   private readonly logger: ExportLogger;
   private readonly random: () => number;
   private readonly metrics?: DeliveryMetrics;
-  /** Items offered and not yet cut into a batch, already encoded (see BatchCodec). */
-  private buffer: Array<string | Uint8Array> = [];
-  /** Their bytes, without the batch's framing. */
-  private bufferBytes = 0;
+  /** Items offered and not yet cut into a batch, already encoded (see BatchCodec) and copied in. */
+  private readonly pending: BatchBuilder;
   private readonly separatorBytes: number;
   /** The codec writes batches in the sink's own wire format: they are sent as they are. */
   private readonly sendsEncoded: boolean;
@@ -159,6 +158,7 @@ export class BatchingExporter<T> implements Exporter<T> {
     if (!this.sendsEncoded && !this.codec.decode) {
       throw new Error(`exporter ${this.name}: its batch codec (${this.codec.format ?? 'no format'}) neither decodes nor matches what the sink sends`);
     }
+    this.pending = new BatchBuilder(this.codec.framing, options.batching.maxBatchBytes ?? 1024 * 1024);
     this.separatorBytes = Buffer.byteLength(this.codec.framing.separator);
     this.queue = options.queue;
     this.batching = options.batching;
@@ -200,12 +200,11 @@ export class BatchingExporter<T> implements Exporter<T> {
       }
       // UTF-8 bytes, not string length: a prompt in CJK is three bytes a character on the wire and in the spool.
       const encodedBytes = encodedItemBytes(encoded);
-      if (this.buffer.length > 0 && this.bufferBytes + encodedBytes + this.separatorBytes > maxBatchBytes) cut();
-      this.buffer.push(encoded);
-      this.bufferBytes += encodedBytes + this.separatorBytes; // and its separator
-      if (this.buffer.length >= this.batching.maxBatch) cut();
+      if (this.pending.items > 0 && this.pending.bytes + encodedBytes + this.separatorBytes > maxBatchBytes) cut();
+      this.pending.add(encoded, encodedBytes);
+      if (this.pending.items >= this.batching.maxBatch) cut();
     }
-    if (this.buffer.length > 0 && !this.batchTimer) {
+    if (this.pending.items > 0 && !this.batchTimer) {
       this.batchTimer = setTimeout(() => this.cutBatchAndLog(), this.batching.maxDelayMs);
       this.batchTimer.unref();
     }
@@ -219,7 +218,7 @@ export class BatchingExporter<T> implements Exporter<T> {
    */
   async export(items: T[]): Promise<void> {
     this.offer(items);
-    if (this.buffer.length === 0) return;
+    if (this.pending.items === 0) return;
     await new Promise<void>((resolve, reject) => this.bufferWaiters.push({ resolve, reject }));
   }
 
@@ -282,19 +281,17 @@ export class BatchingExporter<T> implements Exporter<T> {
       clearTimeout(this.batchTimer);
       this.batchTimer = undefined;
     }
-    if (this.buffer.length === 0) return;
-    const batch = this.buffer;
-    const bytes = batchBytes(this.bufferBytes - this.separatorBytes * batch.length, batch.length, this.codec.framing);
+    const itemCount = this.pending.items;
+    if (itemCount === 0) return;
     const waiters = this.bufferWaiters;
-    this.buffer = [];
-    this.bufferBytes = 0;
+    const batch = this.pending.take();
     this.bufferWaiters = [];
     try {
-      this.queue.append(joinEncodedItems(batch, bytes, this.codec.framing), batch.length);
+      this.queue.append(batch, itemCount);
       this.queuedAtMs.push(Date.now());
     } catch (error) {
-      this.counts.unqueuedItems += batch.length;
-      this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, batch.length);
+      this.counts.unqueuedItems += itemCount;
+      this.metrics?.items.inc({ exporter: this.name, outcome: 'dropped' }, itemCount);
       for (const waiter of waiters) waiter.reject(error);
       throw error;
     }

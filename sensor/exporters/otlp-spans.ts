@@ -11,7 +11,8 @@ const OTLP_JSON_CLOSE = ']}';
 
 /** OTLP protobuf `ExportTraceServiceRequest` bytes. */
 export function encodeOtlpProtobuf(spans: readonly GenAiSpan[]): Uint8Array {
-  return Buffer.concat(spans.map(encodeSpanProtobuf));
+  // Each span's bytes are copied before the next is encoded (the encoder reuses its buffer).
+  return Buffer.concat(spans.map((span) => Buffer.from(encodeSpanProtobuf(span))));
 }
 
 /** OTLP/JSON `ExportTraceServiceRequest` text (hex ids, decimal-string times), one line. */
@@ -23,9 +24,8 @@ export function encodeOtlpJson(spans: readonly GenAiSpan[]): string {
 export const otlpJsonBatchCodec: BatchCodec<GenAiSpan> = {
   format: 'otlp-json',
   framing: { open: OTLP_JSON_OPEN, separator: ',', close: OTLP_JSON_CLOSE },
-  // Bytes, not the string: a batch fills for up to a second, and items held off the JS heap are not copied by
-  // every young-generation collection meanwhile.
-  encodeItem: (span) => Buffer.from(encodeSpanJson(span)),
+  // The batching exporter copies the text into its batch at once (see BatchBuilder): nothing of it waits on the heap.
+  encodeItem: encodeSpanJson,
   decodeEarlierFormat: decodeSpanArray,
 };
 

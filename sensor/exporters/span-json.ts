@@ -32,6 +32,7 @@ export const JSON_ARRAY_FRAMING: BatchFraming = { open: '[', separator: ',', clo
 export interface BatchCodec<T> {
   /** The wire format of a batch, when it is one a sink can send as it is (see Exporter.encodedFormat). */
   format?: string;
+  /** One item's bytes; bytes may be a view the next call overwrites (callers copy what they keep). */
   encodeItem(item: T): string | Uint8Array;
   framing: BatchFraming;
   /** Items back from a batch; only needed by sinks that take items rather than the batch's bytes. */
@@ -43,33 +44,6 @@ export interface BatchCodec<T> {
 /** UTF-8 bytes of one encoded item. */
 export function encodedItemBytes(item: string | Uint8Array): number {
   return typeof item === 'string' ? Buffer.byteLength(item) : item.length;
-}
-
-/**
- * The batch bytes for items encoded by `encodeItem`, framed, written straight into one buffer (no joined string
- * beside it). `totalBytes`, when the caller has counted it (framing included), saves measuring every item again.
- */
-export function joinEncodedItems(encoded: ReadonlyArray<string | Uint8Array>, totalBytes?: number, framing: BatchFraming = JSON_ARRAY_FRAMING): Buffer {
-  const size = totalBytes ?? batchBytes(encoded.reduce((sum, item) => sum + encodedItemBytes(item), 0), encoded.length, framing);
-  const batch = Buffer.allocUnsafe(size);
-  let offset = batch.write(framing.open, 0, 'utf8');
-  encoded.forEach((item, index) => {
-    if (index > 0 && framing.separator) offset += batch.write(framing.separator, offset, 'utf8');
-    if (typeof item === 'string') {
-      offset += batch.write(item, offset, 'utf8');
-    } else {
-      batch.set(item, offset);
-      offset += item.length;
-    }
-  });
-  offset += batch.write(framing.close, offset, 'utf8');
-  if (offset !== batch.length) throw new Error(`batch encoding: wrote ${offset} bytes, expected ${batch.length}`);
-  return batch;
-}
-
-/** Bytes of a framed batch of `count` items whose encodings add up to `itemBytes`. */
-export function batchBytes(itemBytes: number, count: number, framing: BatchFraming): number {
-  return Buffer.byteLength(framing.open) + Buffer.byteLength(framing.close) + itemBytes + Math.max(0, count - 1) * Buffer.byteLength(framing.separator);
 }
 
 export const spanBatchCodec: BatchCodec<GenAiSpan> = { encodeItem: spanToJson, framing: JSON_ARRAY_FRAMING, decode: decodeSpans };

@@ -159,10 +159,12 @@ print(len(c.getresponse().read()))
     await expectCapturedExactly(harness, run.pid, server.connections.slice(before));
   });
 
-  test('the kernel counters account for what was delivered, with nothing dropped at the default sizes', () => {
+  test('the kernel counters account for what was delivered, with nothing dropped at the default sizes', async () => {
+    const delivered = () => harness.events.reduce((sum, e) => sum + e.data.length, 0);
+    // Records of followed connections reach user space at the next drain of the ring (up to 250 ms later).
+    await harness.waitFor(() => harness.capture.counters().bytes === delivered(), 5_000, 'the ring to be drained');
     const counters = harness.capture.counters();
-    const delivered = harness.events.reduce((sum, e) => sum + e.data.length, 0);
-    expect(counters.bytes).toBe(delivered);
+    expect(counters.bytes).toBe(delivered());
     expect(counters.events).toBe(harness.events.length);
     expect(counters.droppedBytes).toBe(0);
     expect(counters.truncatedBytes).toBe(0);
@@ -211,9 +213,10 @@ describe('limits: truncation and ring-buffer drops are counted, never silent', (
     }
   });
 
-  test('records that wrap around the end of a small ring arrive whole and in order, none dropped', async () => {
+  test('records that wrap around the end of a small ring arrive whole and in order', async () => {
     // 64 KiB of ring and ~450 KiB of traffic in records of uneven sizes: the ring's end is crossed many times, and
-    // records straddle it (the consumer maps the data once and copies such a record in two pieces).
+    // records straddle it (the consumer maps the data once and copies such a record in two pieces). Other TLS
+    // traffic on the host shares the ring, so a record may still be dropped: each is checked where it belongs.
     const ringBufferBytes = 64 * 1024;
     const harness = new CaptureHarness({ ringBufferBytes });
     harness.start();
@@ -222,16 +225,25 @@ describe('limits: truncation and ring-buffer drops are counted, never silent', (
       const { run, serverSide } = await nodeKeepAlive(sizes);
       const sent = concat(serverSide[0].received);
       const received = concat(serverSide[0].sent);
-      await harness.waitFor(
-        () => harness.connectionsOf(run.pid).some((c) => accountedBytes(c, 'out').captured === sent.length && accountedBytes(c, 'in').captured === received.length),
-        15_000,
-        'every byte of both directions',
-      );
+      const balanced = () => {
+        const conn = harness.connectionsOf(run.pid)[0];
+        if (!conn) return false;
+        const out = accountedBytes(conn, 'out');
+        const inward = accountedBytes(conn, 'in');
+        return out.captured + out.lost === sent.length && inward.captured + inward.lost === received.length;
+      };
+      await harness.waitFor(balanced, 15_000, 'every byte of both directions captured or reported lost');
       const [conn] = harness.connectionsOf(run.pid);
-      expect(accountedBytes(conn, 'out').lost + accountedBytes(conn, 'in').lost).toBe(0);
-      expect(conn.out.equals(sent)).toBe(true);
-      expect(conn.in.equals(received)).toBe(true);
-      expect(sent.length + received.length).toBeGreaterThan(6 * ringBufferBytes);
+      for (const [dir, wire] of [['out', sent], ['in', received]] as const) {
+        let position = 0;
+        for (const e of conn.events.filter((event) => event.dir === dir)) {
+          position += e.lostBeforeBytes;
+          expect(e.data.equals(wire.subarray(position, position + e.data.length))).toBe(true);
+          position += e.data.length;
+        }
+      }
+      const captured = accountedBytes(conn, 'out').captured + accountedBytes(conn, 'in').captured;
+      expect(captured).toBeGreaterThan(6 * ringBufferBytes);
     } finally {
       harness.stop();
     }

@@ -5,7 +5,8 @@ import { BatchingExporter } from '../../sensor/exporters/batching-exporter';
 import { OtlpHttpExporter } from '../../sensor/exporters/otlp-http-exporter';
 import { startOtlpReceiver } from '../../sensor/receiver/otlp-receiver';
 import { otlpProtobufBatchCodec } from '../../sensor/exporters/otlp-spans';
-import { joinEncodedItems, spanBatchCodec } from '../../sensor/exporters/span-json';
+import { joinEncodedItems } from '../../sensor/exporters/batch-builder';
+import { spanBatchCodec } from '../../sensor/exporters/span-json';
 import { DiskSpool } from '../../sensor/exporters/spool';
 import type { GenAiSpan } from '../../sensor/span/gen-ai-span';
 import { OtlpSinkServer } from './otlp-sink-server';
@@ -133,7 +134,7 @@ describe('delivery through the spool', () => {
     const spoolDir = path.join(spoolRoot, 'upgrade');
     const earlier = new DiskSpool({ dir: spoolDir, maxBytes: 1 << 20 });
     const spans = [genAiSpan({ index: 7 }), genAiSpan({ index: 8 })];
-    earlier.append(joinEncodedItems(spans.map((span) => spanBatchCodec.encodeItem(span))), spans.length);
+    earlier.append(joinEncodedItems(spans.map((span) => spanBatchCodec.encodeItem(span)), spanBatchCodec.framing), spans.length);
     earlier.close();
     const exporter = delivery(spoolDir, sink.url);
     expect(await exporter.waitUntilDelivered(5000)).toBe(true);

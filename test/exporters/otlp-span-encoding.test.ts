@@ -86,13 +86,15 @@ test('protobuf: each span, and spans concatenated, decode as the transformer enc
   expect(batch.resourceSpans.map((r: { scopeSpans: Array<{ spans: Array<{ name: string }> }> }) => r.scopeSpans[0].spans[0].name)).toEqual(spans.map((s) => s.name));
 });
 
-test('protobuf: spans encoded one after another keep their own bytes, across slabs and a span larger than one', () => {
+test('protobuf: the bytes of each span, copied before the next is encoded, are its own, around a span larger than the encoder buffer', () => {
   const many = Array.from({ length: 400 }, (_, index) => genAiSpan({ index: index + 10 }));
-  const sequence = [...many.slice(0, 200), spans[2], ...many.slice(200)];
-  const encoded = sequence.map((span) => encodeSpanProtobuf(span));
+  const large = { ...spans[2], attributes: { ...spans[2].attributes, 'gen_ai.input.messages': 'x'.repeat(3 * 1024 * 1024) } };
+  const sequence = [...many.slice(0, 200), large, ...many.slice(200)];
+  const encoded = sequence.map((span) => Buffer.from(encodeSpanProtobuf(span)));
   const names = encoded.map((bytes) => decodeProtobuf(bytes).resourceSpans[0].scopeSpans[0].spans[0].spanId);
   expect(names).toEqual(sequence.map((span) => Buffer.from(span.spanId, 'hex').toString('base64')));
-  expect(decodeProtobuf(encoded[200])).toEqual(decodeProtobuf(ProtobufTraceSerializer.serializeRequest([readable(spans[2])])!));
+  expect(decodeProtobuf(encoded[200])).toEqual(decodeProtobuf(ProtobufTraceSerializer.serializeRequest([readable(large)])!));
+  expect(decodeProtobuf(encoded[201])).toEqual(decodeProtobuf(ProtobufTraceSerializer.serializeRequest([readable(many[200])])!));
 });
 
 test('JSON: each span decodes as the transformer encodes it', () => {

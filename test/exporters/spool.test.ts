@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Registry } from 'prom-client';
 import { BatchingExporter, backoffDelayMs } from '../../sensor/exporters/batching-exporter';
-import { joinEncodedItems, jsonBatchCodec } from '../../sensor/exporters/span-json';
+import { jsonBatchCodec } from '../../sensor/exporters/span-json';
 import type { Exporter } from '../../sensor/exporters/span-exporter';
 import { DiskSpool, MemoryQueue, writeAllSync } from '../../sensor/exporters/spool';
 
@@ -289,16 +289,5 @@ describe('BatchingExporter', () => {
     const retry = { initialDelayMs: 100, maxDelayMs: 1000, jitter: 0.5 };
     expect([0, 1, 2, 3, 4, 5].map((attempt) => backoffDelayMs(attempt, retry, () => 0))).toEqual([100, 200, 400, 800, 1000, 1000]);
     expect(backoffDelayMs(2, retry, () => 1)).toBe(200);
-  });
-});
-
-describe('joinEncodedItems', () => {
-  it('writes the JSON array of the encoded items, multi-byte text included, with or without a byte count', () => {
-    const items = ['{"a":"漢字"}', '{"b":1}', '"é"'];
-    const expected = Buffer.from(`[${items.join(',')}]`);
-    expect(joinEncodedItems(items)).toEqual(expected);
-    expect(joinEncodedItems(items, expected.length)).toEqual(expected);
-    expect(joinEncodedItems([]).toString()).toBe('[]');
-    expect(() => joinEncodedItems(items, expected.length + 1)).toThrow(/expected/);
   });
 });
