@@ -20,6 +20,8 @@ export interface NativeBpfObject {
    * when BPF has not woken the thread.
    */
   consumeRingBuffer(map: string, onBatch: (batch: Buffer) => void, maxPendingBytes: number, options?: { headerBytes?: number; lengthOffset?: number; drainIntervalMs?: number }): void;
+  /** Reads the ring once more, hands everything to onBatch, then calls done (after every batch before it) and stops reading it. */
+  finishRingBuffer(map: string, done: () => void): void;
   close(): void;
 }
 

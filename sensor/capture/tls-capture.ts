@@ -36,6 +36,8 @@ export interface TlsCaptureOptions {
   ringBufferBytes: number;
   /** Bytes drained from the ring but not yet handed to JS before the drain thread waits. */
   maxPendingBytes: number;
+  /** How often the ring is read when BPF has not woken its reader (TLS_RING_DRAIN_INTERVAL_MS). */
+  ringDrainIntervalMs: number;
   /** Full rescan of /proc for libraries loaded late with dlopen. */
   rescanIntervalMs: number;
   /** After an exec, the process's maps are read again at these delays: the loader maps libraries after exec. */
@@ -63,11 +65,30 @@ export interface TlsCaptureOptions {
 
 const CONFIG_DEFAULTS = captureConfigSchema.parse({});
 
+/**
+ * How often the TLS ring is read when BPF has not woken its thread. BPF wakes it at once for a connection still
+ * being judged (so verdicts and process context are not delayed) and whenever 512 KiB wait; everything else waits
+ * for this timer. Each read wakes the JS thread with cold caches, which at light load cost about as much as the calls
+ * themselves: at 1,000 calls/s of 1 KiB, one-off runs with 20 ms used 20-25% more sensor CPU per call than with 250 ms
+ * (docs/benchmarks.md). A span waits for its export batch (`exporters.batching.maxDelayMs`, 1 s) longer than this
+ * anyway, and a graceful stop reads the ring once more (`drainAndStop`).
+ */
+export const TLS_RING_DRAIN_INTERVAL_MS = 250;
+
+/**
+ * How much may wait in the ring before BPF wakes the consumer: 512 KiB (fewer wakeups under load), or an eighth of
+ * a smaller ring, so a small ring is read long before it fills between two drains.
+ */
+export function wakeupPendingBytes(ringBufferBytes: number): number {
+  return Math.min(512 * 1024, Math.floor(ringBufferBytes / 8));
+}
+
 /** The `capture` config section's defaults, plus the settings only code changes. */
 export const DEFAULT_CAPTURE_OPTIONS = {
   maxCallBytes: CONFIG_DEFAULTS.maxCallBytes,
   ringBufferBytes: CONFIG_DEFAULTS.ringBufferBytes,
   maxPendingBytes: 256 * 1024 * 1024,
+  ringDrainIntervalMs: TLS_RING_DRAIN_INTERVAL_MS,
   rescanIntervalMs: CONFIG_DEFAULTS.rescanIntervalSeconds * 1000,
   execRescanDelaysMs: [0, 50, 200, 500, 1000],
   libraryDirs: CONFIG_DEFAULTS.libraryDirs,
@@ -111,23 +132,6 @@ interface PendingScan {
   pid: number;
   dueMs: number;
   step: number;
-}
-
-/**
- * How often the TLS ring is read when BPF has not woken its thread. BPF wakes it at once for a connection still
- * being judged (so verdicts and process context are not delayed) and whenever 512 KiB wait; everything else waits
- * for this timer. Each read wakes the JS thread with cold caches, which at light load cost about as much as the calls
- * themselves: at 1,000 calls/s of 1 KiB, 20 ms cost 13-45% more sensor CPU per call than 250 ms (docs/benchmarks.md).
- * A span waits for its export batch (`exporters.batching.maxDelayMs`, 1 s) longer than this anyway.
- */
-export const TLS_RING_DRAIN_INTERVAL_MS = 250;
-
-/**
- * How much may wait in the ring before BPF wakes the consumer: 512 KiB (fewer wakeups under load), or an eighth of
- * a smaller ring, so a small ring is read long before it fills between two drains.
- */
-export function wakeupPendingBytes(ringBufferBytes: number): number {
-  return Math.min(512 * 1024, Math.floor(ringBufferBytes / 8));
 }
 
 const MAX_PENDING_SCANS = 10_000;
@@ -193,7 +197,7 @@ export class TlsCapture {
     this.tls.consumeRingBuffer('tls_events', (batch) => this.onTlsBatch(batch), this.options.maxPendingBytes, {
       headerBytes: TLS_EVENT.data,
       lengthOffset: TLS_EVENT.dataBytes,
-      drainIntervalMs: TLS_RING_DRAIN_INTERVAL_MS,
+      drainIntervalMs: this.options.ringDrainIntervalMs,
     });
     this.lifecycle.consumeRingBuffer('process_events', (batch) => this.onProcessBatch(batch), 16 * 1024 * 1024);
 
@@ -234,6 +238,24 @@ export class TlsCapture {
       this.options.logger.info(`capture: uprobe sessions unavailable (${reason}); OpenSSL calls get entry and return probes`);
       return undefined;
     }
+  }
+
+  /**
+   * Hands over what the kernel ring still holds (up to a drain interval of captured calls), then stops: a graceful
+   * stop loses nothing already captured. Gives up waiting after `timeoutMs` (JS far behind) and stops anyway.
+   */
+  async drainAndStop(timeoutMs = 2_000): Promise<void> {
+    const tls = this.tls;
+    if (!this.stopped && tls) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        tls.finishRingBuffer('tls_events', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    this.stop();
   }
 
   /** Detaches every probe and frees the BPF objects. Safe to call twice. */

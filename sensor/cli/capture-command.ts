@@ -84,10 +84,9 @@ export async function runCaptureCommand(options: CaptureCommandOptions): Promise
     if (options.durationSeconds) setTimeout(finish, options.durationSeconds * 1000);
   });
 
-  // Let the drain thread hand over what the kernel already holds before detaching.
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // What the kernel ring still holds is written out before the probes are detached.
+  await capture.drainAndStop();
   const counters = capture.counters();
-  capture.stop();
   if (out !== process.stdout && !writeError) await new Promise<void>((resolve) => (out as fs.WriteStream).end(resolve));
   if (options.statsPath) fs.writeFileSync(options.statsPath, JSON.stringify(counters) + '\n');
   if (writeError) {

@@ -196,7 +196,8 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
         health.setReady(false);
         clearInterval(sweepTimer);
         clearInterval(healthTimer);
-        running.stop();
+        // What the ring still holds becomes spans before the connections are ended.
+        await running.drainAndStop();
         streams.endAll(Date.now());
         await receiver?.close();
         await pipeline.drain();

@@ -213,6 +213,26 @@ describe('limits: truncation and ring-buffer drops are counted, never silent', (
     }
   });
 
+  test('a graceful stop hands over what the ring still holds, so nothing already captured is lost', async () => {
+    // A drain interval far beyond the test: after a connection's first bytes (which wake the reader at once), its
+    // records wait in the ring, and only the stop's last read hands them over.
+    const harness = new CaptureHarness({ ringDrainIntervalMs: 60_000 });
+    harness.start();
+    try {
+      const { run, serverSide } = await nodeKeepAlive([100, 2000, 3000]);
+      const sent = concat(serverSide[0].received);
+      const received = concat(serverSide[0].sent);
+      const firstBytes = harness.connectionsOf(run.pid).reduce((sum, c) => sum + c.out.length + c.in.length, 0);
+      expect(firstBytes).toBeLessThan(sent.length + received.length);
+      await harness.capture.drainAndStop();
+      const [conn] = harness.connectionsOf(run.pid);
+      expect(conn.out.equals(sent)).toBe(true);
+      expect(conn.in.equals(received)).toBe(true);
+    } finally {
+      harness.stop();
+    }
+  });
+
   test('records that wrap around the end of a small ring arrive whole and in order', async () => {
     // 64 KiB of ring and ~450 KiB of traffic in records of uneven sizes: the ring's end is crossed many times, and
     // records straddle it (the consumer maps the data once and copies such a record in two pieces). Other TLS

@@ -105,6 +105,7 @@ Napi::Function BpfObject::Define(Napi::Env env) {
                          InstanceMethod("updateMapElement", &BpfObject::UpdateMapElement),
                          InstanceMethod("readPerCpuCounters", &BpfObject::ReadPerCpuCounters),
                          InstanceMethod("consumeRingBuffer", &BpfObject::ConsumeRingBuffer),
+                         InstanceMethod("finishRingBuffer", &BpfObject::FinishRingBuffer),
                          InstanceMethod("close", &BpfObject::Close),
                      });
 }
@@ -454,6 +455,21 @@ Napi::Value BpfObject::ConsumeRingBuffer(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+
+// finishRingBuffer(map, done()): the ring is read once more and everything in it handed to onBatch, then done() is
+// called (after every batch before it) and the ring is no longer read. done() is called at once for a ring nobody
+// consumes.
+Napi::Value BpfObject::FinishRingBuffer(const Napi::CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>();
+  Napi::Function done = info[1].As<Napi::Function>();
+  auto consumer = consumers_.find(name);
+  if (consumer == consumers_.end()) {
+    done.Call({});
+    return info.Env().Undefined();
+  }
+  consumer->second->Finish(done);
+  return info.Env().Undefined();
+}
 
 // Removing a uprobe waits for the kernel's RCU grace periods, a few hundred milliseconds each on a busy host: links
 // are destroyed on several threads at once, so a sensor stops in about one such wait rather than one per probe.

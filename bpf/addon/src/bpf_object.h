@@ -35,6 +35,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value UpdateMapElement(const Napi::CallbackInfo& info);
   Napi::Value ReadPerCpuCounters(const Napi::CallbackInfo& info);
   Napi::Value ConsumeRingBuffer(const Napi::CallbackInfo& info);
+  Napi::Value FinishRingBuffer(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   void CloseAll();
   int MapFd(Napi::Env env, const std::string& name);

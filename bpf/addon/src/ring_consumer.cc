@@ -17,11 +17,14 @@ constexpr size_t kBatchFlushBytes = 1 << 20;
 // How long the poll thread sleeps at a time while JS is behind, before it looks again.
 constexpr int kBackpressureWaitMs = 20;
 
-struct Batch {
+}  // namespace
+
+// A batch of records for JS, or (bytes null) the end of a final drain, whose `done` callback is then called.
+struct RingBatch {
   std::vector<uint8_t>* bytes;
   std::shared_ptr<PendingBytes> pending;
+  Napi::FunctionReference* done = nullptr;
 };
-}  // namespace
 
 RingConsumer::RingConsumer(Napi::Env env, int mapFd, Napi::Function onBatch, size_t maxPendingBytes, RecordTrim trim,
                            int drainIntervalMs)
@@ -47,9 +50,26 @@ std::string RingConsumer::Start() {
   if (epoll_ctl(waitFd_, EPOLL_CTL_ADD, mapFd_, &ringReady) != 0 || epoll_ctl(waitFd_, EPOLL_CTL_ADD, stopEvent_, &stopRequested) != 0) {
     return std::string("epoll_ctl failed: ") + strerror(errno);
   }
-  running_ = true;
   thread_ = std::thread([this] { PollLoop(); });
   return "";
+}
+
+// On the JS thread: the poll thread reads the ring once more, hands over what it found, then `done` is called after
+// every batch before it, and the thread ends. A graceful stop so loses nothing that was already captured.
+void RingConsumer::Finish(Napi::Function done) {
+  if (!thread_.joinable() || finishRequested_.exchange(true)) {
+    done.Call({});
+    return;
+  }
+  done_ = new Napi::FunctionReference(Napi::Persistent(done));
+  WakeThread();
+}
+
+void RingConsumer::WakeThread() {
+  uint64_t one = 1;
+  if (write(stopEvent_, &one, sizeof(one)) < 0) {
+    // Cannot fail for a counter this far from its maximum; the thread would still look at its next drain.
+  }
 }
 
 // Written here rather than taken from libbpf's ring_buffer: libbpf maps the data area twice in a row, so a record
@@ -110,14 +130,15 @@ void RingConsumer::Drain() {
 }
 
 void RingConsumer::Stop() {
-  if (running_.exchange(false)) {
+  if (thread_.joinable()) {
+    stopRequested_ = true;
     pending_->drained.notify_all();
-    uint64_t one = 1;
-    if (write(stopEvent_, &one, sizeof(one)) < 0) {
-      // Cannot fail for a counter this far from its maximum; the thread would still stop at its next drain.
-    }
-    if (thread_.joinable()) thread_.join();
+    WakeThread();
+    thread_.join();
   }
+  // Never delivered (the thread was stopped first): released here, on the JS thread.
+  delete done_;
+  done_ = nullptr;
   if (waitFd_ >= 0) close(waitFd_);
   if (stopEvent_ >= 0) close(stopEvent_);
   waitFd_ = stopEvent_ = -1;
@@ -159,7 +180,7 @@ void RingConsumer::FlushBatch() {
     std::unique_lock<std::mutex> lock(pending_->mutex);
     auto pausedAt = std::chrono::steady_clock::now();
     bool paused = false;
-    while (running_ && pending_->bytes.load() > 0 && pending_->bytes.load() + bytes->size() > maxPendingBytes_) {
+    while (!stopRequested_ && pending_->bytes.load() > 0 && pending_->bytes.load() + bytes->size() > maxPendingBytes_) {
       paused = true;
       pending_->drained.wait_for(lock, std::chrono::milliseconds(kBackpressureWaitMs));
     }
@@ -169,29 +190,8 @@ void RingConsumer::FlushBatch() {
   }
 
   pending_->bytes += bytes->size();
-  auto* batch = new Batch{bytes, pending_};
-  napi_status status = deliver_.NonBlockingCall(batch, [](Napi::Env env, Napi::Function callback, Batch* batch) {
-    size_t size = batch->bytes->size();
-    std::vector<uint8_t>* bytes = batch->bytes;
-    batch->pending->bytes -= size;
-    batch->pending->drained.notify_all();
-    delete batch;
-    if (env == nullptr || callback.IsEmpty()) {
-      delete bytes;  // the consumer was torn down while this batch waited
-      return;
-    }
-    // The Buffer points at the batch's memory; the vector is freed when JS lets go of the Buffer. V8 is told
-    // about the memory, or it would not count it as pressure and batches would pile up between collections.
-    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes->capacity()));
-    auto buffer = Napi::Buffer<uint8_t>::New(
-        env, bytes->data(), size,
-        [](Napi::Env finalizeEnv, uint8_t*, std::vector<uint8_t>* owned) {
-          Napi::MemoryManagement::AdjustExternalMemory(finalizeEnv, -static_cast<int64_t>(owned->capacity()));
-          delete owned;
-        },
-        bytes);
-    callback.Call({buffer});
-  });
+  auto* batch = new RingBatch{bytes, pending_};
+  napi_status status = deliver_.NonBlockingCall(batch, &RingConsumer::CallJs);
   if (status != napi_ok) {
     pending_->bytes -= bytes->size();
     delete bytes;
@@ -199,14 +199,56 @@ void RingConsumer::FlushBatch() {
   }
 }
 
+// On the JS thread, for each batch (or the end of a final drain) in the order the poll thread handed them over.
+void RingConsumer::CallJs(Napi::Env env, Napi::Function callback, RingBatch* batch) {
+  std::vector<uint8_t>* bytes = batch->bytes;
+  Napi::FunctionReference* done = batch->done;
+  if (bytes) {
+    batch->pending->bytes -= bytes->size();
+    batch->pending->drained.notify_all();
+  }
+  delete batch;
+  if (env == nullptr || callback.IsEmpty()) {
+    delete bytes;  // the consumer was torn down while this batch waited
+    delete done;
+    return;
+  }
+  if (done) {
+    done->Call({});
+    delete done;
+    return;
+  }
+  size_t size = bytes->size();
+  // The Buffer points at the batch's memory; the vector is freed when JS lets go of the Buffer. V8 is told
+  // about the memory, or it would not count it as pressure and batches would pile up between collections.
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes->capacity()));
+  auto buffer = Napi::Buffer<uint8_t>::New(
+      env, bytes->data(), size,
+      [](Napi::Env finalizeEnv, uint8_t*, std::vector<uint8_t>* owned) {
+        Napi::MemoryManagement::AdjustExternalMemory(finalizeEnv, -static_cast<int64_t>(owned->capacity()));
+        delete owned;
+      },
+      bytes);
+  callback.Call({buffer});
+}
+
 void RingConsumer::PollLoop() {
   epoll_event events[2];
-  while (running_) {
+  while (!stopRequested_) {
     int ready = epoll_wait(waitFd_, events, 2, drainIntervalMs_);
     if (ready < 0 && errno != EINTR) break;
-    if (!running_) break;
-    // Woken by BPF or by the timer, the ring is read the same way: everything submitted so far.
+    if (stopRequested_) break;
+    // Woken by BPF, by the timer or by Finish, the ring is read the same way: everything submitted so far.
     Drain();
     FlushBatch();
+    if (finishRequested_) {
+      // After the last batch in the queue to JS: `done` is called once all of them were handed over.
+      auto* end = new RingBatch{nullptr, pending_, done_};
+      done_ = nullptr;
+      if (deliver_.NonBlockingCall(end, &RingConsumer::CallJs) != napi_ok) {
+        delete end;  // the thread-safe function is closing: nobody waits for `done` any more
+      }
+      return;
+    }
   }
 }

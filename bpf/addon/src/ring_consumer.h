@@ -28,6 +28,8 @@ struct RecordTrim {
 // How often a ring is read when BPF has not woken its thread, unless the caller says otherwise.
 constexpr int kDefaultDrainIntervalMs = 20;
 
+struct RingBatch;
+
 class RingConsumer {
  public:
   // maxPendingBytes bounds what waits for the JS thread; past it the poll thread pauses, the kernel ring fills,
@@ -38,6 +40,8 @@ class RingConsumer {
   ~RingConsumer();
 
   std::string Start();
+  // On the JS thread: read the ring once more, hand everything over, then call `done` (after every batch before it).
+  void Finish(Napi::Function done);
   void Stop();
   uint64_t PausedMicros() const { return pausedMicros_.load(); }
 
@@ -48,6 +52,8 @@ class RingConsumer {
   void Drain();
   void AppendRecord(size_t offset, size_t size);
   void PollLoop();
+  void WakeThread();
+  static void CallJs(Napi::Env env, Napi::Function callback, struct RingBatch* batch);
   void FlushBatch();
 
   int mapFd_;
@@ -65,7 +71,10 @@ class RingConsumer {
   int stopEvent_ = -1;
   Napi::ThreadSafeFunction deliver_;
   std::thread thread_;
-  std::atomic<bool> running_{false};
+  std::atomic<bool> stopRequested_{false};
+  std::atomic<bool> finishRequested_{false};
+  // Set on the JS thread by Finish before the thread is woken; handed to JS with the end of the final drain.
+  Napi::FunctionReference* done_ = nullptr;
   std::vector<uint8_t>* batch_ = nullptr;
   std::shared_ptr<PendingBytes> pending_ = std::make_shared<PendingBytes>();
   std::atomic<uint64_t> pausedMicros_{0};
