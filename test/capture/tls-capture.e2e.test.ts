@@ -193,6 +193,27 @@ describe('limits: truncation and ring-buffer drops are counted, never silent', (
     };
   }
 
+  /** Whether the pid's connection has every byte of both directions captured or reported lost. */
+  function accountsForWire(harness: CaptureHarness, pid: number, sent: Buffer, received: Buffer): boolean {
+    const conn = harness.connectionsOf(pid)[0];
+    if (!conn) return false;
+    const out = accountedBytes(conn, 'out');
+    const inward = accountedBytes(conn, 'in');
+    return out.captured + out.lost === sent.length && inward.captured + inward.lost === received.length;
+  }
+
+  /** Skipping each reported gap, every record lines up with the wire, byte for byte. */
+  function expectRecordsWhereTheyBelong(conn: CapturedConnection, sent: Buffer, received: Buffer): void {
+    for (const [dir, wire] of [['out', sent], ['in', received]] as const) {
+      let position = 0;
+      for (const e of conn.events.filter((event) => event.dir === dir)) {
+        position += e.lostBeforeBytes;
+        expect(e.data.equals(wire.subarray(position, position + e.data.length))).toBe(true);
+        position += e.data.length;
+      }
+    }
+  }
+
   test('a call larger than the per-call limit is truncated at the limit and the rest counted', async () => {
     const limit = 64 * 1024;
     const harness = new CaptureHarness({ maxCallBytes: limit });
@@ -245,23 +266,9 @@ describe('limits: truncation and ring-buffer drops are counted, never silent', (
       const { run, serverSide } = await nodeKeepAlive(sizes);
       const sent = concat(serverSide[0].received);
       const received = concat(serverSide[0].sent);
-      const balanced = () => {
-        const conn = harness.connectionsOf(run.pid)[0];
-        if (!conn) return false;
-        const out = accountedBytes(conn, 'out');
-        const inward = accountedBytes(conn, 'in');
-        return out.captured + out.lost === sent.length && inward.captured + inward.lost === received.length;
-      };
-      await harness.waitFor(balanced, 15_000, 'every byte of both directions captured or reported lost');
+      await harness.waitFor(() => accountsForWire(harness, run.pid, sent, received), 15_000, 'every byte of both directions captured or reported lost');
       const [conn] = harness.connectionsOf(run.pid);
-      for (const [dir, wire] of [['out', sent], ['in', received]] as const) {
-        let position = 0;
-        for (const e of conn.events.filter((event) => event.dir === dir)) {
-          position += e.lostBeforeBytes;
-          expect(e.data.equals(wire.subarray(position, position + e.data.length))).toBe(true);
-          position += e.data.length;
-        }
-      }
+      expectRecordsWhereTheyBelong(conn, sent, received);
       const captured = accountedBytes(conn, 'out').captured + accountedBytes(conn, 'in').captured;
       expect(captured).toBeGreaterThan(6 * ringBufferBytes);
     } finally {
@@ -277,14 +284,7 @@ describe('limits: truncation and ring-buffer drops are counted, never silent', (
       const { run, serverSide } = await nodeKeepAlive([4 * 1024 * 1024, 100, 100]);
       const sent = concat(serverSide[0].received);
       const received = concat(serverSide[0].sent);
-      const balanced = () => {
-        const conn = harness.connectionsOf(run.pid)[0];
-        if (!conn) return false;
-        const out = accountedBytes(conn, 'out');
-        const inward = accountedBytes(conn, 'in');
-        return out.captured + out.lost === sent.length && inward.captured + inward.lost === received.length;
-      };
-      await harness.waitFor(balanced, 15_000, 'every byte captured or reported lost');
+      await harness.waitFor(() => accountsForWire(harness, run.pid, sent, received), 15_000, 'every byte captured or reported lost');
       const [conn] = harness.connectionsOf(run.pid);
       const lost = accountedBytes(conn, 'out').lost + accountedBytes(conn, 'in').lost;
       expect(lost).toBeGreaterThan(0);
@@ -293,14 +293,7 @@ describe('limits: truncation and ring-buffer drops are counted, never silent', (
       // Other processes' TLS traffic in the same window may drop too, so the kernel total is at least ours.
       expect(counters.droppedBytes).toBeGreaterThanOrEqual(lost);
       // Each gap is reported exactly where the bytes are missing: skipping it, every record lines up with the wire.
-      for (const [dir, wire] of [['out', sent], ['in', received]] as const) {
-        let position = 0;
-        for (const e of conn.events.filter((event) => event.dir === dir)) {
-          position += e.lostBeforeBytes;
-          expect(e.data.equals(wire.subarray(position, position + e.data.length))).toBe(true);
-          position += e.data.length;
-        }
-      }
+      expectRecordsWhereTheyBelong(conn, sent, received);
     } finally {
       harness.stop();
     }
