@@ -57,11 +57,13 @@ std::string RingConsumer::Start() {
 // On the JS thread: the poll thread reads the ring once more, hands over what it found, then `done` is called after
 // every batch before it, and the thread ends. A graceful stop so loses nothing that was already captured.
 void RingConsumer::Finish(Napi::Function done) {
-  if (!thread_.joinable() || finishRequested_.exchange(true)) {
+  if (!thread_.joinable() || finishRequested_.load()) {
     done.Call({});
     return;
   }
+  // `done_` before the flag: the thread reads it once it sees the flag (both sequentially consistent).
   done_ = new Napi::FunctionReference(Napi::Persistent(done));
+  finishRequested_.store(true);
   WakeThread();
 }
 
@@ -216,8 +218,8 @@ void RingConsumer::CallJs(Napi::Env env, Napi::Function callback, RingBatch* bat
   if (done) {
     done->Call({});
     delete done;
-    return;
   }
+  if (!bytes) return;
   size_t size = bytes->size();
   // The Buffer points at the batch's memory; the vector is freed when JS lets go of the Buffer. V8 is told
   // about the memory, or it would not count it as pressure and batches would pile up between collections.
@@ -246,7 +248,9 @@ void RingConsumer::PollLoop() {
       auto* end = new RingBatch{nullptr, pending_, done_};
       done_ = nullptr;
       if (deliver_.NonBlockingCall(end, &RingConsumer::CallJs) != napi_ok) {
-        delete end;  // the thread-safe function is closing: nobody waits for `done` any more
+        // The thread-safe function is closing: Stop() releases `done` on the JS thread.
+        done_ = end->done;
+        delete end;
       }
       return;
     }
