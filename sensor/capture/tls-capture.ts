@@ -67,8 +67,8 @@ const CONFIG_DEFAULTS = captureConfigSchema.parse({});
 
 /**
  * How often the TLS ring is read when BPF has not woken its thread. BPF wakes it at once for a connection still
- * being judged (so verdicts and process context are not delayed) and whenever 512 KiB wait; everything else waits
- * for this timer. Each read wakes the JS thread with cold caches, which at light load cost about as much as the calls
+ * being judged and for a connection's first bytes (so verdicts and process context are not delayed), and once
+ * `wakeupPendingBytes` wait; everything else waits for this timer. Each read wakes the JS thread with cold caches, which at light load cost about as much as the calls
  * themselves: at 1,000 calls/s of 1 KiB, one-off runs with 20 ms used 20-25% more sensor CPU per call than with 250 ms
  * (docs/benchmarks.md). A span waits for its export batch (`exporters.batching.maxDelayMs`, 1 s) longer than this
  * anyway, and a graceful stop reads the ring once more (`drainAndStop`).

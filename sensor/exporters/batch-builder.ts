@@ -16,7 +16,6 @@ export class BatchBuilder {
   private buffer = Buffer.alloc(0);
   private length = 0;
   private count = 0;
-  private itemBytes = 0;
   private readonly openBytes: number;
   private readonly separatorBytes: number;
   private readonly closeBytes: number;
@@ -38,7 +37,13 @@ export class BatchBuilder {
 
   /** The items' bytes with a separator each: what a batch's size limit is held against. */
   get bytes(): number {
-    return this.itemBytes;
+    // The buffer holds the opening, the items and a separator between each two.
+    return this.count === 0 ? 0 : this.length - this.openBytes + this.separatorBytes;
+  }
+
+  /** `bytes` once an item of `itemBytes` is added. */
+  bytesWith(itemBytes: number): number {
+    return this.bytes + itemBytes + this.separatorBytes;
   }
 
   /** Copies one encoded item in; `bytes` is its UTF-8 size when the caller has measured it already. */
@@ -54,7 +59,6 @@ export class BatchBuilder {
       this.length += item.length;
     }
     this.count++;
-    this.itemBytes += bytes + this.separatorBytes;
   }
 
   /** The framed batch (its own copy; an empty batch is just the framing), and the builder empty for the next. */
@@ -65,7 +69,6 @@ export class BatchBuilder {
     this.buffer.copy(batch, 0, 0, this.length);
     this.length = 0;
     this.count = 0;
-    this.itemBytes = 0;
     if (this.buffer.length > Math.max(INITIAL_BYTES, 2 * this.retainBytes)) this.buffer = Buffer.alloc(0);
     return batch;
   }

@@ -128,7 +128,6 @@ export class BatchingExporter<T> implements Exporter<T> {
   private readonly metrics?: DeliveryMetrics;
   /** Items offered and not yet cut into a batch, already encoded (see BatchCodec) and copied in. */
   private readonly pending: BatchBuilder;
-  private readonly separatorBytes: number;
   /** The codec writes batches in the sink's own wire format: they are sent as they are. */
   private readonly sendsEncoded: boolean;
   /** Callers of `export` whose items wait in `buffer`; settled when that buffer is cut into the queue. */
@@ -159,7 +158,6 @@ export class BatchingExporter<T> implements Exporter<T> {
       throw new Error(`exporter ${this.name}: its batch codec (${this.codec.format ?? 'no format'}) neither decodes nor matches what the sink sends`);
     }
     this.pending = new BatchBuilder(this.codec.framing, options.batching.maxBatchBytes ?? 1024 * 1024);
-    this.separatorBytes = Buffer.byteLength(this.codec.framing.separator);
     this.queue = options.queue;
     this.batching = options.batching;
     this.retry = options.retry;
@@ -200,7 +198,7 @@ export class BatchingExporter<T> implements Exporter<T> {
       }
       // UTF-8 bytes, not string length: a prompt in CJK is three bytes a character on the wire and in the spool.
       const encodedBytes = encodedItemBytes(encoded);
-      if (this.pending.items > 0 && this.pending.bytes + encodedBytes + this.separatorBytes > maxBatchBytes) cut();
+      if (this.pending.items > 0 && this.pending.bytesWith(encodedBytes) > maxBatchBytes) cut();
       this.pending.add(encoded, encodedBytes);
       if (this.pending.items >= this.batching.maxBatch) cut();
     }

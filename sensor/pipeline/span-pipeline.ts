@@ -99,9 +99,7 @@ export class SpanPipeline {
   private handOver(span: GenAiSpan): Promise<void> | undefined {
     const { exporters } = this.stages;
     if (!exporters.offer) return this.deliver([span]);
-    this.stats.spansOut++;
-    this.stages.onSpan?.(span);
-    exporters.offer([span]);
+    exporters.offer(this.leaving([span]));
     return undefined;
   }
 
@@ -150,8 +148,13 @@ export class SpanPipeline {
   }
 
   private deliver(spans: GenAiSpan[]): Promise<void> {
+    return this.stages.exporters.export(this.leaving(spans));
+  }
+
+  /** Spans on their way to the exporters: counted and shown to `onSpan`. */
+  private leaving(spans: GenAiSpan[]): GenAiSpan[] {
     this.stats.spansOut += spans.length;
     if (this.stages.onSpan) for (const span of spans) this.stages.onSpan(span);
-    return this.stages.exporters.export(spans);
+    return spans;
   }
 }
