@@ -34,6 +34,6 @@ COPY --from=build /runtime/ ./
 RUN groupadd --system --gid 10001 sightline && useradd --system --uid 10001 --gid sightline --no-create-home sightline
 USER 10001
 EXPOSE 4318 9464
-# --max-semi-space-size: see bin/sightline.js.
-ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/sightline.js"]
+# --max-semi-space-size, --no-allocation-site-pretenuring: see bin/sightline.js.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--no-allocation-site-pretenuring", "dist/sightline.js"]
 CMD ["--help"]

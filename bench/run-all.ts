@@ -8,17 +8,17 @@ import * as path from 'node:path';
 import { measureOverhead, summarise, type OverheadOptions } from './capture-overhead';
 import { measureProbeSites, summariseProbeSites, type ProbeSiteOptions } from './libssl-probe-sites';
 import { measureThroughput, summariseThroughput, type ThroughputOptions } from './sensor-throughput';
-import { parseNumericOptions, run } from './support/processes';
+import { LAUNCHER_NODE_FLAGS, parseNumericOptions, run } from './support/processes';
 
 async function main(): Promise<void> {
   const overheadOptions = parseNumericOptions(process.argv.slice(2), { seconds: 5, rounds: 3, concurrency: 4, bodyBytes: 1024 }) as OverheadOptions;
   const overhead = await measureOverhead(overheadOptions);
   const probeSites = await measureProbeSites({ calls: 100_000, rounds: overheadOptions.rounds } as ProbeSiteOptions);
   const throughput = await measureThroughput({ rate: 1000, seconds: 10, bodyBytes: 8192 } as ThroughputOptions);
-  // In its own node, with the sensor's 4 MB semi-spaces (its young-collection count depends on them); this process
+  // In its own node, with the sensor's V8 flags (its young-collection count depends on them); this process
   // keeps node's defaults, as its counting sink must not compete with the sensor more than it has to.
   console.log('user-space hot path (1 KiB calls replayed):');
-  const hotPath = await run(process.execPath, ['--max-semi-space-size=4', path.join(__dirname, 'hot-path.js'), '--calls', '20000', '--rounds', String(overheadOptions.rounds)]);
+  const hotPath = await run(process.execPath, [...LAUNCHER_NODE_FLAGS, path.join(__dirname, 'hot-path.js'), '--calls', '20000', '--rounds', String(overheadOptions.rounds)]);
   console.log(hotPath);
   console.log('\nsummary');
   for (const line of summarise(overhead)) console.log(line);

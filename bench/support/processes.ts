@@ -103,6 +103,13 @@ export interface RunningSensor {
   metrics(): Promise<string>;
 }
 
+/** The V8 flags of the launcher line (bin/sightline.js), for the benchmarks that start node themselves. */
+export const LAUNCHER_NODE_FLAGS: string[] = fs
+  .readFileSync(path.join(ROOT, 'bin', 'sightline.js'), 'utf8')
+  .split('\n')[0]
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'));
+
 /** `sightline sensor` as `npx sightline` starts it (the launcher's node flags apply), with its own data dir. */
 export async function startSensor(work: string, args: string[], configYaml = ''): Promise<RunningSensor> {
   const config = path.join(work, 'sensor.yaml');
@@ -110,7 +117,7 @@ export async function startSensor(work: string, args: string[], configYaml = '')
   const cli = [path.join(ROOT, 'bin', 'sightline.js'), 'sensor', '--config', config, '--data-dir', path.join(work, 'data'), ...args];
   // SENSOR_NODE_FLAGS (profiling, memory experiments): node runs the launcher with the launcher's own flag and these.
   const extraFlags = process.env.SENSOR_NODE_FLAGS?.split(/\s+/).filter(Boolean);
-  const [command, commandArgs] = extraFlags ? [process.execPath, ['--max-semi-space-size=4', ...extraFlags, ...cli]] : [cli[0], cli.slice(1)];
+  const [command, commandArgs] = extraFlags ? [process.execPath, [...LAUNCHER_NODE_FLAGS, ...extraFlags, ...cli]] : [cli[0], cli.slice(1)];
   const child = spawn(command, commandArgs, {
     stdio: ['ignore', 'ignore', 'pipe'],
     // MALLOC_ARENA_MAX as the launcher line sets it, for the SENSOR_NODE_FLAGS path that runs node directly.

@@ -55,7 +55,7 @@ test('the build stage produces the runtime directory with the bundler, and the r
 
 test('the container runs the bundle as a non-root user, with the launcher\'s V8 flag', () => {
   const last = (keyword: string) => runtime.instructions.filter((instruction) => instruction.keyword === keyword).at(-1)?.args;
-  expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', '--max-semi-space-size=4', 'dist/sightline.js']);
+  expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', '--max-semi-space-size=4', '--no-allocation-site-pretenuring', 'dist/sightline.js']);
   expect(last('USER')).toBe('10001');
   expect(last('WORKDIR')).toBe('/opt/sightline');
   const env = runtime.instructions.filter((instruction) => instruction.keyword === 'ENV').map((instruction) => instruction.args);

@@ -63,6 +63,10 @@ test('message structures are written as JSON.stringify writes them, members with
     [1, -0, 1e21, 2.5, Infinity],
     Object.assign(Object.create(null), { bare: long('object without a prototype') }),
     { when: new Date(0), big: { toJSON: () => 'custom' } },
+    { gone: { toJSON: () => undefined }, kept: 1, symbol: Symbol('s'), list: [{ toJSON: () => undefined }, () => 1, Symbol('t')] },
+    Object.assign([1, 2], { toJSON: () => ['replaced'] }),
+    {},
+    [],
   ];
   expect(arrayText(messages)).toBe(JSON.stringify(messages));
   expect(jsonText(messages)).toBe(JSON.stringify(messages));
