@@ -130,6 +130,8 @@ export class BatchingExporter<T> implements Exporter<T> {
   private readonly pending: BatchBuilder;
   /** The codec writes batches in the sink's own wire format: they are sent as they are. */
   private readonly sendsEncoded: boolean;
+  /** The batch being filled holds items of `export`: it is stored at once when cut (see BatchQueue.append). */
+  private pendingDurable = false;
   /** Callers of `export` whose items wait in `buffer`; settled when that buffer is cut into the queue. */
   private bufferWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   private batchTimer: NodeJS.Timeout | undefined;
@@ -176,6 +178,11 @@ export class BatchingExporter<T> implements Exporter<T> {
    * (a spool write failed), after offering every item: each is then queued, buffered, or counted as unqueued.
    */
   offer(items: readonly T[]): void {
+    this.buffer(items, false);
+  }
+
+  /** `durable`: the caller waits until the items are stored, so the batch holding them is written at once. */
+  private buffer(items: readonly T[], durable: boolean): void {
     if (this.stopped) throw new Error(`exporter ${this.name}: offer after shutdown`);
     const maxBatchBytes = this.batching.maxBatchBytes ?? Infinity;
     let queueError: unknown;
@@ -200,6 +207,7 @@ export class BatchingExporter<T> implements Exporter<T> {
       const encodedBytes = encodedItemBytes(encoded);
       if (this.pending.items > 0 && this.pending.bytesWith(encodedBytes) > maxBatchBytes) cut();
       this.pending.add(encoded, encodedBytes);
+      if (durable) this.pendingDurable = true;
       if (this.pending.items >= this.batching.maxBatch) cut();
     }
     if (this.pending.items > 0 && !this.batchTimer) {
@@ -215,7 +223,7 @@ export class BatchingExporter<T> implements Exporter<T> {
    * Items still wait for their batch to fill, at most `maxDelayMs`.
    */
   async export(items: T[]): Promise<void> {
-    this.offer(items);
+    this.buffer(items, true);
     if (this.pending.items === 0) return;
     await new Promise<void>((resolve, reject) => this.bufferWaiters.push({ resolve, reject }));
   }
@@ -283,9 +291,12 @@ export class BatchingExporter<T> implements Exporter<T> {
     if (itemCount === 0) return;
     const waiters = this.bufferWaiters;
     const batch = this.pending.take();
+    // Durable when it holds items of `export`, whose callers wait for them to be stored; offered items wait for nobody.
+    const durable = this.pendingDurable;
     this.bufferWaiters = [];
+    this.pendingDurable = false;
     try {
-      this.queue.append(batch, itemCount);
+      this.queue.append(batch, itemCount, durable);
       this.queuedAtMs.push(Date.now());
     } catch (error) {
       this.counts.unqueuedItems += itemCount;

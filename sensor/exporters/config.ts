@@ -95,6 +95,12 @@ export const exportersConfigSchema = z
         dir: z.string().min(1).optional().describe('Directory for the on-disk spool (one subdirectory per sink). Without it batches wait in memory and a restart loses them.'),
         maxBytes: z.number().int().positive().default(256 * 1024 * 1024).describe('Spool size per sink in bytes; when full the oldest batches are dropped and counted.'),
         memoryMaxBytes: z.number().int().positive().default(32 * 1024 * 1024).describe('In-memory queue size per sink when no spool directory is set.'),
+        spillAfterMs: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(1000)
+          .describe('With a spool directory: a batch nobody waits for (captured spans) is written to the spool only when its sink has not taken it within this long, or at a graceful stop; a crash can lose the batches of the last this-many ms. Batches a sender waits for (the gateway acknowledging received spans) are written at once. 0 writes every batch at once. Memory held this way is at most a quarter of the spool or `memoryMaxBytes`, whichever is less.'),
       })
       .prefault({})
       .describe('Where batches wait while a sink is unreachable.'),

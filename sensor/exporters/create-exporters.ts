@@ -15,6 +15,7 @@ import { otlpJsonBatchCodec, otlpProtobufBatchCodec } from './otlp-spans';
 import { jsonBatchCodec, spanBatchCodec, type BatchCodec } from './span-json';
 import { silentLogger, type ExportLogger, type Exporter, type SpanExporter } from './span-exporter';
 import { DiskSpool, MemoryQueue, type BatchQueue } from './spool';
+import { WriteBehindSpool } from './write-behind-spool';
 
 /**
  * The AWS SDK clients weigh 15-25 MB each once loaded; a sink's module is loaded only when that sink is enabled,
@@ -69,13 +70,19 @@ function hasDeliveryStats(exporter: SpanExporter): exporter is SpanExporter & { 
 
 export function createExporters(config: ExportersConfig, dependencies: ExporterDependencies = {}): ExporterFanOut {
   const logger = dependencies.logger ?? silentLogger;
-  const queueFor = (sinkName: string): BatchQueue =>
-    config.spool.dir
-      ? new DiskSpool({ dir: path.join(config.spool.dir, sinkName), maxBytes: config.spool.maxBytes })
-      : new MemoryQueue(config.spool.memoryMaxBytes);
   // A batch is at most a quarter of its queue, so an outage keeps several batches instead of refusing one.
   const queueBytes = config.spool.dir ? config.spool.maxBytes : config.spool.memoryMaxBytes;
   const quarterOfQueue = Math.floor(queueBytes / 4);
+  const queueFor = (sinkName: string): BatchQueue => {
+    if (!config.spool.dir) return new MemoryQueue(config.spool.memoryMaxBytes);
+    const disk = new DiskSpool({ dir: path.join(config.spool.dir, sinkName), maxBytes: config.spool.maxBytes });
+    return new WriteBehindSpool({
+      disk,
+      spillAfterMs: config.spool.spillAfterMs,
+      maxMemoryBytes: Math.min(config.spool.memoryMaxBytes, quarterOfQueue),
+      onSpillError: (error) => logger.error({ exporter: sinkName, err: error.message }, 'could not write batches to the spool; they wait in memory and the write is retried'),
+    });
+  };
   const deliver = <T>(sink: Exporter<T>, codec: BatchCodec<T>, batching: Partial<ExportersConfig['batching']> = {}, coalesce?: CoalesceOptions) => {
     const maxBatchBytes = Math.min(batching.maxBatchBytes ?? config.batching.maxBatchBytes, quarterOfQueue);
     return new BatchingExporter<T>({

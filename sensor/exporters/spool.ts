@@ -1,6 +1,7 @@
 /**
  * Bounded FIFO of encoded batches waiting for a sink: on disk (survives a sink outage and a process restart) or in
- * memory (when no spool directory is configured).
+ * memory (when no spool directory is configured). With a spool directory, the exporters put a WriteBehindSpool in
+ * front of the disk, so batches their sink takes at once are never written.
  *
  * Disk layout: `segment-<16-digit sequence>.spool` files, append-only, each a run of records
  * `[u32 payload length][u32 crc32(payload)][u32 item count][payload]` (little endian), plus `cursor.json`
@@ -18,7 +19,8 @@ export interface QueuedBatch {
 }
 
 export interface BatchQueue {
-  append(bytes: Buffer, itemCount: number): void;
+  /** `durable`: the appender waits for the batch to be stored (see WriteBehindSpool); queues that always store ignore it. */
+  append(bytes: Buffer, itemCount: number, durable?: boolean): void;
   /** The oldest unacknowledged batch, the same one until `ack`. */
   peek(): QueuedBatch | undefined;
   /**
