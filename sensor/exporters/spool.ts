@@ -43,6 +43,18 @@ export interface BatchQueue {
 
 const HEADER_BYTES = 12;
 
+/** The first batches of `batches` whose payloads together stay within `maxBytes`; the first always (see peekRun). */
+export function leadingRun<B extends QueuedBatch>(batches: readonly B[], maxBytes: number): B[] {
+  const run: B[] = [];
+  let bytes = 0;
+  for (const batch of batches) {
+    if (run.length > 0 && bytes + batch.bytes.length > maxBytes) break;
+    run.push(batch);
+    bytes += batch.bytes.length;
+  }
+  return run;
+}
+
 /** Writes every byte of `buffers`, in order, at the file's position, resuming after a short write. */
 export function writeAllSync(fd: number, buffers: Buffer[], writev: (fd: number, buffers: Buffer[]) => number = fs.writevSync): void {
   let pending = buffers.filter((buffer) => buffer.length > 0);
@@ -461,14 +473,7 @@ export class MemoryQueue implements BatchQueue {
   }
 
   peekRun(maxBytes: number): QueuedBatch[] {
-    const run: QueuedBatch[] = [];
-    let bytes = 0;
-    for (const batch of this.batches) {
-      if (run.length > 0 && bytes + batch.bytes.length > maxBytes) break;
-      run.push(batch);
-      bytes += batch.bytes.length;
-    }
-    return run;
+    return leadingRun(this.batches, maxBytes);
   }
 
   ack(batch: QueuedBatch): void {

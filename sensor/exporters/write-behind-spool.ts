@@ -12,7 +12,7 @@
  * Order is kept: the disk holds the oldest batches and memory the newest, so a batch is written only after every
  * older one.
  */
-import { DiskSpool, type BatchQueue, type QueuedBatch } from './spool';
+import { DiskSpool, leadingRun, type BatchQueue, type QueuedBatch } from './spool';
 
 export interface WriteBehindSpoolOptions {
   disk: DiskSpool;
@@ -85,15 +85,7 @@ export class WriteBehindSpool implements BatchQueue {
 
   peekRun(maxBytes: number): QueuedBatch[] {
     const fromDisk = this.disk.peekRun(maxBytes);
-    if (fromDisk.length > 0) return fromDisk;
-    const run: QueuedBatch[] = [];
-    let bytes = 0;
-    for (const batch of this.memory) {
-      if (run.length > 0 && bytes + batch.bytes.length > maxBytes) break;
-      run.push(batch);
-      bytes += batch.bytes.length;
-    }
-    return run;
+    return fromDisk.length > 0 ? fromDisk : leadingRun(this.memory, maxBytes);
   }
 
   ack(batch: QueuedBatch): void {

@@ -6,6 +6,7 @@ import { BatchingExporter, backoffDelayMs } from '../../sensor/exporters/batchin
 import { jsonBatchCodec } from '../../sensor/exporters/span-json';
 import type { Exporter } from '../../sensor/exporters/span-exporter';
 import { DiskSpool, MemoryQueue, writeAllSync } from '../../sensor/exporters/spool';
+import { drain, numberOf, record } from './spool-fixture';
 
 let dir: string;
 beforeEach(() => {
@@ -13,20 +14,9 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const record = (n: number) => Buffer.from(JSON.stringify({ n, pad: 'x'.repeat(80) }));
-const numberOf = (bytes: Buffer) => (JSON.parse(bytes.toString()) as { n: number }).n;
 
 /** What a spool opened on the directory would send, without acknowledging anything. */
 const waiting = (spool: DiskSpool) => spool.peekRun(Infinity).map((batch) => numberOf(batch.bytes));
-
-function drain(spool: DiskSpool | MemoryQueue): number[] {
-  const seen: number[] = [];
-  for (let batch = spool.peek(); batch; batch = spool.peek()) {
-    seen.push(numberOf(batch.bytes));
-    spool.ack(batch);
-  }
-  return seen;
-}
 
 describe('DiskSpool', () => {
   it('replays unacknowledged batches in order after a restart, and never an acknowledged one', () => {

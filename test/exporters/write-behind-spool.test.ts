@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { BatchingExporter } from '../../sensor/exporters/batching-exporter';
 import { jsonBatchCodec } from '../../sensor/exporters/span-json';
 import type { Exporter } from '../../sensor/exporters/span-exporter';
-import { DiskSpool, type BatchQueue } from '../../sensor/exporters/spool';
+import { DiskSpool } from '../../sensor/exporters/spool';
 import { WriteBehindSpool } from '../../sensor/exporters/write-behind-spool';
+import { drain, numberOf, record } from './spool-fixture';
 
 let dir: string;
 beforeEach(() => {
@@ -13,8 +14,6 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const record = (n: number) => Buffer.from(JSON.stringify({ n, pad: 'x'.repeat(80) }));
-const numberOf = (bytes: Buffer) => (JSON.parse(bytes.toString()) as { n: number }).n;
 
 /** Bytes of every segment file: what a crash right now would leave for the next start. */
 const bytesOnDisk = () =>
@@ -28,15 +27,6 @@ function afterCrash(): number[] {
   const reopened = new DiskSpool({ dir, maxBytes: 1_000_000 });
   const seen = reopened.peekRun(Infinity).map((batch) => numberOf(batch.bytes));
   reopened.close();
-  return seen;
-}
-
-function drain(queue: BatchQueue): number[] {
-  const seen: number[] = [];
-  for (let batch = queue.peek(); batch; batch = queue.peek()) {
-    seen.push(numberOf(batch.bytes));
-    queue.ack(batch);
-  }
   return seen;
 }
 
