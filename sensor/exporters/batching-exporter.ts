@@ -1,7 +1,8 @@
 /**
- * Delivery wrapper shared by every sink: batches items (max size, max delay), writes each batch to a queue
- * (the disk spool when configured) before sending, sends the oldest batch first and acknowledges it only after
- * the sink accepted it, retrying with capped exponential backoff and jitter while the sink is down.
+ * Delivery wrapper shared by every sink: batches items (max size, max delay), puts each batch in a queue before
+ * sending (with a spool directory, a WriteBehindSpool: written at once when a caller of `export` waits for it,
+ * otherwise only if the sink does not take it in time), sends the oldest batch first and acknowledges it only
+ * after the sink accepted it, retrying with capped exponential backoff and jitter while the sink is down.
  *
  * A sink that wants few large writes (S3 objects) coalesces: the batches are still queued within `maxDelayMs`, so
  * a sender is acknowledged quickly and nothing acknowledged lives only in memory, but they are delivered together
