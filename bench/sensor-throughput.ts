@@ -57,9 +57,10 @@ export async function measureThroughput(options: ThroughputOptions, log: (line: 
   let sensor: Awaited<ReturnType<typeof startSensor>> | undefined;
   try {
     const port = (await lineFrom(server, 'stdout', /\d+/, 15_000))[0];
-    const clientArgs = [workspace.certs.caCertPath, port, String(options.rate), String(options.seconds), String(options.bodyBytes)];
+    const pacedClient = (seconds: number) =>
+      runClient(workspace.script('paced-client'), [workspace.certs.caCertPath, port, String(options.rate), String(seconds), String(options.bodyBytes)]);
     log(`sensor throughput: ${options.rate} calls/s for ${options.seconds} s, ${options.bodyBytes} B request bodies, ${os.cpus().length} CPUs`);
-    const baseline = await runClient(workspace.script('paced-client'), clientArgs);
+    const baseline = await pacedClient(options.seconds);
     log(`  without sensor: ${baseline.done} calls in ${baseline.seconds.toFixed(1)} s (${baseline.failed} failed)`);
 
     const ringBytes = process.env.BENCH_RING_BYTES ? `capture:\n  ringBufferBytes: ${process.env.BENCH_RING_BYTES}\n` : '';
@@ -69,11 +70,11 @@ export async function measureThroughput(options: ThroughputOptions, log: (line: 
     // Two seconds of the same load first, as the overhead bench does: the sensor's start-up work (its first scans of
     // the new processes, compiling the hot path) is paid once per node, not per call. Its CPU is reported apart.
     const cpuAtStart = cpuSeconds(pid);
-    const warmUp = await runClient(workspace.script('paced-client'), [...clientArgs.slice(0, 3), String(WARM_UP_SECONDS), clientArgs[4]]);
+    const warmUp = await pacedClient(WARM_UP_SECONDS);
     const warmUpSpans = await waitForCount(() => sink.spans, warmUp.done, 3000);
     const cpuBefore = cpuSeconds(pid);
     if (process.env.BENCH_SMAPS) setTimeout(() => fs.writeFileSync(process.env.BENCH_SMAPS!, fs.readFileSync(`/proc/${pid}/smaps`)), (options.seconds - 1) * 1000);
-    const withSensor = await runClient(workspace.script('paced-client'), clientArgs);
+    const withSensor = await pacedClient(options.seconds);
     // Spans leave in batches (at most a second apart): wait for every call to reach the sink, or for it to stall.
     const spansAtSink = (await waitForCount(() => sink.spans, warmUpSpans + withSensor.done, 3000)) - warmUpSpans;
     const cores = (cpuSeconds(pid) - cpuBefore) / withSensor.seconds;

@@ -179,11 +179,11 @@ export class BatchingExporter<T> implements Exporter<T> {
    * (a spool write failed), after offering every item: each is then queued, buffered, or counted as unqueued.
    */
   offer(items: readonly T[]): void {
-    this.buffer(items, false);
+    this.addItems(items, false);
   }
 
   /** `durable`: the caller waits until the items are stored, so the batch holding them is written at once. */
-  private buffer(items: readonly T[], durable: boolean): void {
+  private addItems(items: readonly T[], durable: boolean): void {
     if (this.stopped) throw new Error(`exporter ${this.name}: offer after shutdown`);
     const maxBatchBytes = this.batching.maxBatchBytes ?? Infinity;
     let queueError: unknown;
@@ -224,7 +224,7 @@ export class BatchingExporter<T> implements Exporter<T> {
    * Items still wait for their batch to fill, at most `maxDelayMs`.
    */
   async export(items: T[]): Promise<void> {
-    this.buffer(items, true);
+    this.addItems(items, true);
     if (this.pending.items === 0) return;
     await new Promise<void>((resolve, reject) => this.bufferWaiters.push({ resolve, reject }));
   }

@@ -77,67 +77,24 @@ function isPlainObject(value: object): boolean {
 
 export function arrayText(items: readonly unknown[]): string {
   if (typeof (items as { toJSON?: unknown }).toJSON === 'function') return JSON.stringify(items);
-  const pieces: string[] = [];
-  appendArray(items, pieces);
-  return pieces.join('');
-}
-
-/*
- * The text is gathered in pieces and joined once: joined, it is one flat string. Built with `+=`, it was a tree of
- * concatenations that the secret scan's native read had to flatten into a copy, and V8 sometimes made those copies
- * in the old generation, where a few hundred per second of 8 KiB prompts grew the heap by 40 MB between full
- * collections (`--trace-gc`, and a sampling heap profile of what only a full collection freed).
- */
-/** An array or plain object: written here, piece by piece, and never without a JSON form. */
-function isNested(value: unknown): value is object {
-  if (typeof value !== 'object' || value === null) return false;
-  return Array.isArray(value) ? typeof (value as { toJSON?: unknown }).toJSON !== 'function' : isPlainObject(value);
-}
-
-function appendValue(value: unknown, pieces: string[]): boolean {
-  if (isNested(value)) {
-    if (Array.isArray(value)) appendArray(value, pieces);
-    else appendObject(value as Record<string, unknown>, pieces);
-    return true;
-  }
-  const text = jsonText(value);
-  if (text === undefined) return false;
-  pieces.push(text);
-  return true;
-}
-
-function appendArray(items: readonly unknown[], pieces: string[]): void {
-  pieces.push('[');
+  let text = '[';
   for (let index = 0; index < items.length; index++) {
-    if (index > 0) pieces.push(',');
+    if (index > 0) text += ',';
     // As JSON.stringify: an item with no JSON form (undefined, a function, a symbol) is written as null.
-    if (!appendValue(items[index], pieces)) pieces.push('null');
+    text += jsonText(items[index]) ?? 'null';
   }
-  pieces.push(']');
-}
-
-function appendObject(object: Record<string, unknown>, pieces: string[]): void {
-  pieces.push('{');
-  let first = true;
-  for (const key of Object.keys(object)) {
-    const value = object[key];
-    const name = first ? jsonString(key) : ',' + jsonString(key);
-    if (isNested(value)) {
-      pieces.push(name, ':');
-      appendValue(value, pieces);
-    } else {
-      const text = jsonText(value);
-      // As JSON.stringify: a member with no JSON form (undefined, a function, a toJSON giving undefined) is left out.
-      if (text === undefined) continue;
-      pieces.push(name, ':', text);
-    }
-    first = false;
-  }
-  pieces.push('}');
+  return text + ']';
 }
 
 function objectText(object: Record<string, unknown>): string {
-  const pieces: string[] = [];
-  appendObject(object, pieces);
-  return pieces.join('');
+  let text = '{';
+  let first = true;
+  for (const key of Object.keys(object)) {
+    const member = jsonText(object[key]);
+    // As JSON.stringify: a member with no JSON form is left out.
+    if (member === undefined) continue;
+    text += `${first ? '' : ','}${jsonString(key)}:${member}`;
+    first = false;
+  }
+  return text + '}';
 }
