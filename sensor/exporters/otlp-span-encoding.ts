@@ -61,11 +61,22 @@ class ProtobufWriter {
 
   private varint(value: number): void {
     this.ensure(10);
-    while (value > 0x7f) {
-      this.buffer[this.position++] = (value % 0x80) | 0x80;
-      value = Math.floor(value / 0x80);
+    const buffer = this.buffer;
+    let position = this.position;
+    // Lengths and most numbers fit 32 bits, where shifts do what division does for larger ones.
+    if (value <= 0xffffffff) {
+      while (value > 0x7f) {
+        buffer[position++] = (value & 0x7f) | 0x80;
+        value >>>= 7;
+      }
+    } else {
+      while (value > 0x7f) {
+        buffer[position++] = (value % 0x80) | 0x80;
+        value = Math.floor(value / 0x80);
+      }
     }
-    this.buffer[this.position++] = value;
+    buffer[position++] = value;
+    this.position = position;
   }
 
   private tag(field: number, wireType: number): void {
@@ -123,7 +134,10 @@ class ProtobufWriter {
     this.ensure(bytes);
     if (bytes === value.length && bytes < SHORT_STRING) {
       // ASCII and short (attribute keys, models, ids): a loop beats the native writer's call overhead.
-      for (let i = 0; i < bytes; i++) this.buffer[this.position++] = value.charCodeAt(i);
+      const buffer = this.buffer;
+      const position = this.position;
+      for (let i = 0; i < bytes; i++) buffer[position + i] = value.charCodeAt(i);
+      this.position = position + bytes;
     } else {
       this.position += this.buffer.write(value, this.position, bytes, 'utf8');
     }
@@ -152,6 +166,12 @@ class ProtobufWriter {
     this.position += this.buffer.write(hex, this.position, 'hex');
   }
 
+  /** A length-delimited field's tag and length, its bytes to be written next. */
+  lengthHeader(field: number, length: number): void {
+    this.tag(field, WIRE_LENGTH);
+    this.varint(length);
+  }
+
   /** Opens a nested message; returns where it starts, for `end`. */
   begin(field: number): number {
     this.tag(field, WIRE_LENGTH);
@@ -173,13 +193,17 @@ class ProtobufWriter {
     this.position = saved;
   }
 
-  /** Bytes already encoded (a cached key field), copied as they are (`set`: 2-3x a byte loop even for 20 bytes). */
+  /** A copy of what was written from `start` on. */
+  copyFrom(start: number): Buffer {
+    return Buffer.from(this.buffer.subarray(start, this.position));
+  }
+
+  /** Bytes already encoded (a cached field), copied as they are (`set`: 2-3x a byte loop even for 20 bytes). */
   raw(bytes: Buffer): void {
     this.ensure(bytes.length);
     this.buffer.set(bytes, this.position);
     this.position += bytes.length;
   }
-
   /** A `KeyValue` whose value is a number or boolean, sized up front from the cached key field. */
   scalarKeyValue(field: number, keyField: Buffer, value: number | boolean): void {
     let anyValue: number;
@@ -218,17 +242,43 @@ class ProtobufWriter {
   }
 
   /**
-   * Starts an item at the start of the writer's buffer, which every item reuses: `finishItem` hands out a view that
-   * the next item overwrites, and callers copy what they keep (the batching exporter copies each span into its
-   * batch at once). Buffers that outlived a collection or two (slabs of spans waiting for their batch, a copy per
-   * span) were promoted with their external memory, which only a full collection frees: at 1,000 calls/s the
+   * Starts an item `headroom` bytes into the writer's buffer, which every item reuses: `finishItem` hands out a
+   * view that the next item overwrites, and callers copy what they keep (the batching exporter copies each span into
+   * its batch at once). Buffers that outlived a collection or two (slabs of spans waiting for their batch, a copy
+   * per span) were promoted with their external memory, which only a full collection frees: at 1,000 calls/s the
    * sensor's array buffers grew by ~2.5 MB/s between full collections, and those came every 2.5 s.
    */
-  beginItem(): void {
+  beginItem(headroom: number): void {
     // A buffer grown for one very large span is not kept for every span after it.
     if (this.buffer.length > MAX_RETAINED_ITEM_BUFFER) this.buffer = Buffer.allocUnsafe(INITIAL_ITEM_BUFFER);
     this.position = 0;
-    this.itemStart = 0;
+    this.ensure(headroom);
+    this.position = headroom;
+    this.itemStart = headroom;
+  }
+
+  /** Where the next byte goes. */
+  get offset(): number {
+    return this.position;
+  }
+
+  /**
+   * Moves the writer to `bytes` before the item, for fields that then open it: the enclosing messages' headers,
+   * written once the item's size is known, where `begin`/`end` would move the whole item once per level. Returns
+   * the item's end, for `endPrefix`.
+   */
+  beginPrefix(bytes: number): number {
+    if (bytes > this.itemStart) throw new Error(`item prefix of ${bytes} bytes does not fit its ${this.itemStart} bytes of headroom`);
+    const itemEnd = this.position;
+    this.itemStart -= bytes;
+    this.position = this.itemStart;
+    return itemEnd;
+  }
+
+  /** Back to the item's end; the prefix must have filled exactly the bytes `beginPrefix` announced. */
+  endPrefix(itemEnd: number, bytes: number): void {
+    if (this.position !== this.itemStart + bytes) throw new Error('item prefix written at a size other than announced');
+    this.position = itemEnd;
   }
 
   finishItem(): Buffer {
@@ -257,11 +307,24 @@ function writeAnyValue(writer: ProtobufWriter, field: number, value: AttributeVa
 
 /**
  * Each attribute name's `key` field (tag, length, UTF-8 bytes), built once: the same few dozen names come back on
- * every span, and encoding them again was a third of this encoder's time.
+ * every span, and encoding them again was a third of this encoder's time. With it, the name's last value and, once
+ * that value came twice in a row, its whole encoded `KeyValue`: most attributes (provider, model, flags, address,
+ * status) repeat from span to span, and copying their bytes costs a fraction of encoding them.
  */
 const MAX_KEY_FIELDS = 4096;
+/** Longer strings are not remembered: values that long rarely repeat (content, messages), and comparing them costs. */
+const MAX_REMEMBERED_VALUE_LENGTH = 64;
 
-const keyField = remembered((key: string): Buffer => {
+interface KeyEncoding {
+  readonly keyField: Buffer;
+  /** The value this name had on its last scalar attribute, and the field it was written as. */
+  lastValue: string | number | boolean | undefined;
+  lastField: number;
+  /** The encoded `KeyValue` of `lastValue` as `lastField`, once that value repeated. */
+  lastKeyValue: Buffer | undefined;
+}
+
+const keyEncoding = remembered((key: string): KeyEncoding => {
   const bytes = Buffer.from(key, 'utf8');
   const length: number[] = [];
   for (let rest = bytes.length; ; rest = Math.floor(rest / 0x80)) {
@@ -271,19 +334,31 @@ const keyField = remembered((key: string): Buffer => {
     }
     length.push((rest % 0x80) | 0x80);
   }
-  return Buffer.concat([Buffer.from([0x0a, ...length]), bytes]);
+  return { keyField: Buffer.concat([Buffer.from([0x0a, ...length]), bytes]), lastValue: undefined, lastField: 0, lastKeyValue: undefined };
 }, MAX_KEY_FIELDS);
+
+/** A string, number or boolean attribute, from its remembered bytes when it has the value it had last time. */
+function writeScalarAttribute(writer: ProtobufWriter, field: number, encoding: KeyEncoding, value: string | number | boolean): void {
+  const repeated = value === encoding.lastValue && field === encoding.lastField;
+  if (repeated && encoding.lastKeyValue !== undefined) return writer.raw(encoding.lastKeyValue);
+  const start = writer.offset;
+  if (typeof value === 'string') writer.stringKeyValueWithKeyField(field, encoding.keyField, value);
+  else writer.scalarKeyValue(field, encoding.keyField, value);
+  if (repeated) {
+    encoding.lastKeyValue = writer.copyFrom(start);
+  } else if (typeof value !== 'string' || value.length <= MAX_REMEMBERED_VALUE_LENGTH) {
+    encoding.lastValue = value;
+    encoding.lastField = field;
+    encoding.lastKeyValue = undefined;
+  }
+}
 
 function writeAttributes(writer: ProtobufWriter, field: number, attributes: Attributes): void {
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined || value === null) continue;
-    if (typeof value === 'string') {
-      writer.stringKeyValueWithKeyField(field, keyField(key), value);
-      continue;
-    }
-    if (typeof value === 'number' || typeof value === 'boolean') {
-      writer.scalarKeyValue(field, keyField(key), value);
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      writeScalarAttribute(writer, field, keyEncoding(key), value);
       continue;
     }
     const keyValue = writer.begin(field);
@@ -326,17 +401,24 @@ const SCOPE_FIELD = (() => {
   return scopeWriter.finish();
 })();
 
+/** A length-delimited field's tag and length, in bytes (field numbers below 16). */
+function headerBytes(length: number): number {
+  return 1 + varintSize(length);
+}
+
+/** Room before a span's record for its three enclosing headers and the resource and scope fields. */
+const HEADER_ROOM = 3 * (1 + RESERVED_LENGTH_BYTES);
+
 /**
  * A protobuf `ExportTraceServiceRequest` holding only this span; such requests concatenate into one request. The
  * bytes are a view of the encoder's buffer, valid until the next span is encoded: copy them to keep them.
  */
 export function encodeSpanProtobuf(span: GenAiSpan): Buffer {
-  writer.beginItem();
-  const resourceSpans = writer.begin(1);
-  writer.raw(resourceField(span.resource));
-  const scopeSpans = writer.begin(2);
-  writer.raw(SCOPE_FIELD);
-  const record = writer.begin(2);
+  const resource = resourceField(span.resource);
+  // The span's record first; then, in front of it, the ResourceSpans > ScopeSpans > Span headers, whose lengths
+  // are known only now.
+  writer.beginItem(HEADER_ROOM + resource.length + SCOPE_FIELD.length);
+  const recordStart = writer.offset;
   writer.hexBytes(1, span.traceId);
   writer.hexBytes(2, span.spanId);
   if (span.parentSpanId) writer.hexBytes(4, span.parentSpanId);
@@ -350,9 +432,17 @@ export function encodeSpanProtobuf(span: GenAiSpan): Buffer {
   writer.uint(3, STATUS_CODE[span.status.code]);
   writer.end(status);
   writer.fixed32(16, SPAN_FLAGS);
-  writer.end(record);
-  writer.end(scopeSpans);
-  writer.end(resourceSpans);
+  const recordBytes = writer.offset - recordStart;
+  const scopeSpansBytes = SCOPE_FIELD.length + headerBytes(recordBytes) + recordBytes;
+  const resourceSpansBytes = resource.length + headerBytes(scopeSpansBytes) + scopeSpansBytes;
+  const prefixBytes = headerBytes(resourceSpansBytes) + resource.length + headerBytes(scopeSpansBytes) + SCOPE_FIELD.length + headerBytes(recordBytes);
+  const itemEnd = writer.beginPrefix(prefixBytes);
+  writer.lengthHeader(1, resourceSpansBytes);
+  writer.raw(resource);
+  writer.lengthHeader(2, scopeSpansBytes);
+  writer.raw(SCOPE_FIELD);
+  writer.lengthHeader(2, recordBytes);
+  writer.endPrefix(itemEnd, prefixBytes);
   return writer.finishItem();
 }
 

@@ -111,3 +111,18 @@ test('JSON: numbers JSON cannot hold are spelled as OTLP/JSON strings, not lost 
   const values = JSON.parse(encodeOtlpJson([span])).resourceSpans[0].scopeSpans[0].spans[0].attributes.map((a: { value: unknown }) => a.value);
   expect(values).toEqual([{ doubleValue: 'NaN' }, { doubleValue: 'Infinity' }]);
 });
+
+test('protobuf: attribute values that repeat from span to span (copied from remembered bytes) and values that change decode right in every order', () => {
+  // `test.values` takes values in turn: one twice in a row (its bytes then remembered), the same again, a change, a
+  // value of another type that compares unequal (1 and true), a long string, and back. `test.shared` has the same
+  // value as a resource attribute, which is another field number.
+  const values: Array<string | number | boolean> = ['a', 'a', 'a', 'b', 'b', 'a', 'a', 1, 1, true, true, 1, 0.5, 0.5, -3, -3, 'x'.repeat(80), 'x'.repeat(80), 'a'];
+  const sequence = values.map((value, index) => ({
+    ...genAiSpan({ index: 100 + index }),
+    attributes: { 'test.values': value, 'test.shared': 'a', 'gen_ai.system': 'openai', 'test.index': index },
+    resource: { 'test.shared': 'a' },
+  }));
+  for (const span of sequence) {
+    expect(decodeProtobuf(Buffer.from(encodeSpanProtobuf(span)))).toEqual(decodeProtobuf(ProtobufTraceSerializer.serializeRequest([readable(span)])!));
+  }
+});
