@@ -65,6 +65,9 @@ test('message structures are written as JSON.stringify writes them, members with
     { when: new Date(0), big: { toJSON: () => 'custom' } },
     { gone: { toJSON: () => undefined }, kept: 1, symbol: Symbol('s'), list: [{ toJSON: () => undefined }, () => 1, Symbol('t')] },
     Object.assign([1, 2], { toJSON: () => ['replaced'] }),
+    // Member names that need escaping, each twice (their written form is remembered after the first).
+    { 'we"ird\nname': 1, 'é日': 'x', '\ud83d': true },
+    { 'we"ird\nname': 2, 'é日': 'y', '\ud83d': false },
     {},
     [],
   ];
