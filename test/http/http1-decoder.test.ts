@@ -286,6 +286,33 @@ describe('Http1ConnectionDecoder credentials', () => {
   });
 });
 
+describe('Http1ConnectionDecoder credentials, continued', () => {
+  it('drops a credential field whatever its spelling, a folded continuation of it, and a repeated one, on every message of a connection', () => {
+    const rec = recorder();
+    const decoder = decoderWith(rec);
+    for (let call = 0; call < 3; call++) {
+      decoder.push('out', message([
+        'POST /v1/chat/completions HTTP/1.1',
+        `Host: k${call}:SECRET-HOST-${call}@api.openai.com`,
+        `AUTHORIZATION: Bearer SECRET-A-${call}`,
+        `  SECRET-FOLDED-${call}`,
+        `authorization: Bearer SECRET-B-${call}`,
+        'X-Trace: t',
+        '  continued',
+        'Content-Length: 2',
+      ].join('\n'), '{}'), 10 * call + 1);
+      decoder.push('in', message(`HTTP/1.1 200 OK\nset-COOKIE: SECRET-C-${call}\nContent-Length: 2`, '{}'), 10 * call + 2);
+    }
+    expect(rec.exchanges).toHaveLength(3);
+    for (const exchange of rec.exchanges) {
+      expect(exchange.request.authority).toBe('api.openai.com');
+      expect(exchange.request.headers).toEqual({ host: 'api.openai.com', 'x-trace': 't continued', 'content-length': '2' });
+      expect(exchange.response?.headers).toEqual({ 'content-length': '2' });
+    }
+    expect(JSON.stringify({ exchanges: rec.exchanges, heads: rec.heads, errors: rec.errors }, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain('SECRET');
+  });
+});
+
 describe('Http1ConnectionDecoder malformed input', () => {
   const badInputs: [string, string, string][] = [
     ['garbage instead of a request', 'out', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n'],

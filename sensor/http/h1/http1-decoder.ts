@@ -6,7 +6,7 @@ import type { Direction } from '../../capture/capture-event';
 import { remembered } from '../../common/remembered';
 import type { ConnectionDecoder, ConnectionEndReason, HttpDecoderOptions, RequestHead } from '../connection-decoder';
 import { decodeContentEncoding } from '../content-encoding';
-import { stripCredentialAuthority, stripCredentialHeaders, stripCredentialQuery } from '../credentials';
+import { isCredentialHeader, stripCredentialAuthority, stripCredentialQuery } from '../credentials';
 import type { ConnectionContext, HeaderMap, HttpExchange } from '../http-exchange';
 import { type BodyFraming, MessageFramer, type MessageSink } from './message-framer';
 
@@ -96,17 +96,28 @@ interface ExchangeInProgress {
 
 interface ParsedHead {
   startLine: string;
-  /** Lower-case names; repeated fields joined with `, `. Only framing fields when headers were not wanted. */
+  /**
+   * Lower-case names; repeated fields joined with `, `. Only framing fields when headers were not wanted. Never a
+   * credential field, and the `Host` field without user-info: they are dropped here, as they are read.
+   */
   headers: HeaderMap;
 }
 
+/** What a field name is, by its raw spelling. */
+interface FieldName {
+  /** Lower-cased. */
+  name: string;
+  /** A credential field (`Authorization`, `x-api-key`, SigV4 parts, cookies): dropped as it is read. */
+  credential: boolean;
+}
+
 /**
- * The lower-cased field name, or null when it holds characters a field name may not; remembered per raw name, as
- * the same few names come on every message.
+ * The field name, or null when it holds characters a field name may not; remembered per raw name, as the same few
+ * names come on every message.
  */
-const headerName = remembered((raw: string): string | null => {
-  const lower = raw.toLowerCase();
-  return TOKEN_CHAR.test(lower) ? lower : null;
+const fieldName = remembered((raw: string): FieldName | null => {
+  const name = raw.toLowerCase();
+  return TOKEN_CHAR.test(name) ? { name, credential: isCredentialHeader(name) } : null;
 }, 1024);
 
 /** Where a line of the head ends without its CR, if it has one. */
@@ -153,11 +164,14 @@ function parseHead(bytes: Buffer, start: number, end: number, wantAllHeaders: bo
     }
     const colon = text.indexOf(':', lineStart);
     if (colon <= lineStart || colon >= contentEnd) return 'header line without a field name and colon';
-    const name = headerName(text.slice(lineStart, colon));
-    if (name === null) return 'header field name contains invalid characters';
+    const field = fieldName(text.slice(lineStart, colon));
+    if (field === null) return 'header field name contains invalid characters';
+    const name = field.name;
     lastName = name;
-    if (!wantAllHeaders && name !== 'content-length' && name !== 'transfer-encoding') continue;
-    const value = trimmedSlice(text, colon + 1, contentEnd);
+    // A credential field is never kept; a continuation of one is dropped with it (it is not in `headers`).
+    if (field.credential || (!wantAllHeaders && name !== 'content-length' && name !== 'transfer-encoding')) continue;
+    let value = trimmedSlice(text, colon + 1, contentEnd);
+    if (name === 'host') value = stripCredentialAuthority(value);
     headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
   }
   return { startLine, headers };
@@ -333,7 +347,7 @@ export class Http1ConnectionDecoder implements ConnectionDecoder {
       method,
       path: stripCredentialQuery(path),
       authority: stripCredentialAuthority(authority),
-      headers: stripCredentialHeaders(parsed.headers),
+      headers: parsed.headers,
     };
     let interesting = false;
     try {
@@ -388,7 +402,7 @@ export class Http1ConnectionDecoder implements ConnectionDecoder {
     const expectedLength = framing.kind === 'length' ? framing.length : undefined;
     target.response = {
       status,
-      headers: target.interesting ? stripCredentialHeaders(parsed.headers) : {},
+      headers: target.interesting ? parsed.headers : {},
       body: target.interesting ? new BodyBuffer(this.options.limits.maxBodyBytes, expectedLength) : null,
       startTsMs: firstByteTsMs,
       endTsMs: firstByteTsMs,
@@ -416,7 +430,7 @@ export class Http1ConnectionDecoder implements ConnectionDecoder {
       this.report(`trailer section ignored: ${parsed}`);
       return;
     }
-    const trailers = stripCredentialHeaders(parsed.headers);
+    const trailers = parsed.headers;
     for (const name of Object.keys(trailers)) {
       headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${trailers[name]}` : trailers[name];
     }
