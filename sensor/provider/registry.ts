@@ -1,4 +1,5 @@
 /** Every provider adapter, in match order. Adding a provider is one file and one line here. */
+import { remembered } from '../common/remembered';
 import type { RequestHead } from '../http/connection-decoder';
 import type { HttpExchange } from '../http/http-exchange';
 import { anthropicAdapter, isAnthropicPath } from './anthropic';
@@ -64,13 +65,24 @@ export function llmAuthorityMatcher(extra: readonly string[] = []): (authority: 
 
 export const providerAdapters: readonly ProviderAdapter[] = ADAPTERS.map((entry) => entry.adapter);
 
-/** The adapter that owns this exchange, or undefined for traffic that is not an LLM call. */
+/**
+ * The adapter owning a request path, or null; remembered per path, as the decoder asks on every request head and
+ * the span stage again on every exchange, and a client sends the same few paths again and again (the adapters' path
+ * tests were a regular expression or two each, per adapter, per question).
+ */
+const adapterOwningPath = remembered((path: string): ProviderAdapter | null => ADAPTERS.find((entry) => entry.ownsPath(path))?.adapter ?? null, 1024);
+
+/**
+ * The adapter that owns this exchange, or undefined for traffic that is not an LLM call: the one that owns its path,
+ * for a POST, which is what every adapter's `recognises` says (a test holds the two in step).
+ */
 export function findAdapter(exchange: HttpExchange): ProviderAdapter | undefined {
-  return providerAdapters.find((adapter) => adapter.recognises(exchange));
+  if (exchange.request.method.toUpperCase() !== 'POST') return undefined;
+  return adapterOwningPath(exchange.request.path) ?? undefined;
 }
 
 /** True when some adapter could own a request with this head; every LLM API call is a POST. */
 export function isLlmRequestHead(head: RequestHead): boolean {
   if (head.method.toUpperCase() !== 'POST') return false;
-  return ADAPTERS.some((entry) => entry.ownsPath(head.path));
+  return adapterOwningPath(head.path) !== null;
 }

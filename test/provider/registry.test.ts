@@ -51,6 +51,19 @@ describe('findAdapter', () => {
   });
 });
 
+describe('findAdapter answers as the adapters recognise exchanges', () => {
+  const paths = [
+    '/v1/chat/completions', '/v1/messages', '/v1/messages?beta=true', '/model/amazon.nova-pro-v1%3A0/converse', '/model/x/invoke',
+    '/openai/deployments/d/chat/completions?api-version=1', '/openai/responses', '/openai/responses?api-version=preview', '/api/chat',
+    '/v1/files', '/v1/models', '/', '/v1/messages/count_tokens', '/proxy/v1/embeddings', '/chat/completions#frag',
+  ];
+  it.each(['POST', 'post', 'GET', 'PUT'].flatMap((method) => paths.map((path) => [method, path])))('%s %s', (method, path) => {
+    const exchange = makeExchange({ method, path, requestBody: {}, status: 200, responseBody: {} });
+    // Asked twice: the second answer comes from what was remembered for the path.
+    for (let ask = 0; ask < 2; ask++) expect(findAdapter(exchange)).toBe(providerAdapters.find((adapter) => adapter.recognises(exchange)));
+  });
+});
+
 describe('the kernel filter for HTTP/1.1 (last path segments)', () => {
   /** Every path form the adapters accept, with the prefixes, queries and encodings clients use. */
   const accepted = [
