@@ -313,6 +313,55 @@ describe('Http1ConnectionDecoder credentials, continued', () => {
   });
 });
 
+describe('Http1ConnectionDecoder start lines', () => {
+  const requestLines: Array<[string, boolean]> = [
+    ['POST /v1/chat/completions HTTP/1.1', true],
+    ['GET / HTTP/1.0', true],
+    ['M-SEARCH * HTTP/1.1', true],
+    ['GET  / HTTP/1.1', false],
+    ['GET / HTTP/1.1 ', false],
+    [' GET / HTTP/1.1', false],
+    ['G@T / HTTP/1.1', false],
+    ['/ HTTP/1.1', false],
+    ['GET / HTTP/1.2', false],
+    ['GET / http/1.1', false],
+    ['GET / HTTP/1.10', false],
+    ['GET /\tx HTTP/1.1', true],
+  ];
+  it.each(requestLines)('request line %j is %s', (line, valid) => {
+    const rec = recorder();
+    const decoder = decoderWith(rec);
+    decoder.push('out', message(`${line}\nHost: h`), 1);
+    decoder.push('in', message('HTTP/1.1 204 No Content'), 2);
+    expect(rec.exchanges).toHaveLength(valid ? 1 : 0);
+    expect(rec.errors.some((error) => error.includes('malformed request line'))).toBe(!valid);
+  });
+
+  const statusLines: Array<[string, number | undefined]> = [
+    ['HTTP/1.1 200 OK', 200],
+    ['HTTP/1.0 404 Not Found', 404],
+    ['HTTP/1.1 204', 204],
+    ['HTTP/1.1 200 ', 200],
+    ['HTTP/1.1 599 a reason with  spaces', 599],
+    ['HTTP/1.1 20 OK', undefined],
+    ['HTTP/1.1 2000 OK', undefined],
+    ['HTTP/1.1 2x0 OK', undefined],
+    ['HTTP/1.2 200 OK', undefined],
+    ['HTTP/1.1  200 OK', undefined],
+    ['HTTP/1.1 200\tOK', undefined],
+    ['HTTP/1.1 200 O\rK', undefined],
+    ['http/1.1 200 OK', undefined],
+  ];
+  it.each(statusLines)('status line %j gives status %s', (line, status) => {
+    const rec = recorder();
+    const decoder = decoderWith(rec);
+    decoder.push('out', message('GET /v1/models HTTP/1.1\nHost: h'), 1);
+    decoder.push('in', message(`${line}\nContent-Length: 0`), 2);
+    expect(rec.exchanges.map((exchange) => exchange.response?.status)).toEqual(status === undefined ? [] : [status]);
+    expect(rec.errors.some((error) => error.includes('malformed status line'))).toBe(status === undefined);
+  });
+});
+
 describe('Http1ConnectionDecoder malformed input', () => {
   const badInputs: [string, string, string][] = [
     ['garbage instead of a request', 'out', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n'],
