@@ -70,6 +70,8 @@ export function contentType(headers: Record<string, string> | undefined): string
 /** True when the response body is SSE, judged by the header or, when a proxy dropped it, by the first field. */
 export function looksLikeSse(headers: Record<string, string> | undefined, body: Buffer): boolean {
   if (contentType(headers).startsWith('text/event-stream')) return true;
+  // A JSON body, the usual answer, is told at its first byte, without decoding any of it.
+  if (body.length > 0 && (body[0] === 0x7b /* { */ || body[0] === 0x5b) /* [ */) return false;
   const start = body.toString('utf8', 0, Math.min(body.length, 16)).trimStart();
   return start.startsWith('data:') || start.startsWith('event:') || start.startsWith(':');
 }
