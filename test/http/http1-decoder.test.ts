@@ -328,11 +328,17 @@ describe('Http1ConnectionDecoder start lines', () => {
     ['GET / HTTP/1.10', false],
     ['GET /\tx HTTP/1.1', true],
   ];
-  it.each(requestLines)('request line %j is %s', (line, valid) => {
+  /** One request head and one response head through a new decoder. */
+  const decodeHeads = (requestHead: string, responseHead: string) => {
     const rec = recorder();
     const decoder = decoderWith(rec);
-    decoder.push('out', message(`${line}\nHost: h`), 1);
-    decoder.push('in', message('HTTP/1.1 204 No Content'), 2);
+    decoder.push('out', message(requestHead), 1);
+    decoder.push('in', message(responseHead), 2);
+    return rec;
+  };
+
+  it.each(requestLines)('request line %j is %s', (line, valid) => {
+    const rec = decodeHeads(`${line}\nHost: h`, 'HTTP/1.1 204 No Content');
     expect(rec.exchanges).toHaveLength(valid ? 1 : 0);
     expect(rec.errors.some((error) => error.includes('malformed request line'))).toBe(!valid);
   });
@@ -353,10 +359,7 @@ describe('Http1ConnectionDecoder start lines', () => {
     ['http/1.1 200 OK', undefined],
   ];
   it.each(statusLines)('status line %j gives status %s', (line, status) => {
-    const rec = recorder();
-    const decoder = decoderWith(rec);
-    decoder.push('out', message('GET /v1/models HTTP/1.1\nHost: h'), 1);
-    decoder.push('in', message(`${line}\nContent-Length: 0`), 2);
+    const rec = decodeHeads('GET /v1/models HTTP/1.1\nHost: h', `${line}\nContent-Length: 0`);
     expect(rec.exchanges.map((exchange) => exchange.response?.status)).toEqual(status === undefined ? [] : [status]);
     expect(rec.errors.some((error) => error.includes('malformed status line'))).toBe(status === undefined);
   });
