@@ -204,6 +204,7 @@ class ProtobufWriter {
     this.buffer.set(bytes, this.position);
     this.position += bytes.length;
   }
+
   /** A `KeyValue` whose value is a number or boolean, sized up front from the cached key field. */
   scalarKeyValue(field: number, keyField: Buffer, value: number | boolean): void {
     let anyValue: number;
@@ -406,7 +407,7 @@ function headerBytes(length: number): number {
   return 1 + varintSize(length);
 }
 
-/** Room before a span's record for its three enclosing headers and the resource and scope fields. */
+/** Room for the three headers enclosing a span's record (a tag and at most five length bytes each). */
 const HEADER_ROOM = 3 * (1 + RESERVED_LENGTH_BYTES);
 
 /**
@@ -415,8 +416,8 @@ const HEADER_ROOM = 3 * (1 + RESERVED_LENGTH_BYTES);
  */
 export function encodeSpanProtobuf(span: GenAiSpan): Buffer {
   const resource = resourceField(span.resource);
-  // The span's record first; then, in front of it, the ResourceSpans > ScopeSpans > Span headers, whose lengths
-  // are known only now.
+  // The span's record first, after room for what goes in front of it: the ResourceSpans > ScopeSpans > Span
+  // headers, whose lengths are known only once the record is written, and the resource and scope fields.
   writer.beginItem(HEADER_ROOM + resource.length + SCOPE_FIELD.length);
   const recordStart = writer.offset;
   writer.hexBytes(1, span.traceId);

@@ -197,7 +197,7 @@ function splitRequestLine(line: string): { method: string; target: string } | un
 /** The status code of a status line `HTTP/1.x SP 3DIGIT [SP reason]` (RFC 9112 §4), undefined when malformed. */
 function statusOf(line: string): number | undefined {
   if (line.length < 12 || !isHttp1Version(line, 0, 8) || line.charCodeAt(8) !== 0x20) return undefined;
-  // The reason phrase, if any, follows a space, and holds no CR (a line break as far as the old grammar goes).
+  // The reason phrase, if any, follows a space and holds no bare CR.
   if (line.length > 12 && (line.charCodeAt(12) !== 0x20 || line.indexOf('\r', 13) >= 0)) return undefined;
   let status = 0;
   for (let i = 9; i < 12; i++) {
