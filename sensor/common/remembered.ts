@@ -13,3 +13,12 @@ export function remembered<K, V>(compute: (key: K) => V, maxEntries: number): (k
     return value;
   };
 }
+
+/**
+ * `remembered` for text keys that a peer chooses (request paths): keys longer than `maxKeyLength` are answered
+ * without being kept, so the table never holds more than `maxEntries` short texts, whatever the traffic sends.
+ */
+export function rememberedText<V>(compute: (key: string) => V, maxEntries: number, maxKeyLength: number): (key: string) => V {
+  const remember = remembered(compute, maxEntries);
+  return (key) => (key.length > maxKeyLength ? compute(key) : remember(key));
+}

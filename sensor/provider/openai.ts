@@ -2,7 +2,7 @@
  * OpenAI and OpenAI-compatible servers (Azure OpenAI, vLLM, LiteLLM, Ollama), recognised by path and
  * body shape, never by host: the same wire format is served from anywhere.
  */
-import { remembered } from '../common/remembered';
+import { rememberedText } from '../common/remembered';
 import type { HttpExchange } from '../http/http-exchange';
 import { parseSseEvents } from '../http/sse';
 import { finishCall, guardParse, startCall } from './call-builder';
@@ -79,7 +79,7 @@ const OLLAMA_APIS: Record<string, OllamaApi> = {
  * to parse it) and a client sends the same few paths again and again. The routes are never modified.
  */
 /** Which OpenAI-compatible API a request path addresses, if any. */
-export const openAiRoute: (path: string) => Readonly<OpenAiRoute> | undefined = remembered(routeOf, 1024);
+export const openAiRoute: (path: string) => Readonly<OpenAiRoute> | undefined = rememberedText(routeOf, 1024, 512);
 
 function routeOf(path: string): OpenAiRoute | undefined {
   const pathname = pathOnly(path);

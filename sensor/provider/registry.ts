@@ -1,5 +1,5 @@
 /** Every provider adapter, in match order. Adding a provider is one file and one line here. */
-import { remembered } from '../common/remembered';
+import { rememberedText } from '../common/remembered';
 import type { RequestHead } from '../http/connection-decoder';
 import type { HttpExchange } from '../http/http-exchange';
 import { anthropicAdapter, isAnthropicPath } from './anthropic';
@@ -65,12 +65,15 @@ export function llmAuthorityMatcher(extra: readonly string[] = []): (authority: 
 
 export const providerAdapters: readonly ProviderAdapter[] = ADAPTERS.map((entry) => entry.adapter);
 
+/** Longer paths (long query strings) are judged every time rather than kept. */
+const MAX_REMEMBERED_PATH_LENGTH = 512;
+
 /**
  * The adapter owning a request path, or null; remembered per path, as the decoder asks on every request head and
  * the span stage again on every exchange, and a client sends the same few paths again and again (the adapters' path
  * tests were a regular expression or two each, per adapter, per question).
  */
-const adapterOwningPath = remembered((path: string): ProviderAdapter | null => ADAPTERS.find((entry) => entry.ownsPath(path))?.adapter ?? null, 1024);
+const adapterOwningPath = rememberedText((path: string): ProviderAdapter | null => ADAPTERS.find((entry) => entry.ownsPath(path))?.adapter ?? null, 1024, MAX_REMEMBERED_PATH_LENGTH);
 
 /**
  * The adapter that owns this exchange, or undefined for traffic that is not an LLM call: the one that owns its path,

@@ -1,4 +1,4 @@
-import { remembered } from '../../sensor/common/remembered';
+import { remembered, rememberedText } from '../../sensor/common/remembered';
 
 test('each key is computed once, an undefined answer included, and the table starts afresh when full', () => {
   const computed: string[] = [];
@@ -11,4 +11,15 @@ test('each key is computed once, an undefined answer included, and the table sta
   lookUp('dddd'); // a fourth key: the table is full, so it is cleared first
   lookUp('a');
   expect(computed).toEqual(['a', 'bb', 'xyz', 'dddd', 'a']);
+});
+
+test('texts longer than the limit are answered every time and never kept', () => {
+  const computed: string[] = [];
+  const lookUp = rememberedText((key: string) => {
+    computed.push(key);
+    return key.length;
+  }, 8, 4);
+  const long = 'p'.repeat(5);
+  expect([lookUp('abcd'), lookUp('abcd'), lookUp(long), lookUp(long)]).toEqual([4, 4, 5, 5]);
+  expect(computed).toEqual(['abcd', long, long]);
 });

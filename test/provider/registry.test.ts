@@ -56,6 +56,8 @@ describe('findAdapter answers as the adapters recognise exchanges', () => {
     '/v1/chat/completions', '/v1/messages', '/v1/messages?beta=true', '/model/amazon.nova-pro-v1%3A0/converse', '/model/x/invoke',
     '/openai/deployments/d/chat/completions?api-version=1', '/openai/responses', '/openai/responses?api-version=preview', '/api/chat',
     '/v1/files', '/v1/models', '/', '/v1/messages/count_tokens', '/proxy/v1/embeddings', '/chat/completions#frag',
+    // Paths too long to be remembered are judged all the same.
+    `/proxy/${'p'.repeat(2000)}/v1/chat/completions`, `/v1/chat/completions?pad=${'q'.repeat(2000)}`, `/${'x'.repeat(2000)}`,
   ];
   it.each(['POST', 'post', 'GET', 'PUT'].flatMap((method) => paths.map((path) => [method, path])))('%s %s', (method, path) => {
     const exchange = makeExchange({ method, path, requestBody: {}, status: 200, responseBody: {} });
