@@ -9,7 +9,7 @@
  * numbers and JSON names are those of opentelemetry-proto (trace/v1, common/v1, resource/v1); a test decodes both
  * encodings against the transformer's own output for the same spans.
  */
-import { remembered } from '../common/remembered';
+import { rememberedText } from '../common/remembered';
 import type { AttributeValue, Attributes, GenAiSpan } from '../span/gen-ai-span';
 
 export const INSTRUMENTATION_SCOPE = { name: 'sightline', version: '0.1.0' };
@@ -141,21 +141,6 @@ class ProtobufWriter {
     } else {
       this.position += this.buffer.write(value, this.position, bytes, 'utf8');
     }
-  }
-
-  /** A string attribute `{ key, value: { string_value } }` as field `field`, sized up front (no `begin`/`end`). */
-  stringKeyValue(field: number, key: string, value: string): void {
-    const keyBytes = utf8Length(key);
-    const valueBytes = utf8Length(value);
-    const anyValue = 1 + varintSize(valueBytes) + valueBytes;
-    this.tag(field, WIRE_LENGTH);
-    this.varint(1 + varintSize(keyBytes) + keyBytes + 1 + varintSize(anyValue) + anyValue);
-    this.tag(1, WIRE_LENGTH);
-    this.stringBody(key, keyBytes);
-    this.tag(2, WIRE_LENGTH);
-    this.varint(anyValue);
-    this.tag(1, WIRE_LENGTH);
-    this.stringBody(value, valueBytes);
   }
 
   hexBytes(field: number, hex: string): void {
@@ -313,6 +298,8 @@ function writeAnyValue(writer: ProtobufWriter, field: number, value: AttributeVa
  * status) repeat from span to span, and copying their bytes costs a fraction of encoding them.
  */
 const MAX_KEY_FIELDS = 4096;
+/** Attribute names longer than this (apps' own attributes, on the gateway) are encoded each time, not kept. */
+const MAX_REMEMBERED_KEY_LENGTH = 256;
 /** Longer strings are not remembered: values that long rarely repeat (content, messages), and comparing them costs. */
 const MAX_REMEMBERED_VALUE_LENGTH = 64;
 
@@ -325,7 +312,7 @@ interface KeyEncoding {
   lastKeyValue: Buffer | undefined;
 }
 
-const keyEncoding = remembered((key: string): KeyEncoding => {
+const keyEncoding = rememberedText((key: string): KeyEncoding => {
   const bytes = Buffer.from(key, 'utf8');
   const length: number[] = [];
   for (let rest = bytes.length; ; rest = Math.floor(rest / 0x80)) {
@@ -336,7 +323,7 @@ const keyEncoding = remembered((key: string): KeyEncoding => {
     length.push((rest % 0x80) | 0x80);
   }
   return { keyField: Buffer.concat([Buffer.from([0x0a, ...length]), bytes]), lastValue: undefined, lastField: 0, lastKeyValue: undefined };
-}, MAX_KEY_FIELDS);
+}, MAX_KEY_FIELDS, MAX_REMEMBERED_KEY_LENGTH);
 
 /** A string, number or boolean attribute, from its remembered bytes when it has the value it had last time. */
 function writeScalarAttribute(writer: ProtobufWriter, field: number, encoding: KeyEncoding, value: string | number | boolean): void {
@@ -459,7 +446,7 @@ function jsonAnyValue(value: AttributeValue | string | number | boolean): string
 }
 
 /** Each attribute name's `{"key":...,"value":` prefix, built once (as for the protobuf key fields). */
-const jsonKeyPrefix = remembered((key: string): string => `{"key":${JSON.stringify(key)},"value":`, MAX_KEY_FIELDS);
+const jsonKeyPrefix = rememberedText((key: string): string => `{"key":${JSON.stringify(key)},"value":`, MAX_KEY_FIELDS, MAX_REMEMBERED_KEY_LENGTH);
 
 /** Each resource's JSON attribute list, once per resource object (as for the protobuf resource field). */
 const jsonResources = new WeakMap<Attributes, string>();

@@ -61,12 +61,17 @@ export function isCredentialHeader(name: string): boolean {
 /** Fields naming the target host, which may carry `user:password@`. */
 const AUTHORITY_HEADER_NAMES = new Set(['host', ':authority']);
 
+/** True for a field naming the target host, whose value is kept only through stripCredentialAuthority. */
+export function isAuthorityHeader(name: string): boolean {
+  return AUTHORITY_HEADER_NAMES.has(name.toLowerCase());
+}
+
 /** A copy of `headers` without credential headers and without userinfo in the host; the input is not modified. */
 export function stripCredentialHeaders(headers: HeaderMap): HeaderMap {
   const kept: HeaderMap = {};
   for (const name of Object.keys(headers)) {
     if (isCredentialHeader(name)) continue;
-    kept[name] = AUTHORITY_HEADER_NAMES.has(name.toLowerCase()) ? stripCredentialAuthority(headers[name]) : headers[name];
+    kept[name] = isAuthorityHeader(name) ? stripCredentialAuthority(headers[name]) : headers[name];
   }
   return kept;
 }

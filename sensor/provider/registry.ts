@@ -80,12 +80,15 @@ const adapterOwningPath = rememberedText((path: string): ProviderAdapter | null 
  * for a POST, which is what every adapter's `recognises` says (a test holds the two in step).
  */
 export function findAdapter(exchange: HttpExchange): ProviderAdapter | undefined {
-  if (exchange.request.method.toUpperCase() !== 'POST') return undefined;
-  return adapterOwningPath(exchange.request.path) ?? undefined;
+  return adapterOwningRequest(exchange.request.method, exchange.request.path) ?? undefined;
 }
 
-/** True when some adapter could own a request with this head; every LLM API call is a POST. */
+/** True when some adapter could own a request with this head. */
 export function isLlmRequestHead(head: RequestHead): boolean {
-  if (head.method.toUpperCase() !== 'POST') return false;
-  return adapterOwningPath(head.path) !== null;
+  return adapterOwningRequest(head.method, head.path) !== null;
+}
+
+/** Every LLM API call is a POST. */
+function adapterOwningRequest(method: string, path: string): ProviderAdapter | null {
+  return method.toUpperCase() === 'POST' ? adapterOwningPath(path) : null;
 }

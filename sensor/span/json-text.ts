@@ -9,7 +9,7 @@
  * everything else here falls back to.
  */
 import { loadNativeAddon } from '../common/native-addon';
-import { remembered } from '../common/remembered';
+import { rememberedText } from '../common/remembered';
 
 /** Strings shorter than this are checked here, character by character; longer ones by the addon (~0.2 µs a call). */
 const SHORT_STRING = 32;
@@ -89,9 +89,10 @@ export function arrayText(items: readonly unknown[]): string {
 
 /**
  * `"key":` for member names seen before: the same few (role, parts, type, content) open every member of every
- * message, and writing each again cost more than the lookup.
+ * message, and writing each again cost more than the lookup. Names come from the provider's JSON too (tool call
+ * arguments), so only short ones are kept.
  */
-const memberPrefix = remembered((key: string): string => `${jsonString(key)}:`, 1024);
+const memberPrefix = rememberedText((key: string): string => `${jsonString(key)}:`, 1024, 64);
 
 function objectText(object: Record<string, unknown>): string {
   let text = '{';
@@ -99,7 +100,7 @@ function objectText(object: Record<string, unknown>): string {
     const member = jsonText(object[key]);
     // As JSON.stringify: a member with no JSON form is left out.
     if (member === undefined) continue;
-    text += text.length === 1 ? memberPrefix(key) + member : ',' + memberPrefix(key) + member;
+    text += (text.length === 1 ? '' : ',') + memberPrefix(key) + member;
   }
   return text + '}';
 }

@@ -3,10 +3,10 @@
  * independently and paired first-in first-out, which is what keep-alive and pipelining guarantee on the wire.
  */
 import type { Direction } from '../../capture/capture-event';
-import { remembered } from '../../common/remembered';
+import { rememberedText } from '../../common/remembered';
 import type { ConnectionDecoder, ConnectionEndReason, HttpDecoderOptions, RequestHead } from '../connection-decoder';
 import { decodeContentEncoding } from '../content-encoding';
-import { isCredentialHeader, stripCredentialAuthority, stripCredentialQuery } from '../credentials';
+import { isAuthorityHeader, isCredentialHeader, stripCredentialAuthority, stripCredentialQuery } from '../credentials';
 import type { ConnectionContext, HeaderMap, HttpExchange } from '../http-exchange';
 import { type BodyFraming, MessageFramer, type MessageSink } from './message-framer';
 
@@ -15,6 +15,8 @@ const MAX_PENDING_EXCHANGES = 128;
 
 const TOKEN_CHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DIGITS = /^[0-9]+$/;
+/** Field names longer than this (none a real client sends) are not remembered. */
+const MAX_REMEMBERED_NAME_LENGTH = 128;
 
 /**
  * A body that keeps at most `limit` bytes. A body that arrives whole in one captured chunk (most bodies of a known
@@ -108,16 +110,23 @@ interface FieldName {
   name: string;
   /** A credential field (`Authorization`, `x-api-key`, SigV4 parts, cookies): dropped as it is read. */
   credential: boolean;
+  /** `Host`: its value is kept without user-info. */
+  authority: boolean;
 }
 
 /**
- * The field name, or null when it holds characters a field name may not; remembered per raw name, as the same few
- * names come on every message.
+ * The field name, or null when it holds characters a field name may not; remembered per raw name (names a peer
+ * makes longer than any real one are judged each time), as the same few names come on every message. What a
+ * credential is, credentials.ts decides.
  */
-const fieldName = remembered((raw: string): FieldName | null => {
-  const name = raw.toLowerCase();
-  return TOKEN_CHAR.test(name) ? { name, credential: isCredentialHeader(name) } : null;
-}, 1024);
+const fieldName = rememberedText(
+  (raw: string): FieldName | null => {
+    const name = raw.toLowerCase();
+    return TOKEN_CHAR.test(name) ? { name, credential: isCredentialHeader(name), authority: isAuthorityHeader(name) } : null;
+  },
+  1024,
+  MAX_REMEMBERED_NAME_LENGTH,
+);
 
 /** Where a line of the head ends without its CR, if it has one. */
 function lineContentEnd(text: string, start: number, end: number): number {
@@ -170,7 +179,7 @@ function parseHead(bytes: Buffer, start: number, end: number, wantAllHeaders: bo
     // A credential field is never kept; a continuation of one is dropped with it (it is not in `headers`).
     if (field.credential || (!wantAllHeaders && name !== 'content-length' && name !== 'transfer-encoding')) continue;
     let value = trimmedSlice(text, colon + 1, contentEnd);
-    if (name === 'host') value = stripCredentialAuthority(value);
+    if (field.authority) value = stripCredentialAuthority(value);
     headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
   }
   return { startLine, headers };
