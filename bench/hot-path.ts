@@ -18,11 +18,13 @@ import { otlpProtobufBatchCodec } from '../sensor/exporters/otlp-spans';
 import { MemoryQueue } from '../sensor/exporters/spool';
 import type { SpanExporter } from '../sensor/exporters/span-exporter';
 import { newHttpDecodeStats } from '../sensor/http/connection-decoder';
-import { SpanEnricher } from '../sensor/pipeline/enrich/span-enricher';
+import type { HttpExchange } from '../sensor/http/http-exchange';
+import { SpanEnricher, type SpanOrigin } from '../sensor/pipeline/enrich/span-enricher';
 import { PrivacyStage } from '../sensor/pipeline/privacy/privacy-stage';
 import { SpanPipeline } from '../sensor/pipeline/span-pipeline';
 import { isLlmRequestHead } from '../sensor/provider/registry';
 import type { GenAiSpan } from '../sensor/span/gen-ai-span';
+import { ExchangeGroups } from '../sensor/span/exchange-groups';
 import { spanFromExchange } from '../sensor/span/span-from-exchange';
 import { ConnectionStreams } from '../sensor/streams/connection-streams';
 import { median, parseNumericOptions } from './support/processes';
@@ -125,6 +127,22 @@ export async function measureHotPath(options: HotPathOptions, log: (line: string
     logger: silentLogger(),
     onSpan: () => spans++,
   });
+  // As the sensor runs it: exchanges reach the span stage in groups.
+  let spanStageFailure: unknown;
+  const exchanges = new ExchangeGroups<HttpExchange>({
+    handleGroup: (group) => {
+      const spans: GenAiSpan[] = [];
+      const origins: SpanOrigin[] = [];
+      for (const exchange of group) {
+        const outcome = spanFromExchange(exchange);
+        if (outcome.kind !== 'span') continue;
+        spans.push(outcome.span);
+        origins.push({ pid: exchange.connection.pid, comm: exchange.connection.comm });
+      }
+      pipeline.submitGroup(spans, origins);
+    },
+    onError: (error) => (spanStageFailure ??= error),
+  });
   const streams = new ConnectionStreams({
     idleTimeoutMs: 60_000,
     maxConnections: 1024,
@@ -132,10 +150,7 @@ export async function measureHotPath(options: HotPathOptions, log: (line: string
       limits: config.http,
       stats: newHttpDecodeStats(),
       isInteresting: isLlmRequestHead,
-      onExchange: (exchange) => {
-        const outcome = spanFromExchange(exchange);
-        if (outcome.kind === 'span') pipeline.submit(outcome.span, { pid: exchange.connection.pid, comm: exchange.connection.comm });
-      },
+      onExchange: (exchange) => exchanges.push(exchange),
     },
   });
 
@@ -159,6 +174,7 @@ export async function measureHotPath(options: HotPathOptions, log: (line: string
       streams.push({ ...event, data: Buffer.from(event.data) });
       if ((index & 255) === 255) await settle();
     }
+    exchanges.flush();
     // The exporter's batch timer is unref'd: cut the last batch so every span's hand-off settles.
     exporter.flush();
     await pipeline.drain();
@@ -191,6 +207,7 @@ export async function measureHotPath(options: HotPathOptions, log: (line: string
     const sensorYoungCollections = youngCollections;
     const baselineMs = await baselinePass();
     const made = spans - spansBefore;
+    if (spanStageFailure !== undefined) throw new Error(`round ${round + 1}: the span stage failed: ${(spanStageFailure as Error).message}`);
     if (made !== options.calls) throw new Error(`round ${round + 1}: ${made} spans for ${options.calls} calls`);
     const result = {
       sensorMicrosPerCall: (sensorMs * 1000) / options.calls,
