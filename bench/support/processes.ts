@@ -49,11 +49,23 @@ export function run(command: string, args: string[]): Promise<string> {
   });
 }
 
-export async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+/**
+ * Stops a child and waits for it to exit; one that outlives `graceMs` after the signal is killed. bpftrace has been
+ * seen to sleep through the SIGINT that ends it (once in a full bench run), which hung the bench.
+ */
+export async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT', graceMs = 15_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('close', resolve));
   child.kill(signal);
-  await exited;
+  const timer = setTimeout(() => {
+    console.error(`bench: ${child.spawnfile} (pid ${child.pid}) did not exit ${graceMs / 1000} s after ${signal}; killing it`);
+    child.kill('SIGKILL');
+  }, graceMs);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** CPU seconds (user + system, every thread) a process has used so far. */
