@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 
-export const ROOT = path.resolve(__dirname, '..', '..', '..');
+/** The repository: this file runs compiled from dist/bench/support, and from bench/support in the tests. */
+export const ROOT = fs.existsSync(path.resolve(__dirname, '..', '..', 'cdk.json')) ? path.resolve(__dirname, '..', '..') : path.resolve(__dirname, '..', '..', '..');
 
 /** `--name value` pairs over defaults; unknown names and values that are not positive numbers are refused. */
 export function parseNumericOptions<T extends Record<string, number>>(argv: string[], defaults: T): T {
