@@ -24,7 +24,7 @@ export interface ExchangeGroupsOptions<T> {
 
 export class ExchangeGroups<T> {
   private queued: T[] = [];
-  /** The array handed to `handle` during a flush, swapped with `queued` so neither is reallocated per group. */
+  /** The array handed to `handleGroup` during a flush, swapped with `queued` so neither is reallocated per group. */
   private spare: T[] = [];
   private flushScheduled = false;
   /** Exchanges pushed while a flush runs are handled by that flush, not by a nested one. */
