@@ -14,11 +14,14 @@ import {
 } from './content';
 import { looksLikeSse, pathOnly } from './exchange-facts';
 import {
-  arrayField,
-  booleanField,
+  asArray,
+  asBoolean,
+  asCount,
+  asNumber,
+  asObject,
+  asString,
   countField,
   isObject,
-  numberField,
   objectField,
   readJsonObjectBody,
   stringField,
@@ -68,28 +71,31 @@ function parseMessagesCall(exchange: HttpExchange): LlmCall {
 }
 
 function readRequest(body: JsonObject, call: LlmCall): void {
-  const messages = arrayField(body, 'messages');
+  const messages = asArray(body.messages);
   if (!messages) throw new ProviderParseError(ADAPTER, 'request has no "messages" array');
-  const model = stringField(body, 'model');
+  const model = asString(body.model);
   if (model) call.requestModel = model;
-  call.stream = booleanField(body, 'stream') ?? false;
-  call.temperature = numberField(body, 'temperature');
-  call.topP = numberField(body, 'top_p');
-  call.maxTokens = countField(body, 'max_tokens');
+  call.stream = asBoolean(body.stream) ?? false;
+  call.temperature = asNumber(body.temperature);
+  call.topP = asNumber(body.top_p);
+  call.maxTokens = asCount(body.max_tokens);
   call.requestMessageCount = messages.length;
   call.systemInstructions = systemInstructions(body.system);
   call.hasSystemPrompt = call.systemInstructions.length > 0;
   call.requestToolsUsed =
-    (arrayField(body, 'tools')?.length ?? 0) > 0 ||
-    messages.some((m) => (arrayField(m, 'content') ?? []).some((block) => isToolBlock(stringField(block, 'type'))));
-  call.inputMessages = messages.map((m) => message(stringField(m, 'role') ?? 'user', contentParts(isObject(m) ? m.content : undefined)));
+    (asArray(body.tools)?.length ?? 0) > 0 ||
+    messages.some((m) => (asArray(asObject(m)?.content) ?? []).some((block) => isToolBlock(asString(asObject(block)?.type))));
+  call.inputMessages = messages.map((m) => {
+    const object = asObject(m);
+    return message(asString(object?.role) ?? 'user', contentParts(object?.content));
+  });
 }
 
 /** `system` is a string or a list of text blocks (with cache_control); both become text parts. */
 function systemInstructions(system: unknown): MessagePart[] {
   if (typeof system === 'string') return system ? [textPart(system)] : [];
   if (!Array.isArray(system)) return [];
-  return system.map((block) => stringField(block, 'text')).filter((text): text is string => text !== undefined).map(textPart);
+  return system.map((block) => asString(asObject(block)?.text)).filter((text): text is string => text !== undefined).map(textPart);
 }
 
 function isToolBlock(type: string | undefined): boolean {
@@ -103,12 +109,13 @@ function contentParts(content: unknown): MessagePart[] {
 }
 
 function blockPart(block: unknown): MessagePart {
-  const type = stringField(block, 'type') ?? 'unknown';
+  const object = asObject(block);
+  const type = asString(object?.type) ?? 'unknown';
   switch (type) {
     case 'text':
-      return textPart(stringField(block, 'text') ?? '');
+      return textPart(asString(object?.text) ?? '');
     case 'thinking':
-      return reasoningPart(stringField(block, 'thinking') ?? '');
+      return reasoningPart(asString(object?.thinking) ?? '');
     case 'tool_use':
     case 'server_tool_use':
       return toolCallPart(stringField(block, 'id'), stringField(block, 'name'), (block as JsonObject).input);
@@ -127,20 +134,20 @@ function blockPart(block: unknown): MessagePart {
 
 /** A complete `message` object: the non-streamed response, or `message_start`'s snapshot. */
 function readMessage(body: JsonObject, call: LlmCall): void {
-  const content = arrayField(body, 'content');
-  if (!content && stringField(body, 'type') !== 'message') throw new ProviderParseError(ADAPTER, 'response has no "content" array');
+  const content = asArray(body.content);
+  if (!content && asString(body.type) !== 'message') throw new ProviderParseError(ADAPTER, 'response has no "content" array');
   readIdentity(body, call);
-  call.usage = readUsage(objectField(body, 'usage'), {});
-  const stopReason = stringField(body, 'stop_reason');
+  call.usage = readUsage(asObject(body.usage), {});
+  const stopReason = asString(body.stop_reason);
   call.finishReasons = stopReason ? [stopReason] : [];
-  call.responseToolCalls = (content ?? []).filter((block) => stringField(block, 'type') === 'tool_use').length;
-  call.outputMessages = [message(stringField(body, 'role') ?? 'assistant', (content ?? []).map(blockPart), stopReason)];
+  call.responseToolCalls = (content ?? []).filter((block) => asString(asObject(block)?.type) === 'tool_use').length;
+  call.outputMessages = [message(asString(body.role) ?? 'assistant', (content ?? []).map(blockPart), stopReason)];
 }
 
 function readIdentity(body: JsonObject, call: LlmCall): void {
-  const id = stringField(body, 'id');
+  const id = asString(body.id);
   if (id) call.messageId = id;
-  const model = stringField(body, 'model');
+  const model = asString(body.model);
   if (model) call.responseModel = model;
 }
 
@@ -149,10 +156,10 @@ function readIdentity(body: JsonObject, call: LlmCall): void {
  * `previous` carries counts from `message_start` that a later `message_delta` may not repeat.
  */
 function readUsage(usage: JsonObject | undefined, previous: TokenUsage): TokenUsage {
-  const uncached = countField(usage, 'input_tokens');
-  const cacheRead = countField(usage, 'cache_read_input_tokens') ?? previous.cacheReadInputTokens;
-  const cacheCreation = countField(usage, 'cache_creation_input_tokens') ?? previous.cacheCreationInputTokens;
-  const output = countField(usage, 'output_tokens') ?? previous.outputTokens;
+  const uncached = asCount(usage?.input_tokens);
+  const cacheRead = asCount(usage?.cache_read_input_tokens) ?? previous.cacheReadInputTokens;
+  const cacheCreation = asCount(usage?.cache_creation_input_tokens) ?? previous.cacheCreationInputTokens;
+  const output = asCount(usage?.output_tokens) ?? previous.outputTokens;
   const result: TokenUsage = {};
   const priorUncached =
     previous.inputTokens === undefined ? undefined : previous.inputTokens - (previous.cacheReadInputTokens ?? 0) - (previous.cacheCreationInputTokens ?? 0);

@@ -22,6 +22,12 @@ import {
 import { contentType, looksLikeSse, pathOnly, queryParameter } from './exchange-facts';
 import {
   arrayField,
+  asArray,
+  asBoolean,
+  asCount,
+  asNumber,
+  asObject,
+  asString,
   booleanField,
   codeField,
   countField,
@@ -149,11 +155,11 @@ function operationOf(api: OpenAiRoute['api']): LlmCall['operation'] {
 // ---- requests ----
 
 function readRequest(api: OpenAiRoute['api'], body: JsonObject, call: LlmCall): void {
-  const model = stringField(body, 'model');
+  const model = asString(body.model);
   if (model) call.requestModel = model;
-  call.stream = booleanField(body, 'stream') ?? false;
-  call.temperature = numberField(body, 'temperature');
-  call.topP = numberField(body, 'top_p');
+  call.stream = asBoolean(body.stream) ?? false;
+  call.temperature = asNumber(body.temperature);
+  call.topP = asNumber(body.top_p);
   switch (api) {
     case 'chat':
       return readChatRequest(body, call);
@@ -172,16 +178,16 @@ function readRequest(api: OpenAiRoute['api'], body: JsonObject, call: LlmCall): 
 }
 
 function readChatRequest(body: JsonObject, call: LlmCall): void {
-  const messages = arrayField(body, 'messages');
+  const messages = asArray(body.messages);
   if (!messages) throw shapeError('chat request has no "messages" array');
-  call.maxTokens = countField(body, 'max_completion_tokens') ?? countField(body, 'max_tokens');
-  call.choiceCount = countField(body, 'n');
+  call.maxTokens = asCount(body.max_completion_tokens) ?? asCount(body.max_tokens);
+  call.choiceCount = asCount(body.n);
   call.requestMessageCount = messages.length;
-  call.hasSystemPrompt = messages.some((m) => isInstructionRole(stringField(m, 'role')));
+  call.hasSystemPrompt = messages.some((m) => isInstructionRole(asString(asObject(m)?.role)));
   call.requestToolsUsed =
-    nonEmpty(arrayField(body, 'tools')) ||
-    nonEmpty(arrayField(body, 'functions')) ||
-    messages.some((m) => stringField(m, 'role') === 'tool' || nonEmpty(arrayField(m, 'tool_calls')));
+    nonEmpty(asArray(body.tools)) ||
+    nonEmpty(asArray(body.functions)) ||
+    messages.some((m) => asString(asObject(m)?.role) === 'tool' || nonEmpty(asArray(asObject(m)?.tool_calls)));
   call.inputMessages = messages.map(chatMessage);
 }
 
@@ -217,18 +223,19 @@ function readResponsesRequest(body: JsonObject, call: LlmCall): void {
 }
 
 function chatMessage(raw: unknown): ChatMessage {
-  const role = stringField(raw, 'role') ?? 'user';
-  const content = isObject(raw) ? raw.content : undefined;
+  const object = asObject(raw);
+  const role = asString(object?.role) ?? 'user';
+  const content = object?.content;
   if (role === 'tool' || role === 'function') {
-    const id = stringField(raw, 'tool_call_id') ?? stringField(raw, 'name');
+    const id = asString(object?.tool_call_id) ?? asString(object?.name);
     return message('tool', [toolCallResponsePart(id, toolResponse(content))]);
   }
   const parts = contentParts(content);
-  for (const call of arrayField(raw, 'tool_calls') ?? []) {
+  for (const call of asArray(object?.tool_calls) ?? []) {
     const fn = objectField(call, 'function');
     parts.push(toolCallPart(stringField(call, 'id'), stringField(fn, 'name'), fn?.arguments));
   }
-  const legacyCall = objectField(raw, 'function_call');
+  const legacyCall = asObject(object?.function_call);
   if (legacyCall) parts.push(toolCallPart(undefined, stringField(legacyCall, 'name'), legacyCall.arguments));
   return message(role, parts);
 }
@@ -243,8 +250,9 @@ function contentParts(content: unknown): MessagePart[] {
       parts.push(textPart(part));
       continue;
     }
-    const type = stringField(part, 'type') ?? 'unknown';
-    const text = stringField(part, 'text') ?? stringField(part, 'refusal');
+    const object = asObject(part);
+    const type = asString(object?.type) ?? 'unknown';
+    const text = asString(object?.text) ?? asString(object?.refusal);
     if (text !== undefined && ['text', 'input_text', 'output_text', 'refusal'].includes(type)) parts.push(textPart(text));
     else if (type === 'image_url' || type === 'input_image') parts.push(imagePart(part));
     else if (type === 'input_audio') parts.push(opaquePart('blob', { modality: 'audio' }));
@@ -302,40 +310,41 @@ function readResponse(api: OpenAiRoute['api'], exchange: HttpExchange, call: Llm
 }
 
 function readChoicesResponse(body: JsonObject, call: LlmCall): void {
-  const choices = arrayField(body, 'choices');
+  const choices = asArray(body.choices);
   if (!choices && !call.error) throw shapeError('response has no "choices" array');
   readResponseIdentity(body, call);
-  call.usage = readUsage(objectField(body, 'usage'));
+  call.usage = readUsage(asObject(body.usage));
   if (call.choiceCount === undefined && choices) call.choiceCount = choices.length;
-  for (const choice of choices ?? []) {
-    const finishReason = stringField(choice, 'finish_reason');
+  for (const entry of choices ?? []) {
+    const choice = asObject(entry);
+    const finishReason = asString(choice?.finish_reason);
     if (finishReason) call.finishReasons.push(finishReason);
-    const text = stringField(choice, 'text');
+    const text = asString(choice?.text);
     if (text !== undefined) {
       call.outputMessages.push(message('assistant', [textPart(text)], finishReason));
       continue;
     }
-    const reply = objectField(choice, 'message');
+    const reply = asObject(choice?.message);
     const parts = contentParts(reply?.content);
-    const refusal = stringField(reply, 'refusal');
+    const refusal = asString(reply?.refusal);
     if (refusal) parts.push(textPart(refusal));
-    const reasoning = stringField(reply, 'reasoning_content');
+    const reasoning = asString(reply?.reasoning_content);
     if (reasoning) parts.unshift(reasoningPart(reasoning));
-    for (const toolCall of arrayField(reply, 'tool_calls') ?? []) {
+    for (const toolCall of asArray(reply?.tool_calls) ?? []) {
       const fn = objectField(toolCall, 'function');
       parts.push(toolCallPart(stringField(toolCall, 'id'), stringField(fn, 'name'), fn?.arguments));
       call.responseToolCalls++;
     }
-    call.outputMessages.push(message(stringField(reply, 'role') ?? 'assistant', parts, finishReason));
+    call.outputMessages.push(message(asString(reply?.role) ?? 'assistant', parts, finishReason));
   }
 }
 
 function readResponseIdentity(body: JsonObject, call: LlmCall): void {
-  const id = stringField(body, 'id');
+  const id = asString(body.id);
   if (id) call.messageId = id;
-  const model = stringField(body, 'model');
+  const model = asString(body.model);
   if (model) call.responseModel = model;
-  const fingerprint = stringField(body, 'system_fingerprint');
+  const fingerprint = asString(body.system_fingerprint);
   if (fingerprint) call.systemFingerprint = fingerprint;
 }
 
@@ -404,13 +413,13 @@ function responsesFinishReason(body: JsonObject, output: unknown[]): string | un
 function readUsage(usage: JsonObject | undefined): TokenUsage {
   const result: TokenUsage = {};
   if (!usage) return result;
-  const input = countField(usage, 'prompt_tokens') ?? countField(usage, 'input_tokens');
-  const output = countField(usage, 'completion_tokens') ?? countField(usage, 'output_tokens');
-  const total = countField(usage, 'total_tokens');
-  const inputDetails = objectField(usage, 'prompt_tokens_details') ?? objectField(usage, 'input_tokens_details');
-  const outputDetails = objectField(usage, 'completion_tokens_details') ?? objectField(usage, 'output_tokens_details');
-  const cached = countField(inputDetails, 'cached_tokens');
-  const reasoning = countField(outputDetails, 'reasoning_tokens');
+  const input = asCount(usage.prompt_tokens) ?? asCount(usage.input_tokens);
+  const output = asCount(usage.completion_tokens) ?? asCount(usage.output_tokens);
+  const total = asCount(usage.total_tokens);
+  const inputDetails = asObject(usage.prompt_tokens_details) ?? asObject(usage.input_tokens_details);
+  const outputDetails = asObject(usage.completion_tokens_details) ?? asObject(usage.output_tokens_details);
+  const cached = asCount(inputDetails?.cached_tokens);
+  const reasoning = asCount(outputDetails?.reasoning_tokens);
   if (input !== undefined) result.inputTokens = input;
   if (output !== undefined) result.outputTokens = output;
   if (total !== undefined) result.totalTokens = total;
@@ -442,29 +451,30 @@ function readStream(api: OpenAiRoute['api'], exchange: HttpExchange, call: LlmCa
 function readChunkStream(chunks: JsonObject[], call: LlmCall): void {
   const choices = new Map<number, StreamedChoice>();
   for (const chunk of chunks) {
-    const error = objectField(chunk, 'error');
+    const error = asObject(chunk.error);
     if (error) call.error = errorFrom(error, call.httpStatus ?? 200);
     if (!call.messageId || !call.responseModel || !call.systemFingerprint) readResponseIdentity(chunk, call);
-    const usage = objectField(chunk, 'usage');
+    const usage = asObject(chunk.usage);
     if (usage) call.usage = readUsage(usage);
-    const chunkChoices = arrayField(chunk, 'choices') ?? [];
+    const chunkChoices = asArray(chunk.choices) ?? [];
     chunkChoices.forEach((raw, position) => {
-      const choice = choiceAt(choices, countField(raw, 'index') ?? position);
-      const text = stringField(raw, 'text');
+      const entry = asObject(raw);
+      const choice = choiceAt(choices, asCount(entry?.index) ?? position);
+      const text = asString(entry?.text);
       if (text !== undefined) choice.text += text;
-      const delta = objectField(raw, 'delta');
-      const role = stringField(delta, 'role');
+      const delta = asObject(entry?.delta);
+      const role = asString(delta?.role);
       if (role) choice.role = role;
-      const content = stringField(delta, 'content');
+      const content = asString(delta?.content);
       if (content) choice.text += content;
-      const reasoning = stringField(delta, 'reasoning_content') ?? stringField(delta, 'reasoning');
+      const reasoning = asString(delta?.reasoning_content) ?? asString(delta?.reasoning);
       if (reasoning) choice.reasoning += reasoning;
-      (arrayField(delta, 'tool_calls') ?? []).forEach((toolCall, toolPosition) => {
+      (asArray(delta?.tool_calls) ?? []).forEach((toolCall, toolPosition) => {
         const fn = objectField(toolCall, 'function');
         const index = countField(toolCall, 'index') ?? toolPosition;
         choice.addToolCallDelta(index, stringField(toolCall, 'id'), stringField(fn, 'name'), stringField(fn, 'arguments'));
       });
-      const finishReason = stringField(raw, 'finish_reason');
+      const finishReason = asString(entry?.finish_reason);
       if (finishReason) choice.finishReason = finishReason;
     });
   }

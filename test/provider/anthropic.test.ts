@@ -175,4 +175,18 @@ describe('Anthropic malformed input', () => {
   it('throws ProviderParseError for a request without messages', () => {
     expect(() => parse({ ...fx.messagesNonStreaming, requestBody: { model: 'claude', prompt: 'x' } })).toThrow(/no "messages" array/);
   });
+
+  it('reads a mistyped field as absent and keeps the rest of the call', () => {
+    const call = parse({
+      ...fx.messagesNonStreaming,
+      requestBody: { model: ['claude'], stream: 1, temperature: null, max_tokens: 10.5, system: [null, { text: 'be brief' }], messages: [null, { role: 5, content: [null, { type: 'text', text: 'hi' }] }] },
+      responseBody: { type: 'message', id: 7, model: 'claude-sonnet-4', role: 'assistant', content: [null, { type: 'text', text: 'ok' }], stop_reason: 3, usage: { input_tokens: -2, output_tokens: 5, cache_read_input_tokens: 1.5 } },
+    });
+    expect(call.requestModel).toBeUndefined();
+    expect(call).toMatchObject({ stream: false, temperature: undefined, maxTokens: undefined, responseModel: 'claude-sonnet-4', hasSystemPrompt: true, requestMessageCount: 2 });
+    expect(call.messageId).toBeUndefined();
+    expect(call.inputMessages.map((m) => m.role)).toEqual(['user', 'user']);
+    expect(call.finishReasons).toEqual([]);
+    expect(call.usage).toEqual({ outputTokens: 5 });
+  });
 });

@@ -426,6 +426,29 @@ describe('OpenAI malformed input', () => {
     expect(call.outputMessages).toEqual([]);
   });
 
+  it('reads a mistyped field as absent and keeps the rest of the call (fields read at their call site)', () => {
+    const call = parse({
+      ...fx.chatNonStreaming,
+      requestBody: { model: 42, stream: 'yes', temperature: '0.2', top_p: Infinity, max_tokens: -5, n: 1.5, messages: [null, 7, { role: 3, content: 'hi' }, { role: 'system', content: 'be brief' }] },
+      responseBody: {
+        id: ['x'],
+        model: 'gpt-4o-mini',
+        choices: [null, { finish_reason: 9, message: { role: null, content: 'ok' } }],
+        usage: { prompt_tokens: 12.5, completion_tokens: -1, total_tokens: 'many', prompt_tokens_details: { cached_tokens: 4 } },
+      },
+    });
+    expect(call.requestModel).toBeUndefined();
+    expect(call).toMatchObject({ stream: false, temperature: undefined, topP: undefined, maxTokens: undefined, choiceCount: 2 });
+    expect(call.messageId).toBeUndefined();
+    expect(call.responseModel).toBe('gpt-4o-mini');
+    expect(call.requestMessageCount).toBe(4);
+    expect(call.hasSystemPrompt).toBe(true);
+    expect(call.inputMessages.map((m) => m.role)).toEqual(['user', 'user', 'user', 'system']);
+    expect(call.finishReasons).toEqual([]);
+    expect(call.outputMessages.map((m) => m.role)).toEqual(['assistant', 'assistant']);
+    expect(call.usage).toEqual({ cacheReadInputTokens: 4 });
+  });
+
   it('throws ProviderParseError for an event stream without JSON events', () => {
     expect(() => parse({ ...fx.chatStreaming, responseHeaders: SSE_HEADERS, responseBody: 'data: not json\n\n' })).toThrow(ProviderParseError);
   });
