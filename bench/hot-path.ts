@@ -19,12 +19,12 @@ import { MemoryQueue } from '../sensor/exporters/spool';
 import type { SpanExporter } from '../sensor/exporters/span-exporter';
 import { newHttpDecodeStats } from '../sensor/http/connection-decoder';
 import type { HttpExchange } from '../sensor/http/http-exchange';
-import { SpanEnricher, type SpanOrigin } from '../sensor/pipeline/enrich/span-enricher';
+import { SpanEnricher } from '../sensor/pipeline/enrich/span-enricher';
 import { PrivacyStage } from '../sensor/pipeline/privacy/privacy-stage';
 import { SpanPipeline } from '../sensor/pipeline/span-pipeline';
 import { isLlmRequestHead } from '../sensor/provider/registry';
 import type { GenAiSpan } from '../sensor/span/gen-ai-span';
-import { ExchangeGroups } from '../sensor/span/exchange-groups';
+import { ExchangeGroups, spansOfGroup } from '../sensor/span/exchange-groups';
 import { spanFromExchange } from '../sensor/span/span-from-exchange';
 import { ConnectionStreams } from '../sensor/streams/connection-streams';
 import { median, parseNumericOptions } from './support/processes';
@@ -129,19 +129,17 @@ export async function measureHotPath(options: HotPathOptions, log: (line: string
   });
   // As the sensor runs it: exchanges reach the span stage in groups.
   let spanStageFailure: unknown;
+  const failed = (error: unknown) => (spanStageFailure ??= error);
+  const spanOf = (exchange: HttpExchange) => {
+    const outcome = spanFromExchange(exchange);
+    return outcome.kind === 'span' ? outcome.span : undefined;
+  };
   const exchanges = new ExchangeGroups<HttpExchange>({
     handleGroup: (group) => {
-      const spans: GenAiSpan[] = [];
-      const origins: SpanOrigin[] = [];
-      for (const exchange of group) {
-        const outcome = spanFromExchange(exchange);
-        if (outcome.kind !== 'span') continue;
-        spans.push(outcome.span);
-        origins.push({ pid: exchange.connection.pid, comm: exchange.connection.comm });
-      }
+      const { spans, origins } = spansOfGroup(group, spanOf, failed);
       pipeline.submitGroup(spans, origins);
     },
-    onError: (error) => (spanStageFailure ??= error),
+    onError: failed,
   });
   const streams = new ConnectionStreams({
     idleTimeoutMs: 60_000,

@@ -41,49 +41,41 @@ export function asBoolean(value: unknown): boolean | undefined {
   return typeof value === 'boolean' ? value : undefined;
 }
 
+/** `parent[key]` when `parent` is an object; the `...Field` readers below are the `as...` readers of it. */
+function fieldOf(parent: unknown, key: string): unknown {
+  return isObject(parent) ? parent[key] : undefined;
+}
+
 export function objectField(parent: unknown, key: string): JsonObject | undefined {
-  if (!isObject(parent)) return undefined;
-  const value = parent[key];
-  return isObject(value) ? value : undefined;
+  return asObject(fieldOf(parent, key));
 }
 
 export function arrayField(parent: unknown, key: string): unknown[] | undefined {
-  if (!isObject(parent)) return undefined;
-  const value = parent[key];
-  return Array.isArray(value) ? value : undefined;
+  return asArray(fieldOf(parent, key));
 }
 
 export function stringField(parent: unknown, key: string): string | undefined {
-  if (!isObject(parent)) return undefined;
-  const value = parent[key];
-  return typeof value === 'string' ? value : undefined;
+  return asString(fieldOf(parent, key));
 }
 
 /** A string, or a number rendered as one (error codes come both ways). */
 export function codeField(parent: unknown, key: string): string | undefined {
-  if (!isObject(parent)) return undefined;
-  const value = parent[key];
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return undefined;
+  const value = fieldOf(parent, key);
+  const number = asNumber(value);
+  return number !== undefined ? String(number) : asString(value);
 }
 
 export function numberField(parent: unknown, key: string): number | undefined {
-  if (!isObject(parent)) return undefined;
-  const value = parent[key];
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+  return asNumber(fieldOf(parent, key));
 }
 
 /** A non-negative integer count (token counts); anything else is treated as absent. */
 export function countField(parent: unknown, key: string): number | undefined {
-  const value = numberField(parent, key);
-  return value !== undefined && Number.isInteger(value) && value >= 0 ? value : undefined;
+  return asCount(fieldOf(parent, key));
 }
 
 export function booleanField(parent: unknown, key: string): boolean | undefined {
-  if (!isObject(parent)) return undefined;
-  const value = parent[key];
-  return typeof value === 'boolean' ? value : undefined;
+  return asBoolean(fieldOf(parent, key));
 }
 
 /** JSON.parse that answers undefined instead of throwing. */

@@ -13,7 +13,7 @@ import { createExporters, type ExporterFanOut } from '../exporters/create-export
 import { newHttpDecodeStats } from '../http/connection-decoder';
 import type { HttpExchange } from '../http/http-exchange';
 import { CostCalculator, PriceTable } from '../pipeline/cost';
-import { SpanEnricher, type SpanOrigin } from '../pipeline/enrich/span-enricher';
+import { SpanEnricher } from '../pipeline/enrich/span-enricher';
 import { GenAiMetrics } from '../pipeline/metrics';
 import { PrivacyStage } from '../pipeline/privacy/privacy-stage';
 import { SpanPipeline } from '../pipeline/span-pipeline';
@@ -21,7 +21,7 @@ import { isLlmRequestHead, llmAuthorityMatcher, llmPathSegments } from '../provi
 import { startOtlpReceiver, type RunningOtlpReceiver } from '../receiver/otlp-receiver';
 import type { GenAiSpan } from '../span/gen-ai-span';
 import { healthReportSpan } from '../span/health-report';
-import { ExchangeGroups } from '../span/exchange-groups';
+import { ExchangeGroups, spansOfGroup } from '../span/exchange-groups';
 import { spanFromExchange } from '../span/span-from-exchange';
 import { ConnectionStreams } from '../streams/connection-streams';
 import { ConnectionJudge } from '../streams/connection-verdicts';
@@ -131,26 +131,10 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
     const reportExchangeError = (error: unknown) => {
       if (exchangeErrorLogLimit.allow()) logger.warn({ err: (error as Error)?.message }, 'an HTTP exchange could not be turned into a span');
     };
-    const groupSpans: GenAiSpan[] = [];
-    const groupOrigins: SpanOrigin[] = [];
     const exchanges = new ExchangeGroups<HttpExchange>({
       handleGroup: (group) => {
-        try {
-          for (const exchange of group) {
-            try {
-              const span = spanOf(exchange);
-              if (span === undefined) continue;
-              groupSpans.push(span);
-              groupOrigins.push({ pid: exchange.connection.pid, comm: exchange.connection.comm });
-            } catch (error) {
-              reportExchangeError(error);
-            }
-          }
-          pipeline.submitGroup(groupSpans, groupOrigins);
-        } finally {
-          groupSpans.length = 0;
-          groupOrigins.length = 0;
-        }
+        const { spans, origins } = spansOfGroup(group, spanOf, reportExchangeError);
+        pipeline.submitGroup(spans, origins);
       },
       onError: reportExchangeError,
     });

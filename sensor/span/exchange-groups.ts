@@ -11,6 +11,9 @@
  * stops (`flush`).
  */
 
+import type { HttpExchange } from '../http/http-exchange';
+import type { GenAiSpan } from './gen-ai-span';
+
 /** Exchanges held before the span stage runs over them: 8-128 measured alike in the replayed path; 4 kept half the gain, 1-2 none. */
 export const EXCHANGE_GROUP_SIZE = 32;
 
@@ -76,4 +79,29 @@ export class ExchangeGroups<T> {
     this.flushScheduled = false;
     this.flush();
   };
+}
+
+/** A group's spans, each with the process it came from (what the pipeline enriches it with), index by index. */
+export interface SpansOfGroup {
+  spans: GenAiSpan[];
+  origins: Array<{ pid: number; comm: string }>;
+}
+
+/**
+ * The span stage over a group: `spanOf` gives an exchange's span, or undefined when it is none (counted by the
+ * caller); an exchange it throws on is reported to `onError` and costs that exchange only.
+ */
+export function spansOfGroup(group: readonly HttpExchange[], spanOf: (exchange: HttpExchange) => GenAiSpan | undefined, onError: (error: unknown) => void): SpansOfGroup {
+  const result: SpansOfGroup = { spans: [], origins: [] };
+  for (const exchange of group) {
+    try {
+      const span = spanOf(exchange);
+      if (span === undefined) continue;
+      result.spans.push(span);
+      result.origins.push({ pid: exchange.connection.pid, comm: exchange.connection.comm });
+    } catch (error) {
+      onError(error);
+    }
+  }
+  return result;
 }

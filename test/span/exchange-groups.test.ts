@@ -1,4 +1,6 @@
-import { EXCHANGE_GROUP_SIZE, ExchangeGroups } from '../../sensor/span/exchange-groups';
+import type { HttpExchange } from '../../sensor/http/http-exchange';
+import type { GenAiSpan } from '../../sensor/span/gen-ai-span';
+import { EXCHANGE_GROUP_SIZE, ExchangeGroups, spansOfGroup } from '../../sensor/span/exchange-groups';
 
 function recorder(size?: number) {
   const groups: number[][] = [];
@@ -86,4 +88,23 @@ test('exchanges completed while a group is handled are handed on by the same flu
   expect(deepest).toBe(1);
   expect(groups).toEqual([[1, 2], [10, 11, 12]]);
   expect(groupsOf.pending).toBe(0);
+});
+
+test('a group\'s spans keep their process beside them; an exchange that is no span or that throws costs itself only', () => {
+  const exchange = (pid: number) => ({ connection: { pid, comm: `p${pid}` } }) as unknown as HttpExchange;
+  const spanOf = (pid: number) => ({ spanId: `span-${pid}` }) as unknown as GenAiSpan;
+  const errors: string[] = [];
+  const { spans, origins } = spansOfGroup(
+    [exchange(1), exchange(2), exchange(3), exchange(4)],
+    (candidate) => {
+      const pid = candidate.connection.pid;
+      if (pid === 2) return undefined;
+      if (pid === 3) throw new Error('a bug for this exchange');
+      return spanOf(pid);
+    },
+    (error) => void errors.push((error as Error).message),
+  );
+  expect(spans.map((span) => span.spanId)).toEqual(['span-1', 'span-4']);
+  expect(origins).toEqual([{ pid: 1, comm: 'p1' }, { pid: 4, comm: 'p4' }]);
+  expect(errors).toEqual(['a bug for this exchange']);
 });
