@@ -3,8 +3,9 @@
  * rounds interleaved (and the order of the sides rotated) so drift on the machine hits every side alike.
  *
  * - Ordinary HTTPS traffic: a node JSON API on loopback, a keep-alive node client, saturated. The sensor against no
- *   sensor (bar: at least 0.98), with empty probes on the same functions shown beside it, and the sensor as older
- *   kernels run it (entry and return probes instead of uprobe sessions).
+ *   sensor (bar: at least 0.98), with empty probes on the same functions shown beside it, empty entry probes alone
+ *   (one trap per call: what any uprobe capture of these calls pays at the least, however little its programs do),
+ *   and the sensor as older kernels run it (entry and return probes instead of uprobe sessions).
  * - An LLM tight loop: the same client posting OpenAI chat completions to the same server. The sensor against empty
  *   bpftrace programs on the same eight functions (uprobe and uretprobe on SSL_write, SSL_write_ex, SSL_read,
  *   SSL_read_ex; bar: at least 0.80), and the sensor's CPU per captured call (user + system, every thread; bar: at
@@ -44,7 +45,7 @@ import { CountingOtlpSink, spansInFile, waitForCount } from './support/span-sink
 import { measureGoOverhead, summariseGo } from './go-overhead';
 import { prepareWorkspace, type Workspace } from './support/workloads';
 
-type Side = 'without' | 'empty probes' | 'sensor' | 'sensor, entry and return probes' | 'sensor, local mode';
+type Side = 'without' | 'empty probes' | 'empty entry probes' | 'sensor' | 'sensor, entry and return probes' | 'sensor, local mode';
 
 export interface SideResult {
   rate: number;
@@ -67,7 +68,7 @@ const EMPTY_PROBE_PROGRAMS = /^SSL_(read|write)(_ex)?$/;
 const SENSOR_PROGRAMS = /^ssl_(read|write)(_ex)?_(entry|return|session)$/;
 
 const SCENARIOS: Scenario[] = [
-  { name: 'ordinary HTTPS API (POST /api/orders)', path: '/api/orders', sides: ['without', 'empty probes', 'sensor', 'sensor, entry and return probes'] },
+  { name: 'ordinary HTTPS API (POST /api/orders)', path: '/api/orders', sides: ['without', 'empty probes', 'empty entry probes', 'sensor', 'sensor, entry and return probes'] },
   { name: 'LLM tight loop (POST /v1/chat/completions)', path: '/v1/chat/completions', sides: ['without', 'empty probes', 'sensor', 'sensor, local mode'] },
 ];
 
@@ -94,8 +95,8 @@ async function measureSide(side: Side, scenario: Scenario, workspace: Workspace,
     return { rate, kernelNanosPerRequest: (after.runTimeNs - before.runTimeNs) / Math.max(1, rate * options.seconds) };
   };
   if (side === 'without') return { rate: await client() };
-  if (side === 'empty probes') {
-    const probes = await startEmptyProbes(process.execPath, OPENSSL_FUNCTIONS);
+  if (side === 'empty probes' || side === 'empty entry probes') {
+    const probes = await startEmptyProbes(process.execPath, OPENSSL_FUNCTIONS, { returns: side === 'empty probes' });
     try {
       return await measured(EMPTY_PROBE_PROGRAMS);
     } finally {
@@ -179,6 +180,7 @@ export function summarise(reports: OverheadReport[]): string[] {
     `ordinary HTTPS API: without ${rate(ordinary, 'without').toFixed(0)}/s, empty probes ${rate(ordinary, 'empty probes').toFixed(0)}/s, sensor ${rate(ordinary, 'sensor').toFixed(0)}/s`,
     `  sensor / without = ${ordinaryRatio.toFixed(3)} (bar >= 0.98: ${ordinaryRatio >= 0.98 ? 'met' : 'NOT met'}); empty probes / without = ${ratio(ordinary, 'empty probes', 'without').toFixed(3)}; sensor / empty probes = ${ratio(ordinary, 'sensor', 'empty probes').toFixed(3)}`,
     `  BPF program time per request, client and server together: empty probes ${kernel(ordinary, 'empty probes').toFixed(0)} ns, sensor ${kernel(ordinary, 'sensor').toFixed(0)} ns`,
+    `  empty entry probes alone (one trap per call, the least a uprobe capture pays) / without = ${ratio(ordinary, 'empty entry probes', 'without').toFixed(3)}; sensor / them = ${ratio(ordinary, 'sensor', 'empty entry probes').toFixed(3)}`,
     `  the sensor with entry and return probes (kernels before 6.13) ${rate(ordinary, 'sensor, entry and return probes').toFixed(0)}/s: / without = ${ratio(ordinary, 'sensor, entry and return probes', 'without').toFixed(3)}; sensor (uprobe sessions) / it = ${ratio(ordinary, 'sensor', 'sensor, entry and return probes').toFixed(3)}`,
   );
   const llmRatio = ratio(llm, 'sensor', 'empty probes');

@@ -165,7 +165,7 @@ export async function measureGoOverhead(workspace: Workspace, port: string, opti
   await run(binary, [workspace.certs.caCertPath, port, '1', String(options.concurrency), String(options.bodyBytes)]); // warm-up
   const report: OverheadReport = {
     scenario: `Go LLM tight loop (net/http, ${points.goVersion}, POST /v1/chat/completions; empty probes at the sensor's ${probeOffsets(points).length} probe points)`,
-    results: { without: [], 'empty probes': [], sensor: [], 'sensor, entry and return probes': [], 'sensor, local mode': [] },
+    results: { without: [], 'empty probes': [], 'empty entry probes': [], sensor: [], 'sensor, entry and return probes': [], 'sensor, local mode': [] },
   };
   log(`${report.scenario}:`);
   for (let round = 0; round < options.rounds; round++) {

@@ -142,10 +142,11 @@ export async function startSensor(work: string, args: string[], configYaml = '')
 
 /**
  * Empty bpftrace programs, uprobe and uretprobe, on the functions the sensor probes: the floor any uprobe-based
- * sensor pays on this kernel, measured beside the sensor in the same run.
+ * sensor pays on this kernel, measured beside the sensor in the same run. `returns: false` attaches the entry
+ * probes alone: one trap per call, the least any capture of these calls can pay.
  */
-export async function startEmptyProbes(binary: string, functions: string[]): Promise<ChildProcess> {
-  const program = functions.map((fn) => `uprobe:${binary}:${fn} {} uretprobe:${binary}:${fn} {}`).join(' ');
+export async function startEmptyProbes(binary: string, functions: string[], { returns = true } = {}): Promise<ChildProcess> {
+  const program = functions.map((fn) => `uprobe:${binary}:${fn} {}${returns ? ` uretprobe:${binary}:${fn} {}` : ''}`).join(' ');
   const child = spawn('bpftrace', ['-e', program], { stdio: ['ignore', 'pipe', 'pipe'] });
   await lineFrom(child, 'stdout', /Attaching \d+ probes?/, 60_000);
   await new Promise((resolve) => setTimeout(resolve, 500)); // attaching is announced just before it is done

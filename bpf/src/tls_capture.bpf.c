@@ -175,10 +175,9 @@ __noinline int judge_write(__u64 buf, __u64 len)
 
 /*
  * The start of a call: judged, and remembered in task storage for its end. Returns the call's kind (CALL_CAPTURE,
- * CALL_MUTED, or 0 when the call is not followed at all) and, when `state_out` is given, the connection's state.
+ * CALL_MUTED, or 0 when the call is not followed at all).
  */
-static __always_inline __u8 remember_call(__u32 direction, __u64 ssl_ptr, __u64 buf, __u64 len, __u64 ex_len_ptr,
-					  struct connection_state **state_out)
+static __always_inline __u8 remember_call(__u32 direction, __u64 ssl_ptr, __u64 buf, __u64 len, __u64 ex_len_ptr)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	if (pid == sensor_pid || !ssl_ptr)
@@ -193,8 +192,6 @@ static __always_inline __u8 remember_call(__u32 direction, __u64 ssl_ptr, __u64 
 	struct connection_state *state = connection_of(&key);
 	if (!state)
 		return 0;
-	if (state_out)
-		*state_out = state;
 	return start_call(call, state, pid, direction, ssl_ptr, buf, len, ex_len_ptr);
 }
 
@@ -239,20 +236,17 @@ static __always_inline int emit_call(__u32 direction, long ret)
 extern bool bpf_session_is_return(void) __ksym;
 
 /*
- * The entry's half: returns 0 when the call's end must run (its bytes are copied, or, on an HTTP/1.1 connection
- * between LLM requests, a read's size is counted), 1 when it need not. A muted write's bytes are counted here, as
- * offered; a read on a muted connection is counted as a call, its size unknown without the return it saves.
+ * The entry's half: returns 0 when the call's end must run (its bytes are copied), 1 when it need not. A muted
+ * write's bytes are counted here, as offered; a muted read (a muted connection, or HTTP/1.1 between LLM requests)
+ * is counted as a call, its size unknown without the return it saves.
  */
 static __always_inline int session_entry(__u32 direction, __u64 ssl_ptr, __u64 buf, __u64 len, __u64 ex_len_ptr)
 {
-	struct connection_state *state = 0;
-	__u8 active = remember_call(direction, ssl_ptr, buf, len, ex_len_ptr, &state);
+	__u8 active = remember_call(direction, ssl_ptr, buf, len, ex_len_ptr);
 	if (active == CALL_CAPTURE)
 		return 0;
 	if (active != CALL_MUTED)
 		return 1;
-	if (direction == TLS_DIRECTION_IN && state && state->verdict == VERDICT_WATCH)
-		return 0;
 	count(COUNTER_MUTED_CALLS, 1);
 	if (direction == TLS_DIRECTION_OUT && len > 0)
 		count(COUNTER_MUTED_BYTES, len);
@@ -296,7 +290,7 @@ int BPF_KPROBE(ssl_read_ex_session, void *ssl, void *buf, size_t num, size_t *re
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_entry, void *ssl, const void *buf, int num)
 {
-	remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num > 0 ? num : 0, 0, 0);
+	remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num > 0 ? num : 0, 0);
 	return 0;
 }
 
@@ -309,7 +303,7 @@ int BPF_KRETPROBE(ssl_write_return, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_entry, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num, (__u64)written, 0);
+	remember_call(TLS_DIRECTION_OUT, (__u64)ssl, (__u64)buf, num, (__u64)written);
 	return 0;
 }
 
@@ -322,7 +316,7 @@ int BPF_KRETPROBE(ssl_write_ex_return, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_entry, void *ssl, void *buf, int num)
 {
-	remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, 0, 0);
+	remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, 0);
 	return 0;
 }
 
@@ -335,7 +329,7 @@ int BPF_KRETPROBE(ssl_read_return, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_entry, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, (__u64)readbytes, 0);
+	remember_call(TLS_DIRECTION_IN, (__u64)ssl, (__u64)buf, 0, (__u64)readbytes);
 	return 0;
 }
 

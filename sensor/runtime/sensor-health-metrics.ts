@@ -31,7 +31,7 @@ const HEALTH_METRICS: Array<[string, string, (s: Snapshot) => number]> = [
   ['sightline_capture_truncated_bytes_total', 'Bytes beyond the per-call capture limit', (s) => s.capture.truncatedBytes],
   ['sightline_capture_read_errors_total', 'User memory the BPF program could not read', (s) => s.capture.readErrors],
   ['sightline_capture_muted_calls_total', 'TLS calls on connections judged not to carry LLM calls: nothing copied', (s) => s.capture.mutedCalls],
-  ['sightline_capture_skipped_bytes_total', 'Plaintext bytes of those calls, never copied out of the kernel (not counted: a muted Go read, which is not waited for, and with uprobe sessions a read on a muted connection, whose return is not probed)', (s) => s.capture.mutedBytes],
+  ['sightline_capture_skipped_bytes_total', 'Plaintext bytes of those calls, never copied out of the kernel (not counted: a muted Go read, which is not waited for, and with uprobe sessions a muted read (a muted connection, or HTTP/1.1 between LLM requests), whose return is not probed)', (s) => s.capture.mutedBytes],
   ['sightline_capture_muted_connections_total', 'Connections muted whole (not HTTP, a server side, HTTP/2 without LLM calls)', (s) => s.capture.verdictsMute],
   ['sightline_capture_watched_connections_total', 'Times an HTTP/1.1 connection went quiet between LLM requests', (s) => s.capture.verdictsWatch],
   ['sightline_capture_followed_connections_total', 'Times a connection was followed for its LLM requests', (s) => s.capture.verdictsFollow],
