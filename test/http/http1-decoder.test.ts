@@ -286,6 +286,37 @@ describe('Http1ConnectionDecoder credentials', () => {
   });
 });
 
+describe('Http1ConnectionDecoder field names met before', () => {
+  it('tells apart names that share the remembered hash: a credential is dropped after a harmless name with its hash, and the other way round', () => {
+    // `x-bQi-key` and `x-api-key` have the same polynomial hash (31 * 'a' + 'p' = 31 * 'b' + 'Q'), as `Aa` and `BB`.
+    const rec = recorder();
+    const decoder = decoderWith(rec);
+    const requests = [
+      ['x-bQi-key: visible-1', 'x-api-key: sk-ant-SECRET-1'],
+      ['x-api-key: sk-ant-SECRET-2', 'x-bQi-key: visible-2'],
+      ['Aa: first', 'BB: second'],
+    ];
+    for (const [index, fields] of requests.entries()) {
+      for (const field of fields) {
+        decoder.push('out', message(`POST /v1/messages HTTP/1.1\nHost: api.anthropic.com\n${field}\nContent-Length: 2`, '{}'), index * 10 + 1);
+        decoder.push('in', message('HTTP/1.1 200 OK\nContent-Length: 2', '{}'), index * 10 + 2);
+      }
+    }
+    const heads = rec.exchanges.map((exchange) => exchange.request.headers);
+    expect(heads).toHaveLength(6);
+    expect(heads[0]['x-bqi-key']).toBe('visible-1');
+    expect(heads[1]).not.toHaveProperty('x-api-key');
+    expect(heads[1]).not.toHaveProperty('x-bqi-key');
+    expect(heads[2]).not.toHaveProperty('x-api-key');
+    expect(heads[3]['x-bqi-key']).toBe('visible-2');
+    expect(heads[4]).toMatchObject({ aa: 'first' });
+    expect(heads[4]).not.toHaveProperty('bb');
+    expect(heads[5]).toMatchObject({ bb: 'second' });
+    expect(heads[5]).not.toHaveProperty('aa');
+    expect(JSON.stringify({ exchanges: rec.exchanges, heads: rec.heads }, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain('SECRET');
+  });
+});
+
 describe('Http1ConnectionDecoder credentials, continued', () => {
   it('drops a credential field whatever its spelling, a folded continuation of it, and a repeated one, on every message of a connection', () => {
     const rec = recorder();

@@ -128,6 +128,29 @@ const fieldName = rememberedText(
   MAX_REMEMBERED_NAME_LENGTH,
 );
 
+/**
+ * Field names met before, by a hash of their raw spelling taken in place in the head's text, each confirmed against
+ * the spelling it was stored with: no string is cut from the line and hashed again for a name seen before. A miss,
+ * or another name with the same hash, takes `fieldName` (and replaces the entry).
+ */
+const knownFieldNames = new Map<number, { raw: string; field: FieldName }>();
+const MAX_KNOWN_FIELD_NAMES = 1024;
+
+function fieldNameAt(text: string, start: number, end: number): FieldName | null {
+  let hash = 0;
+  for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
+  hash &= 0x3fffffff; // a small integer, which a Map hashes without a heap number
+  const known = knownFieldNames.get(hash);
+  if (known !== undefined && known.raw.length === end - start && text.startsWith(known.raw, start)) return known.field;
+  const raw = text.slice(start, end);
+  const field = fieldName(raw);
+  if (field !== null && raw.length <= MAX_REMEMBERED_NAME_LENGTH) {
+    if (knownFieldNames.size >= MAX_KNOWN_FIELD_NAMES) knownFieldNames.clear();
+    knownFieldNames.set(hash, { raw, field });
+  }
+  return field;
+}
+
 /** Where a line of the head ends without its CR, if it has one. */
 function lineContentEnd(text: string, start: number, end: number): number {
   return end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
@@ -172,7 +195,7 @@ function parseHead(bytes: Buffer, start: number, end: number, wantAllHeaders: bo
     }
     const colon = text.indexOf(':', lineStart);
     if (colon <= lineStart || colon >= contentEnd) return 'header line without a field name and colon';
-    const field = fieldName(text.slice(lineStart, colon));
+    const field = fieldNameAt(text, lineStart, colon);
     if (field === null) return 'header field name contains invalid characters';
     const name = field.name;
     lastName = name;
