@@ -8,6 +8,9 @@
  * what Go forbids, and Debian's bpftrace refuses a uprobe inside a function ("compiled without (k|u)probe offset
  * support"), so it could only probe the three entries, fewer hits per call than the sensor pays.
  *
+ * The sensor side runs as the node loop's does: shipping OTLP over TLS with a bearer token to a counting sink, its
+ * CPU per call counted after a second of the same traffic (the sensor's start-up work is not what a call costs).
+ *
  * Called by capture-overhead.ts with its workspace and server.
  */
 import { execFileSync } from 'node:child_process';
@@ -17,7 +20,7 @@ import * as path from 'node:path';
 import { loadAddon, type NativeBpfObject } from '../sensor/capture/bpf-addon';
 import { inspectGoExecutable, type GoTlsProbes } from '../sensor/capture/go-executable';
 import { goProbes } from '../sensor/capture/tls-probes';
-import { ROOT, cpuSeconds, median, medianRoundRatio, metric, run, startSensor, stop } from './support/processes';
+import { ROOT, cpuSeconds, median, medianRoundRatio, metric, run, shipToSink, startSensor, stop } from './support/processes';
 import { CountingOtlpSink, waitForCount } from './support/span-sinks';
 import type { Workspace } from './support/workloads';
 import type { OverheadReport, SideResult } from './capture-overhead';
@@ -130,7 +133,15 @@ function probeOffsets(points: GoTlsProbes): number[] {
   return goProbes(points).map((probe) => probe.offset);
 }
 
-async function measureSide(side: GoSide, client: () => Promise<number>, dir: string, binary: string, points: GoTlsProbes, seconds: number, round: number): Promise<SideResult> {
+/** How one side's client runs: for the measured seconds, and for a second of warm-up. */
+interface GoClient {
+  measured: () => Promise<number>;
+  warmUp: () => Promise<unknown>;
+}
+
+async function measureSide(side: GoSide, clients: GoClient, workspace: Workspace, binary: string, points: GoTlsProbes, seconds: number, round: number): Promise<SideResult> {
+  const client = clients.measured;
+  const dir = workspace.dir;
   if (side === 'without') return { rate: await client() };
   if (side === 'empty probes') {
     const probes = attachEmptyProbes(dir, binary, points);
@@ -142,11 +153,18 @@ async function measureSide(side: GoSide, client: () => Promise<number>, dir: str
   }
   const sideDir = fs.mkdtempSync(path.join(dir, `go-sensor-${round}-`));
   const sink = new CountingOtlpSink();
-  const sensor = await startSensor(sideDir, ['--otlp-endpoint', await sink.start()]);
+  // As the node loop's sensor runs, and the DaemonSet: OTLP over TLS with a bearer token.
+  const shipping = await shipToSink(sideDir, sink, workspace.certs);
+  const sensor = await startSensor(sideDir, shipping.args, shipping.config);
   try {
+    // A second of the same traffic first, as for the node loop: the sensor's start-up work (its first scans of the
+    // new client, compiling the hot path) is not what a call costs.
+    await clients.warmUp();
+    await waitForCount(() => sink.spans, Number.MAX_SAFE_INTEGER, 1000, 10_000);
+    const spansBefore = sink.spans;
     const cpuBefore = cpuSeconds(sensor.pid);
     const rate = await client();
-    const delivered = await waitForCount(() => sink.spans, Math.round(rate * seconds));
+    const delivered = (await waitForCount(() => sink.spans, spansBefore + Math.round(rate * seconds))) - spansBefore;
     const cpu = cpuSeconds(sensor.pid) - cpuBefore;
     const metrics = await sensor.metrics();
     return { rate, spans: delivered, cpuMicrosPerCall: delivered > 0 ? (cpu * 1e6) / delivered : undefined, droppedBytes: metric(metrics, 'sightline_capture_dropped_bytes_total') };
@@ -161,8 +179,11 @@ export async function measureGoOverhead(workspace: Workspace, port: string, opti
   const points = inspectGoExecutable(binary, loadAddon());
   if (!points) throw new Error(`bench: ${binary} has no crypto/tls functions to probe`);
   const args = [workspace.certs.caCertPath, port, String(options.seconds), String(options.concurrency), String(options.bodyBytes)];
-  const client = () => run(binary, args).then(Number);
-  await run(binary, [workspace.certs.caCertPath, port, '1', String(options.concurrency), String(options.bodyBytes)]); // warm-up
+  const clients: GoClient = {
+    measured: () => run(binary, args).then(Number),
+    warmUp: () => run(binary, [workspace.certs.caCertPath, port, '1', String(options.concurrency), String(options.bodyBytes)]),
+  };
+  await clients.warmUp();
   const report: OverheadReport = {
     scenario: `Go LLM tight loop (net/http, ${points.goVersion}, POST /v1/chat/completions; empty probes at the sensor's ${probeOffsets(points).length} probe points)`,
     results: { without: [], 'empty probes': [], 'empty entry probes': [], sensor: [], 'sensor, entry and return probes': [], 'sensor, local mode': [] },
@@ -170,7 +191,7 @@ export async function measureGoOverhead(workspace: Workspace, port: string, opti
   log(`${report.scenario}:`);
   for (let round = 0; round < options.rounds; round++) {
     const order = SIDES.map((_, i) => SIDES[(i + round) % SIDES.length]);
-    for (const side of order) report.results[side].push(await measureSide(side, client, workspace.dir, binary, points, options.seconds, round));
+    for (const side of order) report.results[side].push(await measureSide(side, clients, workspace, binary, points, options.seconds, round));
     log(`  round ${round + 1}: ${SIDES.map((side) => `${side} ${report.results[side][round].rate.toFixed(0)}/s`).join(', ')}`);
   }
   return report;
