@@ -140,18 +140,16 @@ interface GoClient {
 }
 
 async function measureSide(side: GoSide, clients: GoClient, workspace: Workspace, binary: string, points: GoTlsProbes, seconds: number, round: number): Promise<SideResult> {
-  const client = clients.measured;
-  const dir = workspace.dir;
-  if (side === 'without') return { rate: await client() };
+  if (side === 'without') return { rate: await clients.measured() };
   if (side === 'empty probes') {
-    const probes = attachEmptyProbes(dir, binary, points);
+    const probes = attachEmptyProbes(workspace.dir, binary, points);
     try {
-      return { rate: await client() };
+      return { rate: await clients.measured() };
     } finally {
       probes.close();
     }
   }
-  const sideDir = fs.mkdtempSync(path.join(dir, `go-sensor-${round}-`));
+  const sideDir = fs.mkdtempSync(path.join(workspace.dir, `go-sensor-${round}-`));
   const sink = new CountingOtlpSink();
   // As the node loop's sensor runs, and the DaemonSet: OTLP over TLS with a bearer token.
   const shipping = await shipToSink(sideDir, sink, workspace.certs);
@@ -163,7 +161,7 @@ async function measureSide(side: GoSide, clients: GoClient, workspace: Workspace
     await waitForCount(() => sink.spans, Number.MAX_SAFE_INTEGER, 1000, 10_000);
     const spansBefore = sink.spans;
     const cpuBefore = cpuSeconds(sensor.pid);
-    const rate = await client();
+    const rate = await clients.measured();
     const delivered = (await waitForCount(() => sink.spans, spansBefore + Math.round(rate * seconds))) - spansBefore;
     const cpu = cpuSeconds(sensor.pid) - cpuBefore;
     const metrics = await sensor.metrics();

@@ -69,7 +69,6 @@ export function numberField(parent: unknown, key: string): number | undefined {
   return asNumber(fieldOf(parent, key));
 }
 
-/** A non-negative integer count (token counts); anything else is treated as absent. */
 export function countField(parent: unknown, key: string): number | undefined {
   return asCount(fieldOf(parent, key));
 }

@@ -3,7 +3,6 @@
  * independently and paired first-in first-out, which is what keep-alive and pipelining guarantee on the wire.
  */
 import type { Direction } from '../../capture/capture-event';
-import { rememberedText } from '../../common/remembered';
 import type { ConnectionDecoder, ConnectionEndReason, HttpDecoderOptions, RequestHead } from '../connection-decoder';
 import { decodeContentEncoding } from '../content-encoding';
 import { isAuthorityHeader, isCredentialHeader, stripCredentialAuthority, stripCredentialQuery } from '../credentials';
@@ -114,24 +113,17 @@ interface FieldName {
   authority: boolean;
 }
 
-/**
- * The field name, or null when it holds characters a field name may not; remembered per raw name (names a peer
- * makes longer than any real one are judged each time), as the same few names come on every message. What a
- * credential is, credentials.ts decides.
- */
-const fieldName = rememberedText(
-  (raw: string): FieldName | null => {
-    const name = raw.toLowerCase();
-    return TOKEN_CHAR.test(name) ? { name, credential: isCredentialHeader(name), authority: isAuthorityHeader(name) } : null;
-  },
-  1024,
-  MAX_REMEMBERED_NAME_LENGTH,
-);
+/** The field name, or null when it holds characters a field name may not. What a credential is, credentials.ts decides. */
+function judgeFieldName(raw: string): FieldName | null {
+  const name = raw.toLowerCase();
+  return TOKEN_CHAR.test(name) ? { name, credential: isCredentialHeader(name), authority: isAuthorityHeader(name) } : null;
+}
 
 /**
  * Field names met before, by a hash of their raw spelling taken in place in the head's text, each confirmed against
- * the spelling it was stored with: no string is cut from the line and hashed again for a name seen before. A miss,
- * or another name with the same hash, takes `fieldName` (and replaces the entry).
+ * the spelling it was stored with: the same few names come on every message, and a name seen before costs no string
+ * cut from the line, hashed and compared again. A miss, or another name with the same hash, is judged afresh (and
+ * replaces the entry); names a peer makes longer than any real one are judged each time.
  */
 const knownFieldNames = new Map<number, { raw: string; field: FieldName }>();
 const MAX_KNOWN_FIELD_NAMES = 1024;
@@ -143,7 +135,7 @@ function fieldNameAt(text: string, start: number, end: number): FieldName | null
   const known = knownFieldNames.get(hash);
   if (known !== undefined && known.raw.length === end - start && text.startsWith(known.raw, start)) return known.field;
   const raw = text.slice(start, end);
-  const field = fieldName(raw);
+  const field = judgeFieldName(raw);
   if (field !== null && raw.length <= MAX_REMEMBERED_NAME_LENGTH) {
     if (knownFieldNames.size >= MAX_KNOWN_FIELD_NAMES) knownFieldNames.clear();
     knownFieldNames.set(hash, { raw, field });
