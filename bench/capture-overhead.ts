@@ -9,7 +9,8 @@
  * - An LLM tight loop: the same client posting OpenAI chat completions to the same server. The sensor against empty
  *   bpftrace programs on the same eight functions (uprobe and uretprobe on SSL_write, SSL_write_ex, SSL_read,
  *   SSL_read_ex; bar: at least 0.80), and the sensor's CPU per captured call (user + system, every thread; bar: at
- *   most 50 µs), counted at the sink the spans reach.
+ *   most 50 µs), counted at the sink the spans reach. Beside it the sensor at nice 0, competing for the CPU on equal
+ *   terms instead of yielding it (capture.niceness), so what the default priority buys is measured in the same run.
  *
  * - The same LLM loop from a Go client (crypto/tls), against empty probes at the sensor's own probe points
  *   (go-overhead.ts).
@@ -45,7 +46,7 @@ import { CountingOtlpSink, spansInFile, waitForCount } from './support/span-sink
 import { measureGoOverhead, summariseGo } from './go-overhead';
 import { prepareWorkspace, type Workspace } from './support/workloads';
 
-type Side = 'without' | 'empty probes' | 'empty entry probes' | 'sensor' | 'sensor, entry and return probes' | 'sensor, local mode';
+type Side = 'without' | 'empty probes' | 'empty entry probes' | 'sensor' | 'sensor, entry and return probes' | 'sensor, local mode' | 'sensor at nice 0';
 
 export interface SideResult {
   rate: number;
@@ -69,7 +70,7 @@ const SENSOR_PROGRAMS = /^ssl_(read|write)(_ex)?_(entry|return|session)$/;
 
 const SCENARIOS: Scenario[] = [
   { name: 'ordinary HTTPS API (POST /api/orders)', path: '/api/orders', sides: ['without', 'empty probes', 'empty entry probes', 'sensor', 'sensor, entry and return probes'] },
-  { name: 'LLM tight loop (POST /v1/chat/completions)', path: '/v1/chat/completions', sides: ['without', 'empty probes', 'sensor', 'sensor, local mode'] },
+  { name: 'LLM tight loop (POST /v1/chat/completions)', path: '/v1/chat/completions', sides: ['without', 'empty probes', 'sensor', 'sensor, local mode', 'sensor at nice 0'] },
 ];
 
 export interface OverheadOptions extends Record<string, number> {
@@ -109,9 +110,13 @@ async function measureSide(side: Side, scenario: Scenario, workspace: Workspace,
   const spansFile = path.join(sideDir, 'spans.jsonl');
   const local = side === 'sensor, local mode';
   const shipping = local ? { args: ['--otlp-file', spansFile], config: '' } : await shipToSink(sideDir, sink, workspace.certs);
-  // The sensor as on kernels before 6.13: every OpenSSL call gets an entry and a return probe.
-  const probes = side === 'sensor, entry and return probes' ? 'capture:\n  uprobeSessions: false\n' : '';
-  const sensor = await startSensor(sideDir, shipping.args, shipping.config + probes);
+  const sideConfig: Partial<Record<Side, string>> = {
+    // The sensor as on kernels before 6.13: every OpenSSL call gets an entry and a return probe.
+    'sensor, entry and return probes': 'capture:\n  uprobeSessions: false\n',
+    // The sensor competing for the CPU on equal terms with the workloads, not yielding it (capture.niceness).
+    'sensor at nice 0': 'capture:\n  niceness: 0\n',
+  };
+  const sensor = await startSensor(sideDir, shipping.args, shipping.config + (sideConfig[side] ?? ''));
   try {
     const spans = () => (local ? spansInFile(spansFile) : sink.spans);
     // A second of the same traffic first: the sensor's start-up work (its first scans, compiling the hot path) is
@@ -188,8 +193,9 @@ export function summarise(reports: OverheadReport[]): string[] {
     `LLM tight loop: without ${rate(llm, 'without').toFixed(0)}/s, empty probes ${rate(llm, 'empty probes').toFixed(0)}/s, sensor ${rate(llm, 'sensor').toFixed(0)}/s, sensor in local mode ${rate(llm, 'sensor, local mode').toFixed(0)}/s`,
     `  sensor / empty probes = ${llmRatio.toFixed(3)} (bar >= 0.80: ${llmRatio >= 0.8 ? 'met' : 'NOT met'}); local mode / empty probes = ${ratio(llm, 'sensor, local mode', 'empty probes').toFixed(3)}; empty probes / without = ${ratio(llm, 'empty probes', 'without').toFixed(3)}`,
     `  BPF program time per call, client and server together: empty probes ${kernel(llm, 'empty probes').toFixed(0)} ns, sensor ${kernel(llm, 'sensor').toFixed(0)} ns`,
+    `  the sensor at nice 0 (an equal share of the CPU, not yielding it to the workloads) ${rate(llm, 'sensor at nice 0').toFixed(0)}/s: / empty probes = ${ratio(llm, 'sensor at nice 0', 'empty probes').toFixed(3)}; sensor (nice 19) / it = ${ratio(llm, 'sensor', 'sensor at nice 0').toFixed(3)}`,
   );
-  for (const side of ['sensor', 'sensor, local mode'] as const) {
+  for (const side of ['sensor', 'sensor, local mode', 'sensor at nice 0'] as const) {
     const cpu = median(llm.results[side].map((r) => r.cpuMicrosPerCall ?? NaN));
     const spans = llm.results[side].map((r) => r.spans ?? 0);
     const dropped = llm.results[side].reduce((sum, r) => sum + (r.droppedBytes ?? 0), 0);

@@ -28,6 +28,15 @@ export const captureConfigSchema = z
       .describe(
         'Attach the OpenSSL read and write probes as uprobe sessions when the kernel has them (Linux 6.13+): a call on a connection the kernel judged muted then pays its entry probe only, not a return probe too. Off, or on an older kernel, every call gets an entry and a return probe.',
       ),
+    niceness: z
+      .number()
+      .int()
+      .min(0)
+      .max(19)
+      .default(19)
+      .describe(
+        "Nice value of the sensor's threads. While the CPU is contended, the workloads' threads run first and the sensor decodes what the kernel ring holds a little later (a ring that fills is counted as dropped); on an idle CPU nothing changes. 0 competes with the workloads on equal terms. A higher nice value the sensor was started with is kept. On Kubernetes the pod's CPU request sets its share against other pods; this acts among the threads of one cgroup, as on a machine without containers.",
+      ),
     rescanIntervalSeconds: z.number().positive().default(10).describe('How often all processes are scanned for TLS libraries loaded late (dlopen).'),
     verdicts: z
       .object({

@@ -26,6 +26,7 @@ import { spanFromExchange } from '../span/span-from-exchange';
 import { ConnectionStreams } from '../streams/connection-streams';
 import { ConnectionJudge } from '../streams/connection-verdicts';
 import { createCallLog, type CallLog } from './call-log';
+import { lowerThreadPriorities } from './cpu-priority';
 import { startHealthServer } from './health-server';
 import { checkUiExposure, startLocalStore, type LocalStore } from './local-store';
 import { warnIfOpen } from './receiver-exposure';
@@ -162,6 +163,10 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
       warnIfOpen(config, receiver, logger, 'sensor');
     }
 
+    // Before the capture starts its reader thread, which inherits the nice value of the thread that creates it.
+    const priority = lowerThreadPriorities(config.capture.niceness);
+    if (priority.failed > 0) logger.warn({ niceness: config.capture.niceness, ...priority }, 'capture: some sensor threads keep their CPU priority');
+    else logger.debug({ niceness: config.capture.niceness, ...priority }, 'capture: sensor threads yield the CPU to workloads');
     capture = new TlsCapture({
       logger,
       maxCallBytes: config.capture.maxCallBytes,
