@@ -32,6 +32,7 @@ import {
   enableBpfStats,
   lineFrom,
   median,
+  peakRssMb,
   medianRoundRatio,
   metric,
   parseNumericOptions,
@@ -56,6 +57,8 @@ export interface SideResult {
   cpuMicrosPerCall?: number;
   spans?: number;
   droppedBytes?: number;
+  /** Sensor sides: the sensor process's peak resident memory (VmHWM) when the round's spans were in. */
+  peakRssMb?: number;
 }
 
 interface Scenario {
@@ -136,6 +139,7 @@ async function measureSide(side: Side, scenario: Scenario, workspace: Workspace,
       spans: delivered,
       cpuMicrosPerCall: delivered > 0 ? (cpu * 1e6) / delivered : undefined,
       droppedBytes: metric(metrics, 'sightline_capture_dropped_bytes_total'),
+      peakRssMb: peakRssMb(sensor.pid),
     };
   } finally {
     await stop(sensor.child);
@@ -200,7 +204,7 @@ export function summarise(reports: OverheadReport[]): string[] {
     const spans = llm.results[side].map((r) => r.spans ?? 0);
     const dropped = llm.results[side].reduce((sum, r) => sum + (r.droppedBytes ?? 0), 0);
     lines.push(
-      `  ${side}: ${cpu.toFixed(1)} us of sensor CPU per captured call (median; bar <= 50: ${cpu <= 50 ? 'met' : 'NOT met'}); spans at the sink per round ${spans.join(', ')}; dropped bytes ${dropped}`,
+      `  ${side}: ${cpu.toFixed(1)} us of sensor CPU per captured call (median; bar <= 50: ${cpu <= 50 ? 'met' : 'NOT met'}); spans at the sink per round ${spans.join(', ')}; dropped bytes ${dropped}; peak RSS ${Math.max(...llm.results[side].map((r) => r.peakRssMb ?? 0)).toFixed(0)} MB (the most of any round)`,
     );
   }
   if (reports[2]) lines.push(...summariseGo(reports[2]));
