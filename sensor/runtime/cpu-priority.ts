@@ -13,7 +13,7 @@ import * as os from 'node:os';
 export interface ThreadPriorityOutcome {
   /** Threads of this process found. */
   threads: number;
-  /** Threads whose nice value was raised to the target. */
+  /** Threads whose priority was lowered: their nice value raised to the target. */
   lowered: number;
   /** Threads already at the target or nicer (a user's own `nice -n 15` is kept). */
   kept: number;
