@@ -184,7 +184,8 @@ export async function measureGoOverhead(workspace: Workspace, port: string, opti
   await clients.warmUp();
   const report: OverheadReport = {
     scenario: `Go LLM tight loop (net/http, ${points.goVersion}, POST /v1/chat/completions; empty probes at the sensor's ${probeOffsets(points).length} probe points)`,
-    results: { without: [], 'empty probes': [], 'empty entry probes': [], sensor: [], 'sensor, entry and return probes': [], 'sensor, local mode': [], 'sensor at nice 0': [] },
+    // Only the Go sides are measured and read, as each node scenario holds only its own sides.
+    results: Object.fromEntries(SIDES.map((side) => [side, [] as SideResult[]])) as OverheadReport['results'],
   };
   log(`${report.scenario}:`);
   for (let round = 0; round < options.rounds; round++) {

@@ -27,10 +27,10 @@ export interface ThreadPriorityOutcome {
  * per thread, and a new thread inherits its creator's, so threads started later (the libuv pool, the ring-buffer
  * reader) follow once the threads that create them are set.
  */
-export function lowerThreadPriorities(niceness: number, taskDir = '/proc/self/task'): ThreadPriorityOutcome {
+export function lowerThreadPriorities(niceness: number): ThreadPriorityOutcome {
   if (!Number.isInteger(niceness) || niceness < 0 || niceness > 19) throw new Error(`niceness must be an integer from 0 to 19, got ${niceness}`);
   const outcome: ThreadPriorityOutcome = { threads: 0, lowered: 0, kept: 0, failed: 0 };
-  for (const entry of fs.readdirSync(taskDir)) {
+  for (const entry of fs.readdirSync('/proc/self/task')) {
     const tid = Number(entry);
     if (!Number.isInteger(tid)) continue;
     outcome.threads++;
