@@ -47,7 +47,7 @@ import { CountingOtlpSink, spansInFile, waitForCount } from './support/span-sink
 import { measureGoOverhead, summariseGo } from './go-overhead';
 import { prepareWorkspace, type Workspace } from './support/workloads';
 
-type Side = 'without' | 'empty probes' | 'empty entry probes' | 'sensor' | 'sensor, entry and return probes' | 'sensor, local mode' | 'sensor at nice 0';
+type Side = 'without' | 'empty probes' | 'empty entry probes' | 'sensor' | 'sensor, entry and return probes' | 'sensor, local mode' | 'sensor at nice 0' | 'sensor, JS thread in the normal class';
 
 export interface SideResult {
   rate: number;
@@ -59,6 +59,11 @@ export interface SideResult {
   droppedBytes?: number;
   /** Sensor sides: the sensor process's peak resident memory (VmHWM) when the round's spans were in. */
   peakRssMb?: number;
+  /**
+   * µs per request the client's thread waited, runnable, for a CPU. How the loop loses its rate: a CPU the sensor
+   * holds is one the client and the server cannot spread over, so they queue behind each other.
+   */
+  clientWaitMicrosPerRequest?: number;
 }
 
 interface Scenario {
@@ -73,7 +78,7 @@ const SENSOR_PROGRAMS = /^ssl_(read|write)(_ex)?_(entry|return|session)$/;
 
 const SCENARIOS: Scenario[] = [
   { name: 'ordinary HTTPS API (POST /api/orders)', path: '/api/orders', sides: ['without', 'empty probes', 'empty entry probes', 'sensor', 'sensor, entry and return probes'] },
-  { name: 'LLM tight loop (POST /v1/chat/completions)', path: '/v1/chat/completions', sides: ['without', 'empty probes', 'sensor', 'sensor, local mode', 'sensor at nice 0'] },
+  { name: 'LLM tight loop (POST /v1/chat/completions)', path: '/v1/chat/completions', sides: ['without', 'empty probes', 'sensor', 'sensor, local mode', 'sensor at nice 0', 'sensor, JS thread in the normal class'] },
 ];
 
 export interface OverheadOptions extends Record<string, number> {
@@ -90,15 +95,18 @@ export interface OverheadReport {
 
 async function measureSide(side: Side, scenario: Scenario, workspace: Workspace, port: string, options: OverheadOptions, round: number): Promise<SideResult> {
   const clientArgs = [workspace.script('loop-client'), workspace.certs.caCertPath, port, String(options.seconds), String(options.concurrency), scenario.path, String(options.bodyBytes)];
-  const client = () => run(process.execPath, clientArgs).then(Number);
-  /** The client's rate, and the kernel time of the programs named by `programs` per request it made. */
-  const measured = async (programs: RegExp): Promise<{ rate: number; kernelNanosPerRequest: number }> => {
-    const before = bpfProgramTotals(programs);
-    const rate = await client();
-    const after = bpfProgramTotals(programs);
-    return { rate, kernelNanosPerRequest: (after.runTimeNs - before.runTimeNs) / Math.max(1, rate * options.seconds) };
+  const client = async (): Promise<{ rate: number; clientWaitMicrosPerRequest: number }> => {
+    const [rate, clientWaitMicrosPerRequest] = (await run(process.execPath, clientArgs)).split(' ').map(Number);
+    return { rate, clientWaitMicrosPerRequest };
   };
-  if (side === 'without') return { rate: await client() };
+  /** The client's rate and waits, and the kernel time of the programs named by `programs` per request it made. */
+  const measured = async (programs: RegExp): Promise<{ rate: number; clientWaitMicrosPerRequest: number; kernelNanosPerRequest: number }> => {
+    const before = bpfProgramTotals(programs);
+    const { rate, clientWaitMicrosPerRequest } = await client();
+    const after = bpfProgramTotals(programs);
+    return { rate, clientWaitMicrosPerRequest, kernelNanosPerRequest: (after.runTimeNs - before.runTimeNs) / Math.max(1, rate * options.seconds) };
+  };
+  if (side === 'without') return await client();
   if (side === 'empty probes' || side === 'empty entry probes') {
     const probes = await startEmptyProbes(process.execPath, OPENSSL_FUNCTIONS, { returns: side === 'empty probes' });
     try {
@@ -116,8 +124,10 @@ async function measureSide(side: Side, scenario: Scenario, workspace: Workspace,
   const sideConfig: Partial<Record<Side, string>> = {
     // The sensor as on kernels before 6.13: every OpenSSL call gets an entry and a return probe.
     'sensor, entry and return probes': 'capture:\n  uprobeSessions: false\n',
-    // The sensor competing for the CPU on equal terms with the workloads, not yielding it (capture.niceness).
-    'sensor at nice 0': 'capture:\n  niceness: 0\n',
+    // The sensor competing for the CPU on equal terms with the workloads, not yielding it (capture.niceness, idleFirst).
+    'sensor at nice 0': 'capture:\n  niceness: 0\n  idleFirst: false\n',
+    // Nice 19 without idle-first scheduling: what moving the JS thread between the idle and normal classes buys.
+    'sensor, JS thread in the normal class': 'capture:\n  idleFirst: false\n',
   };
   const sensor = await startSensor(sideDir, shipping.args, shipping.config + (sideConfig[side] ?? ''));
   try {
@@ -128,13 +138,14 @@ async function measureSide(side: Side, scenario: Scenario, workspace: Workspace,
     if (scenario.path !== '/api/orders') await waitForCount(spans, Number.MAX_SAFE_INTEGER, 1000, 10_000);
     const spansBefore = spans();
     const cpuBefore = cpuSeconds(sensor.pid);
-    const { rate, kernelNanosPerRequest } = await measured(SENSOR_PROGRAMS);
+    const { rate, clientWaitMicrosPerRequest, kernelNanosPerRequest } = await measured(SENSOR_PROGRAMS);
     const expected = spansBefore + Math.round(rate * options.seconds);
     const delivered = (scenario.path === '/api/orders' ? spans() : await waitForCount(spans, expected)) - spansBefore;
     const cpu = cpuSeconds(sensor.pid) - cpuBefore;
     const metrics = await sensor.metrics();
     return {
       rate,
+      clientWaitMicrosPerRequest,
       kernelNanosPerRequest,
       spans: delivered,
       cpuMicrosPerCall: delivered > 0 ? (cpu * 1e6) / delivered : undefined,
@@ -183,6 +194,9 @@ export function summarise(reports: OverheadReport[]): string[] {
   const [ordinary, llm] = reports;
   const kernel = (report: OverheadReport, side: Side) => median(report.results[side].map((r) => r.kernelNanosPerRequest ?? NaN));
   const ratio = (report: OverheadReport, side: Side, baseline: Side) => medianRoundRatio(report.results[side], report.results[baseline]);
+  const roundsAhead = (report: OverheadReport, side: Side, other: Side) => report.results[side].filter((result, round) => result.rate > report.results[other][round].rate).length;
+  const waits = (report: OverheadReport, sides: Side[]) =>
+    `  the client's wait for a CPU per request (median µs): ${sides.map((side) => `${side} ${median(report.results[side].map((r) => r.clientWaitMicrosPerRequest ?? NaN)).toFixed(1)}`).join(', ')}`;
   const ordinaryRatio = ratio(ordinary, 'sensor', 'without');
   lines.push(
     'rates are medians over rounds; ratios are medians of the ratios within each round',
@@ -191,15 +205,18 @@ export function summarise(reports: OverheadReport[]): string[] {
     `  BPF program time per request, client and server together: empty probes ${kernel(ordinary, 'empty probes').toFixed(0)} ns, sensor ${kernel(ordinary, 'sensor').toFixed(0)} ns`,
     `  empty entry probes alone (one trap per call, the least a uprobe capture pays) / without = ${ratio(ordinary, 'empty entry probes', 'without').toFixed(3)}; sensor / them = ${ratio(ordinary, 'sensor', 'empty entry probes').toFixed(3)}`,
     `  the sensor with entry and return probes (kernels before 6.13) ${rate(ordinary, 'sensor, entry and return probes').toFixed(0)}/s: / without = ${ratio(ordinary, 'sensor, entry and return probes', 'without').toFixed(3)}; sensor (uprobe sessions) / it = ${ratio(ordinary, 'sensor', 'sensor, entry and return probes').toFixed(3)}`,
+    waits(ordinary, ['without', 'empty entry probes', 'sensor']),
   );
   const llmRatio = ratio(llm, 'sensor', 'empty probes');
   lines.push(
     `LLM tight loop: without ${rate(llm, 'without').toFixed(0)}/s, empty probes ${rate(llm, 'empty probes').toFixed(0)}/s, sensor ${rate(llm, 'sensor').toFixed(0)}/s, sensor in local mode ${rate(llm, 'sensor, local mode').toFixed(0)}/s`,
     `  sensor / empty probes = ${llmRatio.toFixed(3)} (bar >= 0.80: ${llmRatio >= 0.8 ? 'met' : 'NOT met'}); local mode / empty probes = ${ratio(llm, 'sensor, local mode', 'empty probes').toFixed(3)}; empty probes / without = ${ratio(llm, 'empty probes', 'without').toFixed(3)}`,
     `  BPF program time per call, client and server together: empty probes ${kernel(llm, 'empty probes').toFixed(0)} ns, sensor ${kernel(llm, 'sensor').toFixed(0)} ns`,
-    `  the sensor at nice 0 (an equal share of the CPU, not yielding it to the workloads) ${rate(llm, 'sensor at nice 0').toFixed(0)}/s: / empty probes = ${ratio(llm, 'sensor at nice 0', 'empty probes').toFixed(3)}; sensor (nice 19) / it = ${ratio(llm, 'sensor', 'sensor at nice 0').toFixed(3)}`,
+    `  the sensor at nice 0, always in the normal class (an equal share of the CPU, not yielding it to the workloads) ${rate(llm, 'sensor at nice 0').toFixed(0)}/s: / empty probes = ${ratio(llm, 'sensor at nice 0', 'empty probes').toFixed(3)}; sensor (as configured by default) / it = ${ratio(llm, 'sensor', 'sensor at nice 0').toFixed(3)}`,
+    `  the sensor with its JS thread always in the normal class (nice 19, no idle-first scheduling) ${rate(llm, 'sensor, JS thread in the normal class').toFixed(0)}/s: / empty probes = ${ratio(llm, 'sensor, JS thread in the normal class', 'empty probes').toFixed(3)}; sensor (idle first) / it = ${ratio(llm, 'sensor', 'sensor, JS thread in the normal class').toFixed(3)}, ahead in ${roundsAhead(llm, 'sensor', 'sensor, JS thread in the normal class')} of ${llm.results.sensor.length} rounds`,
+    waits(llm, ['without', 'empty probes', 'sensor', 'sensor at nice 0', 'sensor, JS thread in the normal class']),
   );
-  for (const side of ['sensor', 'sensor, local mode', 'sensor at nice 0'] as const) {
+  for (const side of ['sensor', 'sensor, local mode', 'sensor at nice 0', 'sensor, JS thread in the normal class'] as const) {
     const cpu = median(llm.results[side].map((r) => r.cpuMicrosPerCall ?? NaN));
     const spans = llm.results[side].map((r) => r.spans ?? 0);
     const dropped = llm.results[side].reduce((sum, r) => sum + (r.droppedBytes ?? 0), 0);

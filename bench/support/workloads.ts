@@ -27,7 +27,10 @@ https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (
 }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });
 `;
 
-/** Keeps `concurrency` requests in flight over keep-alive connections for `seconds`; prints requests per second. */
+/**
+ * Keeps `concurrency` requests in flight over keep-alive connections for `seconds`; prints requests per second and
+ * the µs per request its thread spent runnable but waiting for a CPU (the kernel's run-queue time, schedstat).
+ */
 export const LOOP_CLIENT = `
 const https = require('node:https'); const fs = require('node:fs');
 const [ca, port, seconds, concurrency, path, bodyBytes] = process.argv.slice(2);
@@ -36,7 +39,8 @@ const body = path.endsWith('/chat/completions')
   ? JSON.stringify({ model: 'gpt-4o-mini', temperature: 0.2, messages: [{ role: 'system', content: 'Answer briefly.' }, { role: 'user', content: 'q'.repeat(Math.max(0, Number(bodyBytes) - 150)) }] })
   : JSON.stringify({ customer: 'c-42', items: [{ sku: 'SKU-1', note: 'n'.repeat(Math.max(0, Number(bodyBytes) - 60)) }] });
 const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: 'Bearer sk-bench-not-a-real-key' };
-let done = 0; const end = Date.now() + Number(seconds) * 1000;
+const waitedNs = () => Number(fs.readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]);
+let done = 0; const end = Date.now() + Number(seconds) * 1000; const waitedBefore = waitedNs();
 function one() {
   if (Date.now() >= end) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -44,7 +48,9 @@ function one() {
     req.on('error', reject); req.end(body);
   }).then(one);
 }
-Promise.all(Array.from({ length: Number(concurrency) }, one)).then(() => { console.log(done / Number(seconds)); agent.destroy(); });
+Promise.all(Array.from({ length: Number(concurrency) }, one)).then(() => {
+  console.log(done / Number(seconds), (waitedNs() - waitedBefore) / 1000 / Math.max(1, done)); agent.destroy();
+});
 `;
 
 /** Paces LLM calls at a fixed rate over keep-alive connections; prints calls done and failed as JSON. */

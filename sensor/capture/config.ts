@@ -37,6 +37,12 @@ export const captureConfigSchema = z
       .describe(
         "Nice value of the sensor's threads. While the CPU is contended, the workloads' threads run first and the sensor decodes what the kernel ring holds a little later (a ring that fills is counted as dropped); on an idle CPU nothing changes. 0 competes with the workloads on equal terms. A higher nice value the sensor was started with is kept. On Kubernetes the pod's CPU request sets its share against other pods; this acts among the threads of one cgroup, as on a machine without containers.",
       ),
+    idleFirst: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Run the sensor's JavaScript thread in the idle scheduling class while it keeps up, and at `niceness` in the normal class once it waits for a CPU (more than 10 ms in 20), until it has caught up. A CPU the sensor holds in the normal class is one the scheduler does not place the workloads' woken threads on; in the idle class they take it at once. Needs the right to leave the idle class again (CAP_SYS_NICE, or CAP_SYS_RESOURCE to raise RLIMIT_NICE); without it the thread stays in the normal class and a warning says why.",
+      ),
     rescanIntervalSeconds: z.number().positive().default(10).describe('How often all processes are scanned for TLS libraries loaded late (dlopen).'),
     verdicts: z
       .object({

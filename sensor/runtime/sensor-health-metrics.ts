@@ -4,6 +4,7 @@ import type { CaptureCounters } from '../capture/tls-capture';
 import type { HttpDecodeStats } from '../http/connection-decoder';
 import type { StreamStats } from '../streams/connection-streams';
 import type { SpanPipelineStats } from '../pipeline/span-pipeline';
+import type { IdleFirstStats } from './cpu-priority';
 
 export interface SensorHealthSources {
   capture: () => CaptureCounters;
@@ -11,6 +12,8 @@ export interface SensorHealthSources {
   http: () => HttpDecodeStats;
   calls: () => { llmCalls: number; unparsedCalls: number; nonLlmExchanges: number };
   pipeline: () => SpanPipelineStats;
+  /** Idle-first scheduling of the JS thread, when it runs (capture.idleFirst). */
+  scheduling: () => IdleFirstStats | undefined;
 }
 
 interface Snapshot {
@@ -19,7 +22,10 @@ interface Snapshot {
   http: HttpDecodeStats;
   calls: { llmCalls: number; unparsedCalls: number; nonLlmExchanges: number };
   pipeline: SpanPipelineStats;
+  scheduling: IdleFirstStats;
 }
+
+const NO_SCHEDULING: IdleFirstStats = { promotions: 0, idleMillis: 0, normalMillis: 0, idle: false };
 
 /** name, help, and where the value comes from. Counters are read from elsewhere at scrape time, hence gauges. */
 const HEALTH_METRICS: Array<[string, string, (s: Snapshot) => number]> = [
@@ -60,13 +66,16 @@ const HEALTH_METRICS: Array<[string, string, (s: Snapshot) => number]> = [
   ['sightline_pipeline_spans_total', 'Spans handed to the exporters', (s) => s.pipeline.spansOut],
   ['sightline_pipeline_enrichment_failures_total', 'Spans exported without process or Kubernetes context', (s) => s.pipeline.enrichmentFailures],
   ['sightline_pipeline_failures_total', 'Spans a pipeline stage or exporter failed on (logged)', (s) => s.pipeline.failures],
+  ['sightline_sensor_idle_class_seconds_total', "Seconds the sensor's JS thread ran in the idle scheduling class (capture.idleFirst)", (s) => s.scheduling.idleMillis / 1000],
+  ['sightline_sensor_normal_class_seconds_total', 'Seconds it ran in the normal class after waiting for a CPU', (s) => s.scheduling.normalMillis / 1000],
+  ['sightline_sensor_class_promotions_total', 'Times it was moved to the normal class because it waited for a CPU', (s) => s.scheduling.promotions],
 ];
 
 /** Registers the health gauges; the returned function refreshes them from the sources (call it before a scrape). */
 export function registerSensorHealthMetrics(registry: Registry, sources: SensorHealthSources): () => void {
   const gauges = HEALTH_METRICS.map(([name, help, read]) => ({ gauge: new Gauge({ name, help, registers: [registry] }), read }));
   return () => {
-    const snapshot: Snapshot = { capture: sources.capture(), streams: sources.streams(), http: sources.http(), calls: sources.calls(), pipeline: sources.pipeline() };
+    const snapshot: Snapshot = { capture: sources.capture(), streams: sources.streams(), http: sources.http(), calls: sources.calls(), pipeline: sources.pipeline(), scheduling: sources.scheduling() ?? NO_SCHEDULING };
     for (const { gauge, read } of gauges) gauge.set(read(snapshot) ?? 0);
   };
 }

@@ -26,7 +26,7 @@ import { spanFromExchange } from '../span/span-from-exchange';
 import { ConnectionStreams } from '../streams/connection-streams';
 import { ConnectionJudge } from '../streams/connection-verdicts';
 import { createCallLog, type CallLog } from './call-log';
-import { lowerThreadPriorities } from './cpu-priority';
+import { lowerThreadPriorities, startIdleFirstScheduling, type IdleFirstScheduling } from './cpu-priority';
 import { startHealthServer } from './health-server';
 import { checkUiExposure, startLocalStore, type LocalStore } from './local-store';
 import { warnIfOpen } from './receiver-exposure';
@@ -50,6 +50,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
   let enricher: SpanEnricher | undefined;
   let receiver: RunningOtlpReceiver | undefined;
   let capture: TlsCapture | undefined;
+  let idleFirst: IdleFirstScheduling | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   let healthTimer: NodeJS.Timeout | undefined;
   let localStore: LocalStore | undefined;
@@ -183,6 +184,12 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
       onClose: (closed) => streams.close(closed),
     });
     capture.start();
+    // After the capture's reader thread is started: a thread inherits the class of the thread that starts it.
+    if (config.capture.idleFirst) {
+      const started = startIdleFirstScheduling();
+      if ('unavailable' in started) logger.warn({ reason: started.unavailable }, 'capture: the JS thread stays in the normal scheduling class (capture.idleFirst)');
+      else idleFirst = started;
+    }
     const running = capture;
     refreshHealthSources.push(
       registerSensorHealthMetrics(registry, {
@@ -191,6 +198,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
         http: () => httpStats,
         calls: () => calls,
         pipeline: () => pipeline.stats,
+        scheduling: () => idleFirst?.stats(),
       }),
     );
     sweepTimer = setInterval(() => streams.sweep(Date.now()), 5_000);
@@ -220,6 +228,8 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
       uiUrl,
       stop: async () => {
         health.setReady(false);
+        // What is left is drained in the normal class, at the sensor's nice value.
+        idleFirst?.stop();
         clearInterval(sweepTimer);
         clearInterval(healthTimer);
         // What the ring still holds becomes spans before the connections are ended.
@@ -238,6 +248,7 @@ export async function startSensor(config: SightlineConfig, logger: Logger): Prom
   } catch (error) {
     clearInterval(sweepTimer);
     clearInterval(healthTimer);
+    idleFirst?.stop();
     capture?.stop();
     await receiver?.close();
     await exporters?.shutdown().catch(() => undefined);

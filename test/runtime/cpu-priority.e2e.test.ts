@@ -10,9 +10,13 @@ import * as path from 'node:path';
 import { lowerThreadPriorities } from '../../sensor/runtime/cpu-priority';
 import { startSensorProcess, type SensorProcess } from '../support/sensor-process';
 
-/** Nice value of each thread of `pid`, from /proc/<pid>/task/<tid>/stat (field 19). */
+/**
+ * Nice value of each thread of `pid`, from /proc/<pid>/task/<tid>/stat (field 19); not the idle-first watcher's, which
+ * runs at nice 0 on purpose (idle-first-scheduling.e2e.test.ts).
+ */
 function threadNiceness(pid: number): number[] {
-  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+  const tids = fs.readdirSync(`/proc/${pid}/task`).filter((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() !== 'sightline-sched');
+  return tids.map((tid) => {
     const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
   });

@@ -2,6 +2,7 @@
 
 #include "bpf_object.h"
 #include "elf_symbols.h"
+#include "idle_first_scheduler.h"
 #include "text_scanner.h"
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -11,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("jsonVerbatim", Napi::Function::New(env, JsonVerbatim));
   exports.Set("findElfFunctions", Napi::Function::New(env, FindElfFunctions));
   exports.Set("readElfLayout", Napi::Function::New(env, ReadElfLayout));
+  exports.Set("IdleFirstScheduler", IdleFirstScheduler::Define(env));
   return exports;
 }
 
