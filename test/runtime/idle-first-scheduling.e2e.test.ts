@@ -75,6 +75,21 @@ describe('idle-first scheduling of the JS thread', () => {
     expect(await sensor.metrics()).toMatch(/^sightline_sensor_idle_class_seconds_total 0$/m);
   });
 
+  it('stays in the normal class, and says why, where the process may not leave the idle class again', () => {
+    // No CAP_SYS_NICE, no CAP_SYS_RESOURCE to raise RLIMIT_NICE, which is 0: a thread put in the idle class would be
+    // stuck there, so it is never put there.
+    const script = `
+      const { startIdleFirstScheduling } = require(${JSON.stringify(COMPILED)});
+      require('os').setPriority(19);
+      const started = startIdleFirstScheduling();
+      const stat = require('fs').readFileSync('/proc/self/task/' + process.pid + '/stat', 'utf8');
+      console.log(JSON.stringify({ started, policy: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) }));`;
+    const out = execFileSync('prlimit', ['--nice=0:0', 'setpriv', '--bounding-set=-sys_nice,-sys_resource', '--', process.execPath, '-e', script], { encoding: 'utf8' });
+    const result = JSON.parse(out);
+    expect(result.started).toEqual({ unavailable: 'cannot leave the idle class: Operation not permitted' });
+    expect(result.policy).toBe(SCHED_OTHER);
+  });
+
   it('moves a thread kept off a busy CPU to the normal class, so it gets its work done, and back once it sleeps', () => {
     const burner = spawn('taskset', ['-c', '0', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' });
     try {

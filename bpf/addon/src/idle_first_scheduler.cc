@@ -168,6 +168,7 @@ Napi::Value IdleFirstScheduler::Start(const Napi::CallbackInfo& info) {
     return Napi::String::New(env, failure);
   }
   stopRequested_ = false;
+  started_ = false;
   // Started from the thread it watches, before that thread enters the idle class: it keeps the normal class.
   watcher_ = std::thread([this, fd, statFd, processStatFd] {
     pthread_setname_np(pthread_self(), "sightline-sched");
