@@ -76,7 +76,7 @@ std::string TryLeavingIdleClass() {
 }
 
 // Leaving the idle class, and the watcher's nice 0, are allowed up to RLIMIT_NICE (20 - nice); raised here where the
-// process may (CAP_SYS_RESOURCE: the DaemonSet has it; root on one box has every capability).
+// process may (CAP_SYS_RESOURCE: the DaemonSet has it; with CAP_SYS_NICE, as root usually has, it is not needed).
 void RaiseNiceLimit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NICE, &limit) != 0) return;
