@@ -69,10 +69,9 @@ export interface IdleFirstScheduling {
   stop(): void;
 }
 
-interface NativeIdleFirstScheduler {
+interface NativeIdleFirstScheduler extends IdleFirstScheduling {
+  /** '' once the thread is watched and in the idle class, else why not (it keeps the normal class). */
   start(): string;
-  stop(): void;
-  stats(): IdleFirstStats;
 }
 
 /**
@@ -92,6 +91,5 @@ export function startIdleFirstScheduling(): IdleFirstScheduling | { unavailable:
     return { unavailable: (error as Error).message };
   }
   const failure = scheduler.start();
-  if (failure !== '') return { unavailable: failure };
-  return { stats: () => scheduler.stats(), stop: () => scheduler.stop() };
+  return failure === '' ? scheduler : { unavailable: failure };
 }

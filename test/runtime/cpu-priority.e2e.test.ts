@@ -9,17 +9,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { lowerThreadPriorities } from '../../sensor/runtime/cpu-priority';
 import { startSensorProcess, type SensorProcess } from '../support/sensor-process';
+import { threadStatField } from '../support/thread-stat';
 
-/**
- * Nice value of each thread of `pid`, from /proc/<pid>/task/<tid>/stat (field 19); not the idle-first watcher's, which
- * runs at nice 0 on purpose (idle-first-scheduling.e2e.test.ts).
- */
+/** Nice value of each thread of `pid`; not the idle-first watcher's, at nice 0 on purpose (idle-first-scheduling.e2e.test.ts). */
 function threadNiceness(pid: number): number[] {
   const tids = fs.readdirSync(`/proc/${pid}/task`).filter((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() !== 'sightline-sched');
-  return tids.map((tid) => {
-    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  });
+  return tids.map((tid) => threadStatField(pid, tid, 19));
 }
 
 const COMPILED = path.resolve(__dirname, '../../dist/sensor/runtime/cpu-priority.js');

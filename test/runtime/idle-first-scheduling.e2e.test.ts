@@ -9,15 +9,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSensorProcess, type SensorProcess } from '../support/sensor-process';
+import { threadStatField } from '../support/thread-stat';
 
 const SCHED_OTHER = 0;
 const SCHED_IDLE = 5;
 
-/** Scheduling policy of a thread, from /proc/<pid>/task/<tid>/stat (field 41). */
-function policyOf(pid: number, tid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
-}
+/** Scheduling policy of a thread (stat field 41). */
+const policyOf = (pid: number, tid: number): number => threadStatField(pid, tid, 41);
 
 const COMPILED = path.resolve(__dirname, '../../dist/sensor/runtime/cpu-priority.js');
 

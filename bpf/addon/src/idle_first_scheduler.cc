@@ -168,8 +168,7 @@ Napi::Value IdleFirstScheduler::Start(const Napi::CallbackInfo& info) {
     return Napi::String::New(env, failure);
   }
   stopRequested_ = false;
-  started_ = false;
-  // Started from the thread it watches, before that thread enters the idle class: it keeps the normal class.
+  // Started before the JS thread enters the idle class, which a new thread would inherit.
   watcher_ = std::thread([this, fd, statFd, processStatFd] {
     pthread_setname_np(pthread_self(), "sightline-sched");
     Watch(fd, statFd, processStatFd);
@@ -177,9 +176,11 @@ Napi::Value IdleFirstScheduler::Start(const Napi::CallbackInfo& info) {
     close(statFd);
     close(processStatFd);
   });
-  // Back once the thread is in the idle class (or the watcher gave up), so that callers see the class it runs in.
-  std::unique_lock<std::mutex> lock(mutex_);
-  wake_.wait_for(lock, std::chrono::seconds(1), [this] { return started_; });
+  if (int error = SetClass(tid_, SCHED_IDLE)) {
+    StopWatching();
+    return Napi::String::New(env, std::string("cannot enter the idle class: ") + strerror(error));
+  }
+  idle_ = true;
   return Napi::String::New(env, "");
 }
 
@@ -188,14 +189,7 @@ void IdleFirstScheduler::Watch(int fd, int statFd, int processStatFd) {
   // nice-19 thread; it reads a small file or two per look. Where that is not allowed it keeps the sensor's nice value.
   setpriority(PRIO_PROCESS, 0, 0);
   uint64_t lastRun = 0, lastWait = 0;
-  bool entered = ReadSchedstat(fd, &lastRun, &lastWait) && SetClass(tid_, SCHED_IDLE) == 0;
-  idle_ = entered;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    started_ = true;
-  }
-  wake_.notify_all();
-  if (!entered) return;
+  if (!ReadSchedstat(fd, &lastRun, &lastWait)) return;
   int starvedLooks = 0;
   uint64_t looks = 0;
   int intervalMs = intervalMs_;

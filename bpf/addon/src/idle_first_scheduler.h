@@ -36,7 +36,6 @@ class IdleFirstScheduler : public Napi::ObjectWrap<IdleFirstScheduler> {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopRequested_ = false;
-  bool started_ = false;
   std::atomic<bool> idle_{false};
   std::atomic<uint64_t> promotions_{0};
   std::atomic<uint64_t> idleMicros_{0};
