@@ -1,0 +1,39 @@
+/**
+ * The traffic a freshly started sensor sees before its cost is measured.
+ *
+ * V8 compiles the sensor's per-call path while the first calls run through it, on worker threads that compete with
+ * the workloads for the CPU. Measured with the LLM loop (`npm run bench:start-up`, docs/benchmarks.md "A sensor's
+ * first seconds"): over its first ~3,000 calls the sensor took 155-515 µs of CPU per call, up to half of it on
+ * those threads; from ~4,000 calls on, 60-97 µs, 2-12 µs of it on other threads. A DaemonSet pays that once per
+ * start, so the calls its cost is measured on come after it, and the warm-up's own CPU per call is reported beside.
+ *
+ * The warm-up is counted in calls, not seconds: compiling follows how often each function ran, so a machine in a
+ * slow state needs more seconds for the same point.
+ */
+export const WARM_UP_CALLS = 10_000;
+/** However slow the machine, the warm-up ends after this long. */
+export const WARM_UP_MAX_SECONDS = 20;
+
+export interface WarmUp {
+  calls: number;
+  seconds: number;
+}
+
+/**
+ * Runs the workload's client (`runFor(seconds)` resolves to its rate in calls per second) until WARM_UP_CALLS calls
+ * were made or WARM_UP_MAX_SECONDS passed: a second first, then as many seconds as that rate says are still needed.
+ */
+export async function warmUpSensor(runFor: (seconds: number) => Promise<number>): Promise<WarmUp> {
+  let calls = 0;
+  let seconds = 0;
+  while (calls < WARM_UP_CALLS && seconds < WARM_UP_MAX_SECONDS) {
+    const rate = calls > 0 ? calls / seconds : 0;
+    const needed = rate > 0 ? Math.ceil((WARM_UP_CALLS - calls) / rate) : 1;
+    const slice = Math.max(1, Math.min(needed, WARM_UP_MAX_SECONDS - seconds));
+    const sliceRate = await runFor(slice);
+    if (!(sliceRate > 0)) throw new Error(`bench: the warm-up client made no calls in ${slice} s`);
+    calls += Math.round(sliceRate * slice);
+    seconds += slice;
+  }
+  return { calls, seconds };
+}
