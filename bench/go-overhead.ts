@@ -160,7 +160,7 @@ async function measureSide(side: GoSide, clients: GoClient, workspace: Workspace
     // compiling the per-call path) is not what a call costs (support/sensor-warm-up.ts).
     const cpuAtStart = cpuSeconds(sensor.pid);
     const warmUp = await warmUpSensor(clients.runFor);
-    await waitForCount(() => sink.spans, Number.MAX_SAFE_INTEGER, 1000, 10_000);
+    await waitForCount(() => sink.spans, Number.MAX_SAFE_INTEGER, 1000, 60_000); // until the warm-up is delivered
     const spansBefore = sink.spans;
     const cpuBefore = cpuSeconds(sensor.pid);
     const rate = await clients.measured();
