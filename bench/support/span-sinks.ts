@@ -76,12 +76,12 @@ export function spansInFile(file: string): number {
 }
 
 /** Polls `count` until it reaches `expected` or stops growing for `quietMs`. */
-export async function waitForCount(count: () => number, expected: number, quietMs = 1500, timeoutMs = 60_000): Promise<number> {
+export async function waitForCount(count: () => number | Promise<number>, expected: number, quietMs = 1500, timeoutMs = 60_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let last = -1;
   let lastChange = Date.now();
   for (;;) {
-    const now = count();
+    const now = await count();
     if (now >= expected || Date.now() > deadline) return now;
     if (now !== last) {
       last = now;
