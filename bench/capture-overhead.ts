@@ -31,7 +31,6 @@ import * as path from 'node:path';
 import {
   OPENSSL_FUNCTIONS,
   bpfProgramTotals,
-  cpuSeconds,
   enableBpfStats,
   lineFrom,
   median,
@@ -46,10 +45,10 @@ import {
   startSensor,
   stop,
 } from './support/processes';
-import { CountingOtlpSink, waitForCount } from './support/span-sinks';
+import { CountingOtlpSink } from './support/span-sinks';
 import { measureGoOverhead, summariseGo } from './go-overhead';
 import { prepareWorkspace, type Workspace } from './support/workloads';
-import { warmUpSensor } from './support/sensor-warm-up';
+import { measureAfterWarmUp } from './support/sensor-warm-up';
 
 type Side = 'without' | 'empty probes' | 'empty entry probes' | 'sensor' | 'sensor, entry and return probes' | 'sensor, local mode' | 'sensor at nice 0' | 'sensor, JS thread in the normal class';
 
@@ -143,31 +142,17 @@ async function measureSide(side: Side, scenario: Scenario, workspace: Workspace,
     const spans = async () => (local ? metric(await sensor.metrics(), 'sightline_exporter_items_total\\{exporter="file",outcome="delivered"\\}') : sink.spans);
     const clientFor = async (seconds: number) => Number((await run(process.execPath, [clientArgs[0], clientArgs[1], clientArgs[2], String(seconds), ...clientArgs.slice(4)])).split(' ')[0]);
     // The same traffic first: the sensor's start-up work (its first scans, compiling the per-call path) is not what a
-    // call costs (support/sensor-warm-up.ts). Ordinary traffic never reaches the sensor's per-call path: a second.
-    const cpuAtStart = cpuSeconds(sensor.pid);
-    const llm = scenario.path !== '/api/orders';
-    const warmUp = llm ? await warmUpSensor(clientFor) : { calls: Math.round(await clientFor(1)), seconds: 1 };
-    // Until the sensor has read and delivered the warm-up: a sensor still behind (local mode can be) would count its
-    // backlog as the measured seconds' spans.
-    if (llm) await waitForCount(spans, Number.MAX_SAFE_INTEGER, 1000, 60_000);
-    const spansBefore = await spans();
-    const cpuBefore = cpuSeconds(sensor.pid);
-    const { rate, clientWaitMicrosPerRequest, kernelNanosPerRequest } = await measured(SENSOR_PROGRAMS);
-    const expected = spansBefore + Math.round(rate * options.seconds);
-    const delivered = (scenario.path === '/api/orders' ? await spans() : await waitForCount(spans, expected)) - spansBefore;
-    const cpu = cpuSeconds(sensor.pid) - cpuBefore;
+    // call costs (support/sensor-warm-up.ts).
+    const result = await measureAfterWarmUp({
+      pid: sensor.pid,
+      spans,
+      runFor: clientFor,
+      measure: () => measured(SENSOR_PROGRAMS),
+      seconds: options.seconds,
+      spanless: scenario.path === '/api/orders',
+    });
     const metrics = await sensor.metrics();
-    return {
-      rate,
-      clientWaitMicrosPerRequest,
-      kernelNanosPerRequest,
-      spans: delivered,
-      cpuMicrosPerCall: delivered > 0 ? (cpu * 1e6) / delivered : undefined,
-      warmUpCalls: warmUp.calls,
-      warmUpCpuMicrosPerCall: ((cpuBefore - cpuAtStart) * 1e6) / Math.max(1, warmUp.calls),
-      droppedBytes: metric(metrics, 'sightline_capture_dropped_bytes_total'),
-      peakRssMb: peakRssMb(sensor.pid),
-    };
+    return { ...result, droppedBytes: metric(metrics, 'sightline_capture_dropped_bytes_total'), peakRssMb: peakRssMb(sensor.pid) };
   } finally {
     await stop(sensor.child);
     await sink.close();

@@ -20,10 +20,10 @@ import * as path from 'node:path';
 import { loadAddon, type NativeBpfObject } from '../sensor/capture/bpf-addon';
 import { inspectGoExecutable, type GoTlsProbes } from '../sensor/capture/go-executable';
 import { goProbes } from '../sensor/capture/tls-probes';
-import { ROOT, cpuSeconds, median, medianRoundRatio, metric, run, shipToSink, startSensor, stop } from './support/processes';
-import { CountingOtlpSink, waitForCount } from './support/span-sinks';
+import { ROOT, median, medianRoundRatio, metric, run, shipToSink, startSensor, stop } from './support/processes';
+import { CountingOtlpSink } from './support/span-sinks';
 import type { Workspace } from './support/workloads';
-import { warmUpSensor } from './support/sensor-warm-up';
+import { measureAfterWarmUp } from './support/sensor-warm-up';
 import type { OverheadReport, SideResult } from './capture-overhead';
 
 /** The sides measured here; the report has capture-overhead.ts's shape, its local-mode side left empty. */
@@ -158,23 +158,14 @@ async function measureSide(side: GoSide, clients: GoClient, workspace: Workspace
   try {
     // The same traffic first, as for the node loop: the sensor's start-up work (its first scans of the new client,
     // compiling the per-call path) is not what a call costs (support/sensor-warm-up.ts).
-    const cpuAtStart = cpuSeconds(sensor.pid);
-    const warmUp = await warmUpSensor(clients.runFor);
-    await waitForCount(() => sink.spans, Number.MAX_SAFE_INTEGER, 1000, 60_000); // until the warm-up is delivered
-    const spansBefore = sink.spans;
-    const cpuBefore = cpuSeconds(sensor.pid);
-    const rate = await clients.measured();
-    const delivered = (await waitForCount(() => sink.spans, spansBefore + Math.round(rate * seconds))) - spansBefore;
-    const cpu = cpuSeconds(sensor.pid) - cpuBefore;
-    const metrics = await sensor.metrics();
-    return {
-      rate,
-      spans: delivered,
-      cpuMicrosPerCall: delivered > 0 ? (cpu * 1e6) / delivered : undefined,
-      warmUpCalls: warmUp.calls,
-      warmUpCpuMicrosPerCall: ((cpuBefore - cpuAtStart) * 1e6) / Math.max(1, warmUp.calls),
-      droppedBytes: metric(metrics, 'sightline_capture_dropped_bytes_total'),
-    };
+    const result = await measureAfterWarmUp({
+      pid: sensor.pid,
+      spans: () => sink.spans,
+      runFor: clients.runFor,
+      measure: async () => ({ rate: await clients.measured() }),
+      seconds,
+    });
+    return { ...result, droppedBytes: metric(await sensor.metrics(), 'sightline_capture_dropped_bytes_total') };
   } finally {
     await stop(sensor.child);
     await sink.close();

@@ -10,6 +10,9 @@
  * The warm-up is counted in calls, not seconds: compiling follows how often each function ran, so a machine in a
  * slow state needs more seconds for the same point.
  */
+import { cpuSeconds } from './processes';
+import { waitForCount } from './span-sinks';
+
 export const WARM_UP_CALLS = 10_000;
 /** However slow the machine, the warm-up ends after this long. */
 export const WARM_UP_MAX_SECONDS = 20;
@@ -36,4 +39,47 @@ export async function warmUpSensor(runFor: (seconds: number) => Promise<number>)
     seconds += slice;
   }
   return { calls, seconds };
+}
+
+/** A measured side's own figures (at least the client's rate), and what the sensor spent on them and on its warm-up. */
+export type WarmSensorResult<T> = T & {
+  /** Spans the sensor delivered for the measured calls. */
+  spans: number;
+  /** The sensor's CPU (every thread) per delivered span over the measured calls. */
+  cpuMicrosPerCall?: number;
+  warmUpCalls: number;
+  warmUpCpuMicrosPerCall: number;
+};
+
+/**
+ * A started sensor's cost: warms it up (`runFor`), waits until it has delivered the warm-up, then runs `measure`
+ * and counts its CPU per span delivered for those calls. `spanless`: traffic that never reaches the sensor's
+ * per-call path (ordinary HTTPS), given a second of warm-up and no spans to wait for.
+ */
+export async function measureAfterWarmUp<T extends { rate: number }>(options: {
+  pid: number;
+  spans: () => number | Promise<number>;
+  runFor: (seconds: number) => Promise<number>;
+  measure: () => Promise<T>;
+  seconds: number;
+  spanless?: boolean;
+}): Promise<WarmSensorResult<T>> {
+  const { pid, spans, runFor, measure, seconds, spanless = false } = options;
+  const cpuAtStart = cpuSeconds(pid);
+  const warmUp = spanless ? { calls: Math.round(await runFor(1)), seconds: 1 } : await warmUpSensor(runFor);
+  // Until the sensor has read and delivered the warm-up: a sensor still behind (local mode can be) would count its
+  // backlog as the measured seconds' spans.
+  if (!spanless) await waitForCount(spans, Number.MAX_SAFE_INTEGER, 1000, 60_000);
+  const spansBefore = await spans();
+  const cpuBefore = cpuSeconds(pid);
+  const result = await measure();
+  const delivered = (spanless ? await spans() : await waitForCount(spans, spansBefore + Math.round(result.rate * seconds))) - spansBefore;
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  return {
+    ...result,
+    spans: delivered,
+    cpuMicrosPerCall: delivered > 0 ? (cpu * 1e6) / delivered : undefined,
+    warmUpCalls: warmUp.calls,
+    warmUpCpuMicrosPerCall: ((cpuBefore - cpuAtStart) * 1e6) / Math.max(1, warmUp.calls),
+  };
 }

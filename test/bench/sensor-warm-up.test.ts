@@ -1,4 +1,4 @@
-import { WARM_UP_CALLS, WARM_UP_MAX_SECONDS, warmUpSensor } from '../../bench/support/sensor-warm-up';
+import { WARM_UP_CALLS, WARM_UP_MAX_SECONDS, measureAfterWarmUp, warmUpSensor } from '../../bench/support/sensor-warm-up';
 
 /** A client that makes `rate` calls per second, recording the seconds it was asked to run. */
 function clientAt(rate: number) {
@@ -23,4 +23,48 @@ test('a machine too slow to reach the calls stops at the time limit', async () =
 
 test('a client that makes no calls is an error, not a warm sensor', async () => {
   await expect(warmUpSensor(clientAt(0).runFor)).rejects.toThrow(/no calls in 1 s/);
+});
+
+describe('a side measured after the warm-up', () => {
+  // A stand-in sensor that delivers one span per call, the warm-up's a little late, as batches leave.
+  function sensorAt(rate: number) {
+    let delivered = 0;
+    const pending: number[] = [];
+    return {
+      spans: () => {
+        delivered += pending.splice(0).reduce((a, b) => a + b, 0);
+        return delivered;
+      },
+      runFor: async (seconds: number) => (pending.push(rate * seconds), rate),
+      measure: async () => {
+        delivered += rate * 2; // the measured 2 s of calls
+        return { rate, side: 'sensor' };
+      },
+    };
+  }
+
+  test('counts only the measured calls\' spans (the warm-up delivered first), and the warm-up apart', async () => {
+    const sensor = sensorAt(4_000);
+    const result = await measureAfterWarmUp({ pid: process.pid, spans: sensor.spans, runFor: sensor.runFor, measure: sensor.measure, seconds: 2 });
+    expect(result.side).toBe('sensor');
+    expect(result.spans).toBe(8_000);
+    expect(result.warmUpCalls).toBeGreaterThanOrEqual(WARM_UP_CALLS);
+    expect(result.warmUpCpuMicrosPerCall).toBeGreaterThanOrEqual(0);
+  });
+
+  test('traffic that never reaches the per-call path gets a second of warm-up and no wait for spans', async () => {
+    const slices: number[] = [];
+    const result = await measureAfterWarmUp({
+      pid: process.pid,
+      spans: () => 0,
+      runFor: async (seconds) => (slices.push(seconds), 5_000),
+      measure: async () => ({ rate: 5_000 }),
+      seconds: 2,
+      spanless: true,
+    });
+    expect(slices).toEqual([1]);
+    expect(result.warmUpCalls).toBe(5_000);
+    expect(result.spans).toBe(0);
+    expect(result.cpuMicrosPerCall).toBeUndefined();
+  });
 });
