@@ -41,6 +41,9 @@ export async function warmUpSensor(runFor: (seconds: number) => Promise<number>)
   return { calls, seconds };
 }
 
+/** How long a sensor's count of delivered spans stays still before its warm-up counts as delivered. */
+const DELIVERED_QUIET_MS = 2500;
+
 /** A measured side's own figures (at least the client's rate), and what the sensor spent on them and on its warm-up. */
 export type WarmSensorResult<T> = T & {
   /** Spans the sensor delivered for the measured calls. */
@@ -68,8 +71,8 @@ export async function measureAfterWarmUp<T extends { rate: number }>(options: {
   const cpuAtStart = cpuSeconds(pid);
   const warmUp = spanless ? { calls: Math.round(await runFor(1)), seconds: 1 } : await warmUpSensor(runFor);
   // Until the sensor has read and delivered the warm-up: a sensor still behind (local mode can be) would count its
-  // backlog as the measured seconds' spans.
-  if (!spanless) await waitForCount(spans, Number.MAX_SAFE_INTEGER, 1000, 60_000);
+  // backlog as the measured seconds' spans. Quiet for longer than the exporter's batches are apart (at most a second).
+  if (!spanless) await waitForCount(spans, Number.MAX_SAFE_INTEGER, DELIVERED_QUIET_MS, 60_000);
   const spansBefore = await spans();
   const cpuBefore = cpuSeconds(pid);
   const result = await measure();
