@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { lineFrom, metric, parseNumericOptions, run, shipToSink, startSensor, stop } from './support/processes';
+import { cpuSeconds, lineFrom, metric, parseNumericOptions, run, shipToSink, startSensor, stop } from './support/processes';
 import { CountingOtlpSink } from './support/span-sinks';
 import { prepareWorkspace } from './support/workloads';
 
@@ -24,23 +24,10 @@ interface Window {
   otherThreadsMicrosPerCall: number;
 }
 
-/** CPU seconds of the process's main thread and of all its other threads. */
+/** CPU seconds of the process's main (JS) thread and of all its other threads. */
 function threadCpuSeconds(pid: number): { main: number; others: number } {
-  let main = 0;
-  let others = 0;
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // a thread that ended between the listing and the read
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
-    if (tid === String(pid)) main += seconds;
-    else others += seconds;
-  }
-  return { main, others };
+  const main = cpuSeconds(pid, pid);
+  return { main, others: cpuSeconds(pid) - main };
 }
 
 /** Window ends, in seconds since the load began: finer at first, where the cost changes. */
