@@ -48,7 +48,7 @@ import {
 import { CountingOtlpSink } from './support/span-sinks';
 import { measureGoOverhead, summariseGo } from './go-overhead';
 import { prepareWorkspace, type Workspace } from './support/workloads';
-import { measureAfterWarmUp } from './support/sensor-warm-up';
+import { WARM_UP_CLIENTS, measureAfterWarmUp } from './support/sensor-warm-up';
 
 type Side = 'without' | 'empty probes' | 'empty entry probes' | 'sensor' | 'sensor, entry and return probes' | 'sensor, local mode' | 'sensor at nice 0' | 'sensor, JS thread in the normal class';
 
@@ -224,7 +224,7 @@ export function summarise(reports: OverheadReport[]): string[] {
     const warmUpCpu = median(llm.results[side].map((r) => r.warmUpCpuMicrosPerCall ?? NaN));
     const warmUpCalls = median(llm.results[side].map((r) => r.warmUpCalls ?? NaN));
     lines.push(
-      `  ${side}: ${cpu.toFixed(1)} us of sensor CPU per captured call (median; bar <= 50: ${cpu <= 50 ? 'met' : 'NOT met'}); over the warm-up after its start (${warmUpCalls.toFixed(0)} calls, median) ${warmUpCpu.toFixed(1)} us per call; spans at the sink per round ${spans.join(', ')}; dropped bytes ${dropped}; peak RSS ${Math.max(...llm.results[side].map((r) => r.peakRssMb ?? 0)).toFixed(0)} MB (the most of any round)`,
+      `  ${side}: ${cpu.toFixed(1)} us of sensor CPU per captured call (median; bar <= 50: ${cpu <= 50 ? 'met' : 'NOT met'}); over the warm-up after its start (${warmUpCalls.toFixed(0)} calls in ${WARM_UP_CLIENTS} client processes, median) ${warmUpCpu.toFixed(1)} us per call; spans at the sink per round ${spans.join(', ')}; dropped bytes ${dropped}; peak RSS ${Math.max(...llm.results[side].map((r) => r.peakRssMb ?? 0)).toFixed(0)} MB (the most of any round)`,
     );
   }
   if (reports[2]) lines.push(...summariseGo(reports[2]));

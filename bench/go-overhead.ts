@@ -23,7 +23,7 @@ import { goProbes } from '../sensor/capture/tls-probes';
 import { ROOT, median, medianRoundRatio, metric, run, shipToSink, startSensor, stop } from './support/processes';
 import { CountingOtlpSink } from './support/span-sinks';
 import type { Workspace } from './support/workloads';
-import { measureAfterWarmUp } from './support/sensor-warm-up';
+import { WARM_UP_CLIENTS, measureAfterWarmUp } from './support/sensor-warm-up';
 import type { OverheadReport, SideResult } from './capture-overhead';
 
 /** The sides measured here; the report has capture-overhead.ts's shape, its local-mode side left empty. */
@@ -205,7 +205,7 @@ export function summariseGo(report: OverheadReport): string[] {
   const warmUpCalls = median(report.results.sensor.map((r) => r.warmUpCalls ?? NaN));
   return [
     `${report.scenario}: without ${rate('without').toFixed(0)}/s, empty probes ${rate('empty probes').toFixed(0)}/s, sensor ${rate('sensor').toFixed(0)}/s`,
-    `  sensor / empty probes = ${ratio.toFixed(3)} (bar >= 0.80: ${ratio >= 0.8 ? 'met' : 'NOT met'}); empty probes / without = ${medianRoundRatio(report.results['empty probes'], report.results.without).toFixed(3)}; ${cpu.toFixed(1)} us of sensor CPU per captured call (median; bar <= 50: ${cpu <= 50 ? 'met' : 'NOT met'}; over the warm-up after its start, ${warmUpCalls.toFixed(0)} calls, ${warmUpCpu.toFixed(1)} us per call); spans at the sink per round ${report.results.sensor.map((r) => r.spans ?? 0).join(', ')}; dropped bytes ${dropped}`,
+    `  sensor / empty probes = ${ratio.toFixed(3)} (bar >= 0.80: ${ratio >= 0.8 ? 'met' : 'NOT met'}); empty probes / without = ${medianRoundRatio(report.results['empty probes'], report.results.without).toFixed(3)}; ${cpu.toFixed(1)} us of sensor CPU per captured call (median; bar <= 50: ${cpu <= 50 ? 'met' : 'NOT met'}; over the warm-up after its start, ${warmUpCalls.toFixed(0)} calls in ${WARM_UP_CLIENTS} client processes, ${warmUpCpu.toFixed(1)} us per call); spans at the sink per round ${report.results.sensor.map((r) => r.spans ?? 0).join(', ')}; dropped bytes ${dropped}`,
   ];
 }
 

@@ -4,7 +4,7 @@
  * loopback sink that counts the spans it receives). Reports the spans that reached the sink, capture drops, the
  * sensor's CPU in cores and its peak RSS. The baseline, measured in the same run, is the same load with no sensor:
  * the ratio shows what the sensor costs the client. The sensor first gets the same load until it is past its start-up
- * (support/sensor-warm-up.ts: 10,000 calls, ten seconds at 1,000 calls/s), whose CPU is reported apart (start-up
+ * (support/sensor-warm-up.ts: 10,000 calls, ten seconds at 1,000 calls/s, in four client processes), whose CPU is reported apart (start-up
  * work is paid once per node). Bars: all calls reach the sink, no drops, at most 0.15
  * cores, peak RSS at most 150 MB (over the sensor's whole life, warm-up included).
  *
@@ -40,6 +40,7 @@ export interface ThroughputReport {
   warmUpCores: number;
   /** How long the warm-up load ran. */
   warmUpSeconds: number;
+  warmUpClients: number;
   peakRssMb: number;
   endRssMb: number;
   heapUsedMb: number;
@@ -98,6 +99,7 @@ export async function measureThroughput(options: ThroughputOptions, log: (line: 
       cores,
       warmUpCores,
       warmUpSeconds: warmUp.seconds,
+      warmUpClients: warmUp.clients,
       peakRssMb: peakRssMb(pid),
       endRssMb: metric(metrics, 'process_resident_memory_bytes') / 1048576,
       heapUsedMb: metric(metrics, 'nodejs_heap_size_used_bytes') / 1048576,
@@ -117,7 +119,7 @@ export function summariseThroughput(report: ThroughputReport): string[] {
   const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
   return [
     `  spans at the sink: ${report.spansAtSink} of ${withSensor.done} calls (bar: all: ${met(report.spansAtSink >= withSensor.done)}); dropped bytes ${report.droppedBytes}, truncated bytes ${report.truncatedBytes} (bar: 0: ${met(report.droppedBytes === 0)})`,
-    `  sensor CPU: ${report.cores.toFixed(3)} cores (bar <= 0.15: ${met(report.cores <= 0.15)}; ${report.warmUpCores.toFixed(3)} cores over the ${report.warmUpSeconds} s warm-up load before it); peak RSS ${report.peakRssMb.toFixed(0)} MB (bar <= 150: ${met(report.peakRssMb <= 150)}); at the end RSS ${report.endRssMb.toFixed(0)} MB, JS heap used ${report.heapUsedMb.toFixed(0)} MB`,
+    `  sensor CPU: ${report.cores.toFixed(3)} cores (bar <= 0.15: ${met(report.cores <= 0.15)}; ${report.warmUpCores.toFixed(3)} cores over the ${report.warmUpSeconds} s warm-up load before it, ${report.warmUpClients} client processes); peak RSS ${report.peakRssMb.toFixed(0)} MB (bar <= 150: ${met(report.peakRssMb <= 150)}); at the end RSS ${report.endRssMb.toFixed(0)} MB, JS heap used ${report.heapUsedMb.toFixed(0)} MB`,
     `  client call rate with/without sensor: ${(withSensor.done / withSensor.seconds / (baseline.done / baseline.seconds)).toFixed(3)}`,
   ];
 }

@@ -9,6 +9,14 @@
  *
  * The warm-up is counted in calls, not seconds: compiling follows how often each function ran, so a machine in a
  * slow state needs more seconds for the same point.
+ *
+ * It is also spread over several client processes, each started when the one before has ended, because the measured
+ * calls come from a new process too. A process the sensor has not seen takes paths that steady traffic does not (its
+ * context read from /proc, new connections, a new resource), and code compiled while one client ran had no feedback
+ * from them: when the measured client arrived, V8 threw that code away and compiled it again. After a warm-up in one
+ * process that recompiling took 237 ms of worker-thread CPU in the next 6 s of the LLM loop (about 14 µs per call);
+ * after one in four processes, 19 ms (`--trace-opt --trace-deopt`, docs/benchmarks.md). A node's sensor sees
+ * processes come and go all the time; a sensor that has seen only one has not reached its steady state.
  */
 import { cpuSeconds } from './processes';
 import { waitForCount } from './span-sinks';
@@ -16,29 +24,37 @@ import { waitForCount } from './span-sinks';
 export const WARM_UP_CALLS = 10_000;
 /** However slow the machine, the warm-up ends after this long. */
 export const WARM_UP_MAX_SECONDS = 20;
+/** Client processes the warm-up's calls are spread over, one after another. */
+export const WARM_UP_CLIENTS = 4;
 
 export interface WarmUp {
   calls: number;
   seconds: number;
+  /** Client processes run. */
+  clients: number;
 }
 
 /**
- * Runs the workload's client (`runFor(seconds)` resolves to its rate in calls per second) until WARM_UP_CALLS calls
- * were made or WARM_UP_MAX_SECONDS passed: a second first, then as many seconds as that rate says are still needed.
+ * Runs the workload's client (`runFor(seconds)` starts one client process and resolves to its rate in calls per
+ * second) until WARM_UP_CALLS calls were made by at least WARM_UP_CLIENTS processes, or WARM_UP_MAX_SECONDS passed: a
+ * second first, then the seconds that rate says are still needed, shared among the processes still to come.
  */
 export async function warmUpSensor(runFor: (seconds: number) => Promise<number>): Promise<WarmUp> {
   let calls = 0;
   let seconds = 0;
-  while (calls < WARM_UP_CALLS && seconds < WARM_UP_MAX_SECONDS) {
+  let clients = 0;
+  while ((calls < WARM_UP_CALLS || clients < WARM_UP_CLIENTS) && seconds < WARM_UP_MAX_SECONDS) {
     const rate = calls > 0 ? calls / seconds : 0;
-    const needed = rate > 0 ? Math.ceil((WARM_UP_CALLS - calls) / rate) : 1;
-    const slice = Math.max(1, Math.min(needed, WARM_UP_MAX_SECONDS - seconds));
+    const needed = rate > 0 ? Math.max(0, Math.ceil((WARM_UP_CALLS - calls) / rate)) : 1;
+    const share = Math.ceil(needed / Math.max(1, WARM_UP_CLIENTS - clients));
+    const slice = Math.max(1, Math.min(share, WARM_UP_MAX_SECONDS - seconds));
     const sliceRate = await runFor(slice);
     if (!(sliceRate > 0)) throw new Error(`bench: the warm-up client made no calls in ${slice} s`);
     calls += Math.round(sliceRate * slice);
     seconds += slice;
+    clients++;
   }
-  return { calls, seconds };
+  return { calls, seconds, clients };
 }
 
 /** How long a sensor's count of delivered spans stays still before its warm-up counts as delivered. */
@@ -69,7 +85,7 @@ export async function measureAfterWarmUp<T extends { rate: number }>(options: {
 }): Promise<WarmSensorResult<T>> {
   const { pid, spans, runFor, measure, seconds, spanless = false } = options;
   const cpuAtStart = cpuSeconds(pid);
-  const warmUp = spanless ? { calls: Math.round(await runFor(1)), seconds: 1 } : await warmUpSensor(runFor);
+  const warmUp = spanless ? { calls: Math.round(await runFor(1)), seconds: 1, clients: 1 } : await warmUpSensor(runFor);
   // Until the sensor has read and delivered the warm-up: a sensor still behind (local mode can be) would count its
   // backlog as the measured seconds' spans. Quiet for longer than the exporter's batches are apart (at most a second).
   if (!spanless) await waitForCount(spans, Number.MAX_SAFE_INTEGER, DELIVERED_QUIET_MS, 60_000);

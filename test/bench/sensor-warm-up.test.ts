@@ -1,4 +1,4 @@
-import { WARM_UP_CALLS, WARM_UP_MAX_SECONDS, measureAfterWarmUp, warmUpSensor } from '../../bench/support/sensor-warm-up';
+import { WARM_UP_CALLS, WARM_UP_CLIENTS, WARM_UP_MAX_SECONDS, measureAfterWarmUp, warmUpSensor } from '../../bench/support/sensor-warm-up';
 
 /** A client that makes `rate` calls per second, recording the seconds it was asked to run. */
 function clientAt(rate: number) {
@@ -6,12 +6,22 @@ function clientAt(rate: number) {
   return { slices, runFor: async (seconds: number) => (slices.push(seconds), rate) };
 }
 
-test('a second first, then as many seconds as its rate says are still needed to reach the calls', async () => {
-  const client = clientAt(3_000);
+test('a second first, then the seconds its rate says are still needed, shared among the clients still to come', async () => {
+  const client = clientAt(1_000);
   const warmUp = await warmUpSensor(client.runFor);
-  expect(client.slices).toEqual([1, Math.ceil((WARM_UP_CALLS - 3_000) / 3_000)]);
-  expect(warmUp.calls).toBeGreaterThanOrEqual(WARM_UP_CALLS);
-  expect(warmUp.seconds).toBe(client.slices.reduce((a, b) => a + b));
+  // 1,000 calls in the first second; 9,000 to go, three clients of 3 s.
+  expect(client.slices).toEqual([1, 3, 3, 3]);
+  expect(warmUp).toEqual({ calls: 10_000, seconds: 10, clients: WARM_UP_CLIENTS });
+});
+
+test('the calls are spread over several client processes, even when one could make them all', async () => {
+  for (const rate of [3_000, 20_000]) {
+    const client = clientAt(rate);
+    const warmUp = await warmUpSensor(client.runFor);
+    expect(client.slices).toEqual(Array(WARM_UP_CLIENTS).fill(1));
+    expect(warmUp.clients).toBe(WARM_UP_CLIENTS);
+    expect(warmUp.calls).toBeGreaterThanOrEqual(WARM_UP_CALLS);
+  }
 });
 
 test('a machine too slow to reach the calls stops at the time limit', async () => {
