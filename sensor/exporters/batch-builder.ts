@@ -1,12 +1,13 @@
 /**
  * A batch being filled: each encoded item is copied, framed, into one buffer that is kept from batch to batch, and
- * a cut hands out one copy of the framed batch.
+ * a cut hands out one copy of the framed batch (in memory of a BatchBufferPool, where its owner has one).
  *
  * Why one reused buffer: items kept as buffers of their own until the cut lived up to `exporters.batching.maxDelayMs`
  * (a second), long enough to be promoted by the collector with their memory, which only a full collection frees.
  * At 1,000 calls/s the sensor's array buffers grew by ~2.5 MB/s between full collections, and V8 started one every
  * 2.5 s to free them. The reused buffer is never garbage; the cut copy lives until its sink accepts it.
  */
+import type { BatchBufferPool } from './batch-buffer-pool';
 import { encodedItemBytes, type BatchFraming } from './span-json';
 
 /** The buffer's first size; it grows to fit the largest batch and is let go after a batch far beyond `retainBytes`. */
@@ -20,10 +21,14 @@ export class BatchBuilder {
   private readonly separatorBytes: number;
   private readonly closeBytes: number;
 
-  /** `retainBytes`: the largest buffer kept for the next batch (a larger one, grown for a huge item, is freed). */
+  /**
+   * `retainBytes`: the largest buffer kept for the next batch (a larger one, grown for a huge item, is freed).
+   * `pool`: where cut batches get their memory, for an owner that gives it back once a batch was delivered.
+   */
   constructor(
     private readonly framing: BatchFraming,
     private readonly retainBytes: number,
+    private readonly pool?: BatchBufferPool,
   ) {
     this.openBytes = Buffer.byteLength(framing.open);
     this.separatorBytes = Buffer.byteLength(framing.separator);
@@ -65,7 +70,7 @@ export class BatchBuilder {
   take(): Buffer {
     if (this.count === 0) return Buffer.from(this.framing.open + this.framing.close, 'utf8');
     this.length += this.buffer.write(this.framing.close, this.length, 'utf8');
-    const batch = Buffer.allocUnsafe(this.length);
+    const batch = this.pool ? this.pool.take(this.length) : Buffer.allocUnsafe(this.length);
     this.buffer.copy(batch, 0, 0, this.length);
     this.length = 0;
     this.count = 0;

@@ -9,6 +9,7 @@
  * once `coalesce.maxBytes` of them wait or the oldest has waited `coalesce.maxWaitMs`.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { BatchBufferPool } from './batch-buffer-pool';
 import { BatchBuilder } from './batch-builder';
 import { encodedItemBytes, type BatchCodec } from './span-json';
 import { PermanentExportError, silentLogger, type ExportLogger, type Exporter } from './span-exporter';
@@ -131,6 +132,8 @@ export class BatchingExporter<T> implements Exporter<T> {
   private readonly pending: BatchBuilder;
   /** The codec writes batches in the sink's own wire format: they are sent as they are. */
   private readonly sendsEncoded: boolean;
+  /** Memory for cut batches, given back once a batch sent as it is was delivered (batch-buffer-pool.ts). */
+  private readonly batchBuffers?: BatchBufferPool;
   /** The batch being filled holds items of `export`: it is stored at once when cut (see BatchQueue.append). */
   private pendingDurable = false;
   /** Callers of `export` whose items wait in `buffer`; settled when that buffer is cut into the queue. */
@@ -160,7 +163,10 @@ export class BatchingExporter<T> implements Exporter<T> {
     if (!this.sendsEncoded && !this.codec.decode) {
       throw new Error(`exporter ${this.name}: its batch codec (${this.codec.format ?? 'no format'}) neither decodes nor matches what the sink sends`);
     }
-    this.pending = new BatchBuilder(this.codec.framing, options.batching.maxBatchBytes ?? 1024 * 1024);
+    const maxBatchBytes = options.batching.maxBatchBytes ?? 1024 * 1024;
+    // Only batches sent as they are come back whole (see deliver); decoded ones may live on in their items.
+    this.batchBuffers = this.sendsEncoded ? new BatchBufferPool(2 * maxBatchBytes) : undefined;
+    this.pending = new BatchBuilder(this.codec.framing, maxBatchBytes, this.batchBuffers);
     this.queue = options.queue;
     this.batching = options.batching;
     this.retry = options.retry;
@@ -413,6 +419,9 @@ export class BatchingExporter<T> implements Exporter<T> {
     try {
       const outcome = 'items' in send ? await this.sink.export(send.items) : await this.sink.exportEncoded!(send.bytes, send.itemCount);
       this.ackAll(send.batches);
+      // Taken whole by a sink that keeps nothing of it (Exporter.exportEncoded), and out of the queue: its memory can
+      // hold the next batch. A batch read back from the spool was not the pool's, and is ignored.
+      if ('bytes' in send) this.batchBuffers?.release(send.bytes);
       this.attempt = 0;
       const refused = Math.min(itemCount, Math.max(0, outcome?.refusedItems ?? 0));
       this.counts.deliveredItems += itemCount - refused;

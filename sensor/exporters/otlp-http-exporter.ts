@@ -113,14 +113,35 @@ export class OtlpHttpExporter implements SpanExporter {
     if (this.bearerToken) headers.authorization = `Bearer ${this.bearerToken.current()}`;
     const transport = this.url.protocol === 'https:' ? https : http;
     return new Promise<HttpReply>((resolve, reject) => {
+      let reply: HttpReply | undefined;
+      // Set by 'finish', the callback of the request's last write: the body is written out. (`writableFinished` is
+      // not that: it is true once the body is handed to the socket, while the socket may still be writing it.)
+      let written = false;
+      // A success counts once the request is written out too: until then a write may still read `body`, whose memory
+      // the caller uses for its next batch once a batch was delivered (Exporter.exportEncoded). A refusal keeps the
+      // batch where it is, so it is acted on at once (an endpoint may refuse a request before reading it whole).
+      const settle = () => {
+        if (reply !== undefined && (written || reply.status < 200 || reply.status >= 300)) resolve(reply);
+      };
       const request = transport.request(this.url, { method: 'POST', headers, agent: this.agent, ...this.tlsOptions }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        response.on('end', () => {
+          reply = { status: response.statusCode ?? 0, body: Buffer.concat(chunks) };
+          settle();
+        });
         response.on('error', reject);
       });
       const timer = setTimeout(() => request.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })), this.timeoutMs);
-      request.on('close', () => clearTimeout(timer));
+      request.on('finish', () => {
+        written = true;
+        settle();
+      });
+      request.on('close', () => {
+        clearTimeout(timer);
+        // An endpoint that said yes before it had read the whole request took only part of it: sent again.
+        if (reply !== undefined && !written) reject(new Error(`OTLP endpoint ${this.safeUrl} answered HTTP ${reply.status} before it had read the whole request`));
+      });
       request.on('error', (error: NodeJS.ErrnoException) => reject(this.explain(error)));
       request.end(body);
     });

@@ -20,7 +20,8 @@ export interface Exporter<T> {
   readonly encodedFormat?: string;
   /**
    * Sends a queued batch's bytes as they are, never decoding them, when the batch codec's format is the sink's
-   * `encodedFormat`: same contract as `export`.
+   * `encodedFormat`: same contract as `export`. Once it resolves, the sink holds nothing of `batch` (no pending write
+   * reads it): the caller writes its next batches into the same memory.
    */
   exportEncoded?(batch: Uint8Array, itemCount: number): Promise<void | ExportOutcome>;
   shutdown(): Promise<void>;
