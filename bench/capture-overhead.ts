@@ -31,6 +31,7 @@ import * as path from 'node:path';
 import {
   OPENSSL_FUNCTIONS,
   bpfProgramTotals,
+  cpuSeconds,
   enableBpfStats,
   lineFrom,
   median,
@@ -70,6 +71,13 @@ export interface SideResult {
    * holds is one the client and the server cannot spread over, so they queue behind each other.
    */
   clientWaitMicrosPerRequest?: number;
+  /**
+   * CPU µs per request the client and the server used together (user + system): under saturation what the rate
+   * divides, so a probe's cost per request shows here without the scheduler's noise in the rate.
+   */
+  workloadCpuMicrosPerRequest?: number;
+  /** Runs of the side's BPF programs per request: the probe hits, each a trap. */
+  probeHitsPerRequest?: number;
 }
 
 interface Scenario {
@@ -99,18 +107,25 @@ export interface OverheadReport {
   results: Record<Side, SideResult[]>;
 }
 
-async function measureSide(side: Side, scenario: Scenario, workspace: Workspace, port: string, options: OverheadOptions, round: number): Promise<SideResult> {
+type ClientResult = Required<Pick<SideResult, 'rate' | 'clientWaitMicrosPerRequest' | 'workloadCpuMicrosPerRequest'>>;
+
+async function measureSide(side: Side, scenario: Scenario, workspace: Workspace, server: { pid: number; port: string }, options: OverheadOptions, round: number): Promise<SideResult> {
+  const { port } = server;
   const clientArgs = [workspace.script('loop-client'), workspace.certs.caCertPath, port, String(options.seconds), String(options.concurrency), scenario.path, String(options.bodyBytes)];
-  const client = async (): Promise<{ rate: number; clientWaitMicrosPerRequest: number }> => {
-    const [rate, clientWaitMicrosPerRequest] = (await run(process.execPath, clientArgs)).split(' ').map(Number);
-    return { rate, clientWaitMicrosPerRequest };
+  const client = async (): Promise<ClientResult> => {
+    const serverCpuBefore = cpuSeconds(server.pid);
+    const [rate, clientWaitMicrosPerRequest, clientCpuMicrosPerRequest] = (await run(process.execPath, clientArgs)).split(' ').map(Number);
+    const requests = Math.max(1, rate * options.seconds);
+    const serverCpuMicrosPerRequest = ((cpuSeconds(server.pid) - serverCpuBefore) * 1e6) / requests;
+    return { rate, clientWaitMicrosPerRequest, workloadCpuMicrosPerRequest: clientCpuMicrosPerRequest + serverCpuMicrosPerRequest };
   };
-  /** The client's rate and waits, and the kernel time of the programs named by `programs` per request it made. */
-  const measured = async (programs: RegExp): Promise<{ rate: number; clientWaitMicrosPerRequest: number; kernelNanosPerRequest: number }> => {
+  /** The client's figures, and the runs and kernel time of the programs named by `programs` per request it made. */
+  const measured = async (programs: RegExp): Promise<ClientResult & { kernelNanosPerRequest: number; probeHitsPerRequest: number }> => {
     const before = bpfProgramTotals(programs);
-    const { rate, clientWaitMicrosPerRequest } = await client();
+    const result = await client();
     const after = bpfProgramTotals(programs);
-    return { rate, clientWaitMicrosPerRequest, kernelNanosPerRequest: (after.runTimeNs - before.runTimeNs) / Math.max(1, rate * options.seconds) };
+    const requests = Math.max(1, result.rate * options.seconds);
+    return { ...result, kernelNanosPerRequest: (after.runTimeNs - before.runTimeNs) / requests, probeHitsPerRequest: (after.runs - before.runs) / requests };
   };
   if (side === 'without') return await client();
   if (side === 'empty probes' || side === 'empty entry probes') {
@@ -175,7 +190,7 @@ export async function measureOverhead(options: OverheadOptions, log: (line: stri
       log(`${scenario.name}:`);
       for (let round = 0; round < options.rounds; round++) {
         const order = scenario.sides.map((_, i) => scenario.sides[(i + round) % scenario.sides.length]);
-        for (const side of order) results[side].push(await measureSide(side, scenario, workspace, port, options, round));
+        for (const side of order) results[side].push(await measureSide(side, scenario, workspace, { pid: server.pid!, port }, options, round));
         log(`  round ${round + 1}: ${scenario.sides.map((side) => `${side} ${results[side][round].rate.toFixed(0)}/s`).join(', ')}`);
       }
       reports.push({ scenario: scenario.name, results });
@@ -187,6 +202,30 @@ export async function measureOverhead(options: OverheadOptions, log: (line: stri
     restoreBpfStats();
   }
   return reports;
+}
+
+/** The bar's margin per request in the traffic's CPU: a rate 0.98 of without leaves 1 / 0.98 - 1 more CPU per request. */
+const ORDINARY_BAR = 0.98;
+
+/**
+ * What a probe hit costs the ordinary traffic, from its CPU per request (client and server) rather than its rate,
+ * against what the bar leaves for each of the sensor's hits. Medians of the figures within each round.
+ */
+export function trapBudget(report: OverheadReport): string[] {
+  const cpu = (side: Side) => median(report.results[side].map((r) => r.workloadCpuMicrosPerRequest ?? NaN));
+  const hits = (side: Side) => median(report.results[side].map((r) => r.probeHitsPerRequest ?? NaN));
+  const without = report.results.without;
+  const perRound = (f: (round: number) => number) => median(without.map((_, round) => f(round)));
+  const entryHitCost = perRound((round) => {
+    const entry = report.results['empty entry probes'][round];
+    return (entry.workloadCpuMicrosPerRequest! - without[round].workloadCpuMicrosPerRequest!) / entry.probeHitsPerRequest!;
+  });
+  const allowedPerRequest = perRound((round) => without[round].workloadCpuMicrosPerRequest! * (1 / ORDINARY_BAR - 1));
+  const sensorHits = hits('sensor');
+  return [
+    `  CPU per request, client and server together (median µs): without ${cpu('without').toFixed(1)}, empty entry probes ${cpu('empty entry probes').toFixed(1)}, sensor ${cpu('sensor').toFixed(1)}; probe hits per request: empty entry probes ${hits('empty entry probes').toFixed(2)}, sensor ${sensorHits.toFixed(2)}`,
+    `  one hit of an empty entry probe costs this traffic ${entryHitCost.toFixed(2)} us; the bar leaves ${allowedPerRequest.toFixed(2)} us per request, ${(allowedPerRequest / sensorHits).toFixed(2)} us for each of the sensor's hits, its BPF program included`,
+  ];
 }
 
 export function summarise(reports: OverheadReport[]): string[] {
@@ -207,6 +246,7 @@ export function summarise(reports: OverheadReport[]): string[] {
     `  empty entry probes alone (one trap per call, the least a uprobe capture pays) / without = ${ratio(ordinary, 'empty entry probes', 'without').toFixed(3)}; sensor / them = ${ratio(ordinary, 'sensor', 'empty entry probes').toFixed(3)}`,
     `  the sensor with entry and return probes (kernels before 6.13) ${rate(ordinary, 'sensor, entry and return probes').toFixed(0)}/s: / without = ${ratio(ordinary, 'sensor, entry and return probes', 'without').toFixed(3)}; sensor (uprobe sessions) / it = ${ratio(ordinary, 'sensor', 'sensor, entry and return probes').toFixed(3)}`,
     waits(ordinary, ['without', 'empty entry probes', 'sensor']),
+    ...trapBudget(ordinary),
   );
   const llmRatio = ratio(llm, 'sensor', 'empty probes');
   lines.push(

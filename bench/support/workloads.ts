@@ -28,8 +28,9 @@ https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (
 `;
 
 /**
- * Keeps `concurrency` requests in flight over keep-alive connections for `seconds`; prints requests per second and
- * the µs per request its thread spent runnable but waiting for a CPU (the kernel's run-queue time, schedstat).
+ * Keeps `concurrency` requests in flight over keep-alive connections for `seconds`; prints requests per second, the
+ * µs per request its thread spent runnable but waiting for a CPU (the kernel's run-queue time, schedstat), and the
+ * CPU µs per request it used over the loop (user + system, its start-up left out).
  */
 export const LOOP_CLIENT = `
 const https = require('node:https'); const fs = require('node:fs');
@@ -40,7 +41,7 @@ const body = path.endsWith('/chat/completions')
   : JSON.stringify({ customer: 'c-42', items: [{ sku: 'SKU-1', note: 'n'.repeat(Math.max(0, Number(bodyBytes) - 60)) }] });
 const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: 'Bearer sk-bench-not-a-real-key' };
 const waitedNs = () => Number(fs.readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]);
-let done = 0; const end = Date.now() + Number(seconds) * 1000; const waitedBefore = waitedNs();
+let done = 0; const end = Date.now() + Number(seconds) * 1000; const waitedBefore = waitedNs(); const cpuBefore = process.cpuUsage();
 function one() {
   if (Date.now() >= end) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -49,7 +50,8 @@ function one() {
   }).then(one);
 }
 Promise.all(Array.from({ length: Number(concurrency) }, one)).then(() => {
-  console.log(done / Number(seconds), (waitedNs() - waitedBefore) / 1000 / Math.max(1, done)); agent.destroy();
+  const cpu = process.cpuUsage(cpuBefore);
+  console.log(done / Number(seconds), (waitedNs() - waitedBefore) / 1000 / Math.max(1, done), (cpu.user + cpu.system) / Math.max(1, done)); agent.destroy();
 });
 `;
 
