@@ -6,7 +6,9 @@
  *
  * Sides, rounds interleaved: without probes; empty bpftrace programs as entry and return probes on SSL_write_ex
  * (the floor the LLM bar is measured against); empty programs as entry and return probes on the internal function
- * SSL_write_ex calls (where the sensor puts its probe, sensor/capture/openssl-probe-sites.ts); the sensor.
+ * SSL_write_ex calls (where the sensor puts its probe, sensor/capture/openssl-probe-sites.ts); an empty program at
+ * that function's entry alone (one trap per call, what a muted call costs any uprobe capture at the least); the
+ * sensor.
  *
  *   npm run build:ts && node dist/bench/libssl-probe-sites.js   (options: --calls N per side and round, --rounds N)
  */
@@ -22,8 +24,8 @@ import { ROOT, lineFrom, median, parseNumericOptions, requireBpftrace, startSens
 
 const LIBSSL = '/lib/x86_64-linux-gnu/libssl.so.3';
 const PYTHON = '/usr/bin/python3';
-type Side = 'without' | 'bpftrace at SSL_write_ex' | 'empty programs at the internal function' | 'sensor';
-const SIDES: Side[] = ['without', 'bpftrace at SSL_write_ex', 'empty programs at the internal function', 'sensor'];
+type Side = 'without' | 'bpftrace at SSL_write_ex' | 'empty programs at the internal function' | 'an empty entry program at the internal function' | 'sensor';
+const SIDES: Side[] = ['without', 'bpftrace at SSL_write_ex', 'empty programs at the internal function', 'an empty entry program at the internal function', 'sensor'];
 
 /** Prints the CPU microseconds (user + system) per SSL_write_ex call over argv[4] calls, after a warm-up. */
 const WRITE_LOOP = `
@@ -70,14 +72,15 @@ function writeLoop(script: string, certs: TestCertificates, calls: number): Prom
   );
 }
 
-function attachEmptyPrograms(dir: string, offset: number): NativeBpfObject {
+/** Empty programs at `offset`: at entry, and with `returns` at the return too. */
+function attachEmptyPrograms(dir: string, offset: number, returns: boolean): NativeBpfObject {
   const source = path.join(dir, 'empty_programs.bpf.c');
   const object = path.join(dir, 'empty_programs.bpf.o');
   fs.writeFileSync(source, EMPTY_PROGRAMS);
   execFileSync('clang', ['-O2', '-g', '-target', 'bpf', `-I${path.join(ROOT, 'bpf', 'src')}`, '-c', source, '-o', object]);
   const bpf = new (loadAddon().BpfObject)(object);
   bpf.attachUprobe('empty_entry', LIBSSL, offset, false);
-  bpf.attachUprobe('empty_return', LIBSSL, offset, true);
+  if (returns) bpf.attachUprobe('empty_return', LIBSSL, offset, true);
   return bpf;
 }
 
@@ -105,8 +108,8 @@ export async function measureProbeSites(options: ProbeSiteOptions, log: (line: s
           await lineFrom(probes, 'stdout', /Attaching \d+ probes?/, 60_000);
           await new Promise((resolve) => setTimeout(resolve, 500));
           release = () => stop(probes);
-        } else if (side === 'empty programs at the internal function') {
-          const bpf = attachEmptyPrograms(work, internal);
+        } else if (side === 'empty programs at the internal function' || side === 'an empty entry program at the internal function') {
+          const bpf = attachEmptyPrograms(work, internal, side === 'empty programs at the internal function');
           release = async () => bpf.close();
         } else if (side === 'sensor') {
           const dir = fs.mkdtempSync(path.join(work, 'sensor-'));
@@ -133,6 +136,8 @@ export function summariseProbeSites(report: ProbeSiteReport): string[] {
     `libssl client (python, SSL_write_ex on a muted connection): CPU per call without probes ${median(report.without).toFixed(2)} us (median); added per call, median of the differences within each round:`,
     ...SIDES.slice(1).map((side) => `  ${side}: +${cost(side).toFixed(2)} us`),
     `  sensor / bpftrace floor, in added CPU per call = ${(cost('sensor') / cost('bpftrace at SSL_write_ex')).toFixed(3)}`,
+    // A muted call's hit is one trap at entry: the least any uprobe capture pays per call (the ordinary-traffic bar).
+    `  sensor / one trap with an empty program at the same site = ${(cost('sensor') / cost('an empty entry program at the internal function')).toFixed(3)}`,
   ];
 }
 
